@@ -1,0 +1,35 @@
+#pragma once
+// Raw allocation and copies on any device, with byte accounting (MemoryStats). Internal.
+
+#include <cstddef>
+#include <string>
+
+#include "fuselstm/device.hpp"
+
+namespace fuselstm::detail {
+
+/// Allocates `bytes` (≥ 1) on `device`; throws OutOfMemoryError naming the size and device.
+void* allocate_bytes(const Device& device, std::size_t bytes);
+/// Tests: when enabled, every new allocation is filled with NaN bytes, so an output element the
+/// library forgets to write fails the comparison instead of passing on stale zeros.
+void set_poison_new_memory(bool enabled);
+/// Frees what allocate_bytes returned; never throws (a CUDA error is printed).
+void free_bytes(const Device& device, void* pointer, std::size_t bytes) noexcept;
+/// Synchronous copy between any two devices.
+void copy_bytes(void* dst, const Device& dst_device, const void* src, const Device& src_device,
+                std::size_t bytes);
+
+/// The CUDA runtime, or stubs that report "built without CUDA" (src/cuda/runtime.cpp or
+/// src/cuda/runtime_stub.cpp).
+namespace cuda_runtime {
+int device_count() noexcept;
+std::string device_name(int device);
+void* allocate(int device, std::size_t bytes);
+void free(int device, void* pointer) noexcept;
+void memset(int device, void* pointer, int byte, std::size_t bytes);
+/// kind: copies between host and device in either direction, or device to device.
+void copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, std::size_t bytes,
+          int device);
+}  // namespace cuda_runtime
+
+}  // namespace fuselstm::detail
