@@ -1,0 +1,57 @@
+#pragma once
+// The reference: an independent plain-loop LSTM, structured like the "Simple LSTM" seed's
+// derivation (xc(t) = [x(t), h(t−1)], one matrix per gate). It is the oracle the product path is
+// tested against and is itself checked by central finite differences. Slow by design; host only.
+
+#include <cstdint>
+#include <vector>
+
+#include "fuselstm/config.hpp"
+
+namespace fuselstm::reference {
+
+struct Dims {
+  std::int64_t steps = 0;   // T
+  std::int64_t batch = 0;   // B
+  std::int64_t input = 0;   // X
+  std::int64_t hidden = 0;  // H
+  std::int64_t layers = 0;  // L
+};
+
+/// Parameters in PyTorch nn.LSTM's layout, one entry per layer: weight_ih [4H, X_k],
+/// weight_hh [4H, H], bias_ih [4H], bias_hh [4H] (biases may be empty: no bias), row-major.
+/// The seed's W_g, W_i, W_f, W_o [H, X_k + H] are row blocks 2, 0, 1, 3 of [weight_ih | weight_hh].
+template <typename T>
+struct Params {
+  std::vector<std::vector<T>> weight_ih, weight_hh, bias_ih, bias_hh;
+};
+
+template <typename T>
+struct Forward {
+  std::vector<T> y;   // [T, B, H]
+  std::vector<T> hT;  // [L, B, H]
+  std::vector<T> cT;  // [L, B, H]
+};
+
+template <typename T>
+struct Gradients {
+  std::vector<T> dx;   // [T, B, X]
+  std::vector<T> dh0;  // [L, B, H]
+  std::vector<T> dc0;  // [L, B, H]
+  Params<T> dparams;   // same shapes as the parameters
+};
+
+/// x [T, B, X]; h0, c0 [L, B, H] (empty: zeros).
+template <typename T>
+Forward<T> forward(const Dims& dims, CellActivation cell, const Params<T>& params,
+                   const std::vector<T>& x, const std::vector<T>& h0, const std::vector<T>& c0);
+
+/// The gradient of J with dJ/dy = dy [T, B, H], dJ/dhT = dhT, dJ/dcT = dcT [L, B, H] (empty:
+/// zero): recomputes the forward, then runs BPTT from t = T back to 1, layer L−1 down to 0.
+template <typename T>
+Gradients<T> backward(const Dims& dims, CellActivation cell, const Params<T>& params,
+                      const std::vector<T>& x, const std::vector<T>& h0,
+                      const std::vector<T>& c0, const std::vector<T>& dy,
+                      const std::vector<T>& dhT, const std::vector<T>& dcT);
+
+}  // namespace fuselstm::reference

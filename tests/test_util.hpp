@@ -1,0 +1,113 @@
+#pragma once
+// Shared helpers of the test suite: seeded data, model <-> reference conversion, tolerant
+// comparison that names the failing case, tensor and index.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fuselstm/fuselstm.hpp"
+
+namespace fuselstm::testing {
+
+/// Why a GPU test cannot run here, or "" when a CUDA device is usable.
+inline std::string gpu_skip_reason() {
+  if (!cuda_compiled()) return "built without CUDA (FUSELSTM_CUDA=OFF)";
+  if (cuda_device_count() == 0) return "no usable CUDA device (cudaGetDeviceCount failed or found none)";
+  return "";
+}
+
+/// One test case's sizes, printable so a failure says which case broke.
+struct Case {
+  std::int64_t T, B, X, H, L;
+  CellActivation cell = CellActivation::tanh;
+  bool bias = true;
+  std::string str() const {
+    std::ostringstream s;
+    s << "(T=" << T << ", B=" << B << ", X=" << X << ", H=" << H << ", L=" << L
+      << ", cell=" << cell_activation_name(cell) << (bias ? "" : ", no bias") << ")";
+    return s.str();
+  }
+  reference::Dims dims() const { return {T, B, X, H, L}; }
+};
+
+/// Uniform values in [lo, hi) from a seeded engine; never all zeros.
+inline std::vector<double> random_values(std::size_t n, std::mt19937_64& rng, double lo = -1.0,
+                                         double hi = 1.0) {
+  std::uniform_real_distribution<double> dist(lo, hi);
+  std::vector<double> v(n);
+  for (double& e : v) e = dist(rng);
+  return v;
+}
+
+/// The model's parameters, read back into the reference's layout (in double).
+inline reference::Params<double> params_of(const Lstm& model) {
+  reference::Params<double> p;
+  for (std::int64_t k = 0; k < model.config().num_layers; ++k) {
+    const std::string s = "_l" + std::to_string(k);
+    p.weight_ih.push_back(model.parameter("weight_ih" + s).to_vector<double>());
+    p.weight_hh.push_back(model.parameter("weight_hh" + s).to_vector<double>());
+    if (model.config().bias) {
+      p.bias_ih.push_back(model.parameter("bias_ih" + s).to_vector<double>());
+      p.bias_hh.push_back(model.parameter("bias_hh" + s).to_vector<double>());
+    }
+  }
+  return p;
+}
+
+/// The reference parameter tensor called `name` ("weight_ih_l1", ...).
+inline std::vector<double>& param_by_name(reference::Params<double>& p, const std::string& name) {
+  const auto pos = name.rfind("_l");
+  const std::size_t layer = std::stoul(name.substr(pos + 2));
+  const std::string base = name.substr(0, pos);
+  if (base == "weight_ih") return p.weight_ih[layer];
+  if (base == "weight_hh") return p.weight_hh[layer];
+  if (base == "bias_ih") return p.bias_ih[layer];
+  return p.bias_hh[layer];
+}
+
+struct Comparison {
+  double max_abs_error = 0;
+  double max_rel_error = 0;  // |got − ref| / max(|ref|, tiny)
+  std::size_t failures = 0;
+};
+
+/// Expects |got − ref| ≤ atol + rtol·|ref| for every element; reports the first few failures with
+/// the case, the tensor and the index, and always the max errors.
+inline Comparison expect_close(const std::vector<double>& got, const std::vector<double>& ref,
+                               double atol, double rtol, const std::string& what) {
+  Comparison c;
+  EXPECT_EQ(got.size(), ref.size()) << what << ": size";
+  const std::size_t n = std::min(got.size(), ref.size());
+  for (std::size_t k = 0; k < n; ++k) {
+    const double err = std::fabs(got[k] - ref[k]);
+    c.max_abs_error = std::max(c.max_abs_error, std::isnan(err) ? INFINITY : err);
+    c.max_rel_error = std::max(c.max_rel_error, err / std::max(std::fabs(ref[k]), 1e-300));
+    if (!(err <= atol + rtol * std::fabs(ref[k]))) {
+      if (++c.failures <= 5) {
+        ADD_FAILURE() << what << "[" << k << "]: got " << got[k] << ", reference " << ref[k]
+                      << " (|diff| " << err << " > " << atol << " + " << rtol << "*|ref|)";
+      }
+    }
+  }
+  if (c.failures) {
+    ADD_FAILURE() << what << ": " << c.failures << " of " << n << " elements out of tolerance";
+  }
+  ::testing::Test::RecordProperty(what + " max_abs_error", std::to_string(c.max_abs_error));
+  return c;
+}
+
+}  // namespace fuselstm::testing
+
+// Skips the calling test, with the reason, when no CUDA device is usable.
+#define FUSELSTM_REQUIRE_GPU()                                          \
+  do {                                                                  \
+    const std::string fuselstm_reason_ = ::fuselstm::testing::gpu_skip_reason(); \
+    if (!fuselstm_reason_.empty()) GTEST_SKIP() << fuselstm_reason_;     \
+  } while (0)
