@@ -1,0 +1,127 @@
+// Host implementation of the ops: the same semantics as the CUDA ops, element functions shared.
+
+#include <vector>
+
+#include "ops.hpp"
+
+#if FUSELSTM_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+namespace fuselstm::ops {
+namespace {
+
+// Reference loops for C = alpha·op(A)·op(B) + beta·C, column-major.
+template <typename T>
+void gemm_loops(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+                const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+                std::int64_t ldc) {
+  for (std::int64_t col = 0; col < n; ++col) {
+    for (std::int64_t row = 0; row < m; ++row) {
+      T sum = 0;
+      for (std::int64_t p = 0; p < k; ++p) {
+        const T av = ta == Trans::N ? a[row + p * lda] : a[p + row * lda];
+        const T bv = tb == Trans::N ? b[p + col * ldb] : b[col + p * ldb];
+        sum += av * bv;
+      }
+      T& out = c[row + col * ldc];
+      out = beta == T(0) ? alpha * sum : alpha * sum + beta * out;
+    }
+  }
+}
+
+#if FUSELSTM_HAVE_CBLAS
+CBLAS_TRANSPOSE to_cblas(Trans t) { return t == Trans::N ? CblasNoTrans : CblasTrans; }
+void blas_gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+               const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta,
+               float* c, std::int64_t ldc) {
+  cblas_sgemm(CblasColMajor, to_cblas(ta), to_cblas(tb), m, n, k, alpha, a, lda, b, ldb, beta, c,
+              ldc);
+}
+void blas_gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
+               const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta,
+               double* c, std::int64_t ldc) {
+  cblas_dgemm(CblasColMajor, to_cblas(ta), to_cblas(tb), m, n, k, alpha, a, lda, b, ldb, beta, c,
+              ldc);
+}
+#endif
+
+template <typename T>
+class HostOps final : public Ops<T> {
+public:
+  explicit HostOps(bool use_blas) : use_blas_(use_blas) {}
+  Device device() const override { return Device::cpu(); }
+
+  void gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+            const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+            std::int64_t ldc) override {
+    if (m == 0 || n == 0) return;
+#if FUSELSTM_HAVE_CBLAS
+    if (use_blas_) {
+      blas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+#endif
+    gemm_loops(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+
+  void forward_step(CellActivation cell, const kernels::ForwardStepArgs<T>& args) override {
+    const std::int64_t n = args.batch * args.hidden;
+    if (cell == CellActivation::tanh) {
+      for (std::int64_t e = 0; e < n; ++e) kernels::lstm_forward_element<T, true>(e, args);
+    } else {
+      for (std::int64_t e = 0; e < n; ++e) kernels::lstm_forward_element<T, false>(e, args);
+    }
+  }
+
+  void backward_step(CellActivation cell, const kernels::BackwardStepArgs<T>& args) override {
+    const std::int64_t n = args.batch * args.hidden;
+    if (cell == CellActivation::tanh) {
+      for (std::int64_t e = 0; e < n; ++e) kernels::lstm_backward_element<T, true>(e, args);
+    } else {
+      for (std::int64_t e = 0; e < n; ++e) kernels::lstm_backward_element<T, false>(e, args);
+    }
+  }
+
+  void add_column_sums(std::int64_t rows, std::int64_t cols, const T* src, T* dst) override {
+    sums_.assign(static_cast<std::size_t>(cols), T(0));
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const T* row = src + r * cols;
+      for (std::int64_t j = 0; j < cols; ++j) sums_[j] += row[j];
+    }
+    for (std::int64_t j = 0; j < cols; ++j) dst[j] += sums_[j];
+  }
+
+  void axpy(std::int64_t n, T alpha, const T* x, T* y) override {
+    for (std::int64_t e = 0; e < n; ++e) y[e] += alpha * x[e];
+  }
+  void fill(T* dst, std::int64_t n, T value) override {
+    for (std::int64_t e = 0; e < n; ++e) dst[e] = value;
+  }
+  void copy(T* dst, const T* src, std::int64_t n) override {
+    for (std::int64_t e = 0; e < n; ++e) dst[e] = src[e];
+  }
+  void synchronize() override {}
+
+private:
+  bool use_blas_;
+  std::vector<T> sums_;  // scratch of add_column_sums, reused across calls
+};
+
+}  // namespace
+
+template <typename T>
+std::unique_ptr<Ops<T>> make_host_ops() {
+  return std::make_unique<HostOps<T>>(true);
+}
+template <typename T>
+std::unique_ptr<Ops<T>> make_host_loop_ops() {
+  return std::make_unique<HostOps<T>>(false);
+}
+
+template std::unique_ptr<Ops<float>> make_host_ops<float>();
+template std::unique_ptr<Ops<double>> make_host_ops<double>();
+template std::unique_ptr<Ops<float>> make_host_loop_ops<float>();
+template std::unique_ptr<Ops<double>> make_host_loop_ops<double>();
+
+}  // namespace fuselstm::ops

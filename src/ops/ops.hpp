@@ -1,0 +1,64 @@
+#pragma once
+// The ops interface the orchestration is written against. Two implementations with the same
+// semantics: host (BLAS or loops; runs in CI and is the CPU path) and CUDA (cuBLAS + kernels/).
+// All pointers are memory of the ops' device; every call is asynchronous on the device's stream
+// and returns without waiting, except synchronize().
+
+#include <cstdint>
+#include <memory>
+
+#include "../../kernels/cell_math.hpp"
+#include "fuselstm/config.hpp"
+#include "fuselstm/device.hpp"
+
+namespace fuselstm::ops {
+
+enum class Trans { N, T };
+
+template <typename T>
+class Ops {
+public:
+  virtual ~Ops() = default;
+  virtual Device device() const = 0;
+
+  /// C = alpha·op(A)·op(B) + beta·C in cuBLAS's convention: column-major, op(A) is m×k, op(B) is
+  /// k×n, C is m×n; lda/ldb/ldc are leading dimensions. beta = 0 ignores C's old contents.
+  virtual void gemm(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
+                    T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta,
+                    T* c, std::int64_t ldc) = 0;
+  /// The fused forward step over all B·H elements (kernels::lstm_forward_element).
+  virtual void forward_step(CellActivation cell, const kernels::ForwardStepArgs<T>& args) = 0;
+  /// The fused backward step over all B·H elements (kernels::lstm_backward_element).
+  virtual void backward_step(CellActivation cell, const kernels::BackwardStepArgs<T>& args) = 0;
+  /// dst[j] += Σ_r src[r·cols + j] for a row-major [rows, cols] src; a fixed summation order.
+  virtual void add_column_sums(std::int64_t rows, std::int64_t cols, const T* src, T* dst) = 0;
+  /// y += alpha·x over n elements.
+  virtual void axpy(std::int64_t n, T alpha, const T* x, T* y) = 0;
+  virtual void fill(T* dst, std::int64_t n, T value) = 0;
+  /// Copies n elements within the device; the ranges must not overlap.
+  virtual void copy(T* dst, const T* src, std::int64_t n) = 0;
+  /// Waits for every queued call.
+  virtual void synchronize() = 0;
+};
+
+/// Host ops: cblas (column-major) when BLAS was found at configure time, plain loops otherwise.
+template <typename T>
+std::unique_ptr<Ops<T>> make_host_ops();
+
+/// Host ops that never call BLAS (the loops every BLAS result can be compared with).
+template <typename T>
+std::unique_ptr<Ops<T>> make_host_loop_ops();
+
+/// CUDA ops on `device` and `stream` (a cudaStream_t; null: a new stream owned by the ops).
+/// Throws DeviceError when the library was built without CUDA or the device is unusable.
+template <typename T>
+std::unique_ptr<Ops<T>> make_cuda_ops(const Device& device, void* stream, MathMode math);
+
+/// The ops for config.device.
+template <typename T>
+std::unique_ptr<Ops<T>> make_ops(const Device& device, void* stream, MathMode math) {
+  if (device.is_cuda()) return make_cuda_ops<T>(device, stream, math);
+  return make_host_ops<T>();
+}
+
+}  // namespace fuselstm::ops
