@@ -1,0 +1,26 @@
+#pragma once
+// Launchers of the fused kernels (kernels/lstm_kernels.cu). Stream first; all pointers are device
+// memory; every launch is asynchronous and checked.
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "cell_math.hpp"
+
+namespace fuselstm::kernels {
+
+template <typename T>
+void launch_forward_step(cudaStream_t stream, bool tanh_cell, const ForwardStepArgs<T>& args);
+template <typename T>
+void launch_backward_step(cudaStream_t stream, bool tanh_cell, const BackwardStepArgs<T>& args);
+/// dst[j] += Σ_r src[r·cols + j], in a fixed order (no atomics).
+template <typename T>
+void launch_add_column_sums(cudaStream_t stream, std::int64_t rows, std::int64_t cols,
+                            const T* src, T* dst);
+template <typename T>
+void launch_axpy(cudaStream_t stream, std::int64_t n, T alpha, const T* x, T* y);
+template <typename T>
+void launch_fill(cudaStream_t stream, T* dst, std::int64_t n, T value);
+
+}  // namespace fuselstm::kernels
