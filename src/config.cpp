@@ -8,6 +8,15 @@ const char* cell_activation_name(CellActivation cell) {
   return cell == CellActivation::tanh ? "tanh" : "identity";
 }
 
+const char* memory_mode_name(MemoryMode mode) {
+  switch (mode) {
+    case MemoryMode::store_all: return "store_all";
+    case MemoryMode::recompute: return "recompute";
+    case MemoryMode::automatic: return "automatic";
+  }
+  return "?";
+}
+
 void LstmConfig::validate() const {
   auto positive = [](const char* field, std::int64_t value) {
     if (value < 1) {
@@ -18,6 +27,14 @@ void LstmConfig::validate() const {
   positive("input_size", input_size);
   positive("hidden_size", hidden_size);
   positive("num_layers", num_layers);
+  if (segment_steps < 0) {
+    throw ValueError("fuselstm: LstmConfig.segment_steps must be >= 0 (0: automatic), got " +
+                     std::to_string(segment_steps));
+  }
+  if (memory_limit_bytes < 0) {
+    throw ValueError("fuselstm: LstmConfig.memory_limit_bytes must be >= 0 (0: free memory), got " +
+                     std::to_string(memory_limit_bytes));
+  }
   if (device.is_cuda()) {
     const int count = cuda_device_count();
     if (!cuda_compiled()) {

@@ -9,6 +9,7 @@
 
 #include "fuselstm/error.hpp"
 #include "model_impl.hpp"
+#include "memory_plan.hpp"
 #include "sequence.hpp"
 
 namespace fuselstm {
@@ -59,6 +60,40 @@ ModelImpl::ModelImpl(const LstmConfig& cfg) : config(cfg), id(next_model_id()) {
   }
 }
 
+SegmentPlan ModelImpl::segment_plan(std::int64_t steps, std::int64_t batch) const {
+  return resolve_segment_plan(config, steps, batch);
+}
+
+void ModelImpl::reserve_workspace(std::int64_t steps, std::int64_t batch, const SegmentPlan& plan) {
+  const std::int64_t k = plan.recompute ? plan.segment_steps : 0;
+  const std::int64_t ring_rows = plan.da_ring_steps() * batch;
+  const std::int64_t rows = steps * batch;
+  if (k * batch <= work.segment_rows && ring_rows <= work.ring_rows && rows <= work.rows &&
+      batch <= work.batch) {
+    return;
+  }
+  const std::int64_t H = config.hidden_size;
+  const DType dt = config.dtype;
+  const Device dev = config.device;
+  Workspace w;
+  w.segment_rows = std::max(k * batch, work.segment_rows);
+  w.ring_rows = std::max(ring_rows, work.ring_rows);
+  w.rows = std::max(rows, work.rows);
+  w.batch = std::max(batch, work.batch);
+  work = Workspace();  // scratch only: free it first so the peak is the new size, not old + new
+  if (w.segment_rows > 0) {
+    w.seg_gates = Tensor::empty({w.segment_rows, 4 * H}, dt, dev);
+    w.seg_c = Tensor::empty({w.segment_rows, H}, dt, dev);
+    w.h_spare = Tensor::empty({w.batch, H}, dt, dev);
+  }
+  w.da = Tensor::empty({w.ring_rows, 4 * H}, dt, dev);
+  w.dh_rec = Tensor::empty({w.batch, H}, dt, dev);
+  w.dc = Tensor::empty({w.batch, H}, dt, dev);
+  if (config.num_layers > 1) w.dx_inner = Tensor::empty({w.rows, H}, dt, dev);
+  w.dbias = Tensor::empty({4 * H}, dt, dev);
+  work = std::move(w);
+}
+
 std::size_t ModelImpl::lookup(const std::string& name) const {
   const auto it = index_of.find(name);
   if (it == index_of.end()) {
@@ -107,60 +142,57 @@ const T* optional_data(const Tensor& t) {
 }
 
 template <typename T>
+T* data_or_null(Tensor& t) {
+  return t.defined() ? t.data_as<T>() : nullptr;
+}
+
 SequenceDims dims_of(const ModelImpl& m, std::int64_t steps, std::int64_t batch) {
   return {steps, batch, m.config.input_size, m.config.hidden_size, m.config.num_layers};
+}
+
+// The orchestration's view of a context; it only reads through these pointers during backward.
+template <typename T>
+std::vector<LayerSaved<T>> saved_of(const ContextData& ctx) {
+  std::vector<LayerSaved<T>> saved(ctx.h.size());
+  const std::int64_t stride = ctx.plan.recompute ? 1 : ctx.steps;
+  for (std::size_t k = 0; k < saved.size(); ++k) {
+    saved[k].h = const_cast<T*>(ctx.h[k].data_as<T>());
+    saved[k].checkpoints = const_cast<T*>(ctx.checkpoints[k].data_as<T>());
+    saved[k].checkpoint_stride = stride;
+    saved[k].gates = ctx.gates.empty() ? nullptr : const_cast<T*>(ctx.gates[k].data_as<T>());
+  }
+  return saved;
+}
+
+template <typename T>
+SegmentWorkspace<T> segment_workspace(ModelImpl& m) {
+  return {data_or_null<T>(m.work.seg_gates), data_or_null<T>(m.work.seg_c),
+          data_or_null<T>(m.work.h_spare)};
 }
 
 template <typename T>
 void run_forward(ModelImpl& m, ContextData& ctx, const Tensor& h0, const Tensor& c0,
                  ForwardResult& out) {
-  std::vector<LayerActivations<T>> saved(ctx.gates.size());
-  for (std::size_t k = 0; k < saved.size(); ++k) {
-    saved[k] = {ctx.gates[k].data_as<T>(), ctx.c[k].data_as<T>(), ctx.h[k].data_as<T>()};
-  }
-  sequence_forward<T>(m.ops<T>(), m.config.cell, dims_of<T>(m, ctx.steps, ctx.batch),
+  sequence_forward<T>(m.ops<T>(), m.config.cell, dims_of(m, ctx.steps, ctx.batch), ctx.plan,
                       ctx.x.data_as<T>(), optional_data<T>(h0), optional_data<T>(c0),
-                      layer_weights<T>(m), saved, out.y.data_as<T>(), out.hT.data_as<T>(),
-                      out.cT.data_as<T>());
+                      layer_weights<T>(m), saved_of<T>(ctx), segment_workspace<T>(m),
+                      out.y.data_as<T>(), out.hT.data_as<T>(), out.cT.data_as<T>());
 }
 
 template <typename T>
 void run_backward(ModelImpl& m, const ContextData& ctx, const Tensor& dy, const Tensor& dhT,
                   const Tensor& dcT, BackwardResult& out) {
-  std::vector<LayerActivations<T>> saved(ctx.gates.size());
-  for (std::size_t k = 0; k < saved.size(); ++k) {
-    // The orchestration reads these only; the struct is shared with forward, hence non-const.
-    saved[k] = {const_cast<T*>(ctx.gates[k].data_as<T>()), const_cast<T*>(ctx.c[k].data_as<T>()),
-                const_cast<T*>(ctx.h[k].data_as<T>())};
-  }
   BackwardWorkspace<T> work;
   work.da = m.work.da.data_as<T>();
   work.dh_rec = m.work.dh_rec.data_as<T>();
   work.dc = m.work.dc.data_as<T>();
-  work.dx_inner = m.work.dx_inner.defined() ? m.work.dx_inner.data_as<T>() : nullptr;
+  work.dx_inner = data_or_null<T>(m.work.dx_inner);
   work.dbias = m.work.dbias.data_as<T>();
-  sequence_backward<T>(m.ops<T>(), m.config.cell, dims_of<T>(m, ctx.steps, ctx.batch),
-                       ctx.x.data_as<T>(), layer_weights<T>(m), saved, optional_data<T>(dy),
-                       optional_data<T>(dhT), optional_data<T>(dcT), layer_gradients<T>(m), work,
-                       out.dx.data_as<T>(), out.dh0.data_as<T>(), out.dc0.data_as<T>());
-}
-
-// Grows backward's workspace to (T, B); allocates into locals first so a failure changes nothing.
-void reserve_workspace(ModelImpl& m, std::int64_t steps, std::int64_t batch) {
-  const std::int64_t rows = steps * batch;
-  if (rows <= m.work.capacity_rows && batch <= m.work.capacity_batch) return;
-  const std::int64_t H = m.config.hidden_size;
-  const DType dt = m.config.dtype;
-  const Device dev = m.config.device;
-  ModelImpl::Workspace w;
-  w.capacity_rows = std::max(rows, m.work.capacity_rows);
-  w.capacity_batch = std::max(batch, m.work.capacity_batch);
-  w.da = Tensor::empty({w.capacity_rows, 4 * H}, dt, dev);
-  w.dh_rec = Tensor::empty({w.capacity_batch, H}, dt, dev);
-  w.dc = Tensor::empty({w.capacity_batch, H}, dt, dev);
-  if (m.config.num_layers > 1) w.dx_inner = Tensor::empty({w.capacity_rows, H}, dt, dev);
-  w.dbias = Tensor::empty({4 * H}, dt, dev);
-  m.work = std::move(w);
+  sequence_backward<T>(m.ops<T>(), m.config.cell, dims_of(m, ctx.steps, ctx.batch), ctx.plan,
+                       ctx.x.data_as<T>(), layer_weights<T>(m), saved_of<T>(ctx),
+                       segment_workspace<T>(m), optional_data<T>(dy), optional_data<T>(dhT),
+                       optional_data<T>(dcT), layer_gradients<T>(m), work,
+                       data_or_null<T>(out.dx), out.dh0.data_as<T>(), out.dc0.data_as<T>());
 }
 
 }  // namespace
@@ -231,11 +263,16 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0)
   ctx->model_id = m.id;
   ctx->steps = T;
   ctx->batch = B;
+  ctx->plan = m.segment_plan(T, B);
+  m.reserve_workspace(T, B, ctx->plan);
   ctx->x = x.clone();
+  const std::int64_t checkpoints = ctx->plan.recompute ? ctx->plan.segments() + 1 : T + 1;
   for (std::int64_t k = 0; k < L; ++k) {
-    ctx->gates.push_back(Tensor::empty({T, B, 4 * H}, cfg.dtype, cfg.device));
-    ctx->c.push_back(Tensor::empty({T + 1, B, H}, cfg.dtype, cfg.device));
     ctx->h.push_back(Tensor::empty({T + 1, B, H}, cfg.dtype, cfg.device));
+    ctx->checkpoints.push_back(Tensor::empty({checkpoints, B, H}, cfg.dtype, cfg.device));
+    if (!ctx->plan.recompute) {
+      ctx->gates.push_back(Tensor::empty({T, B, 4 * H}, cfg.dtype, cfg.device));
+    }
   }
   ForwardResult out;
   out.y = Tensor::empty({T, B, H}, cfg.dtype, cfg.device);
@@ -249,7 +286,7 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0)
 }
 
 BackwardResult Lstm::backward(const ForwardContext& context, const Tensor& dy, const Tensor& dhT,
-                              const Tensor& dcT) {
+                              const Tensor& dcT, bool compute_dx) {
   detail::ModelImpl& m = *impl_;
   const LstmConfig& cfg = m.config;
   if (!context.defined()) throw ValueError("fuselstm: backward: the context is empty");
@@ -263,15 +300,23 @@ BackwardResult Lstm::backward(const ForwardContext& context, const Tensor& dy, c
   if (dhT.defined()) detail::check_tensor("backward", "dhT", dhT, state, cfg.dtype, cfg.device);
   if (dcT.defined()) detail::check_tensor("backward", "dcT", dcT, state, cfg.dtype, cfg.device);
 
-  detail::reserve_workspace(m, T, B);
+  m.reserve_workspace(T, B, ctx.plan);
   BackwardResult out;
-  out.dx = Tensor::empty({T, B, cfg.input_size}, cfg.dtype, cfg.device);
+  if (compute_dx) out.dx = Tensor::empty({T, B, cfg.input_size}, cfg.dtype, cfg.device);
   out.dh0 = Tensor::empty(state, cfg.dtype, cfg.device);
   out.dc0 = Tensor::empty(state, cfg.dtype, cfg.device);
 
   if (cfg.dtype == DType::f32) detail::run_backward<float>(m, ctx, dy, dhT, dcT, out);
   else detail::run_backward<double>(m, ctx, dy, dhT, dcT, out);
   return out;
+}
+
+MemoryPlan Lstm::plan_memory(std::int64_t steps, std::int64_t batch) const {
+  if (steps < 1 || batch < 1) {
+    throw ValueError("fuselstm: plan_memory: need T >= 1 and B >= 1, got T=" +
+                     std::to_string(steps) + ", B=" + std::to_string(batch));
+  }
+  return detail::plan_bytes(impl_->config, steps, batch, impl_->segment_plan(steps, batch));
 }
 
 void Lstm::zero_grad() {

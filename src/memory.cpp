@@ -8,6 +8,8 @@
 #include <new>
 #include <string>
 
+#include <unistd.h>
+
 #include "fuselstm/error.hpp"
 #include "fuselstm/tensor.hpp"
 
@@ -76,6 +78,11 @@ void free_bytes(const Device& device, void* pointer, std::size_t bytes) noexcept
   else cuda_runtime::free(device.index, pointer);
   std::lock_guard<std::mutex> lock(stats_mutex);
   all_stats()[key_of(device)].current_bytes -= static_cast<std::int64_t>(bytes);
+}
+
+std::int64_t available_bytes(const Device& device) {
+  if (device.is_cuda()) return cuda_runtime::free_bytes(device.index);
+  return static_cast<std::int64_t>(sysconf(_SC_AVPHYS_PAGES)) * sysconf(_SC_PAGESIZE);
 }
 
 void copy_bytes(void* dst, const Device& dst_device, const void* src, const Device& src_device,

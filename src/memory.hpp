@@ -15,6 +15,9 @@ void* allocate_bytes(const Device& device, std::size_t bytes);
 void set_poison_new_memory(bool enabled);
 /// Frees what allocate_bytes returned; never throws (a CUDA error is printed).
 void free_bytes(const Device& device, void* pointer, std::size_t bytes) noexcept;
+/// Bytes that can still be allocated on `device`: the host's available physical memory, or the
+/// CUDA device's free memory.
+std::int64_t available_bytes(const Device& device);
 /// Synchronous copy between any two devices.
 void copy_bytes(void* dst, const Device& dst_device, const void* src, const Device& src_device,
                 std::size_t bytes);
@@ -23,6 +26,7 @@ void copy_bytes(void* dst, const Device& dst_device, const void* src, const Devi
 /// src/cuda/runtime_stub.cpp).
 namespace cuda_runtime {
 int device_count() noexcept;
+std::int64_t free_bytes(int device);
 std::string device_name(int device);
 void* allocate(int device, std::size_t bytes);
 void free(int device, void* pointer) noexcept;

@@ -1,6 +1,6 @@
 #pragma once
-// The state behind fuselstm::Lstm: parameters, gradients, the ops of its device, backward's reusable
-// workspace. Internal; the optimizers use it to run on the model's ops.
+// The state behind fuselstm::Lstm: parameters, gradients, the ops of its device, reusable
+// workspaces. Internal; the optimizers use it to run on the model's ops.
 
 #include <cstdint>
 #include <map>
@@ -11,6 +11,7 @@
 #include "fuselstm/config.hpp"
 #include "fuselstm/lstm.hpp"
 #include "ops/ops.hpp"
+#include "sequence.hpp"
 
 namespace fuselstm::detail {
 
@@ -18,10 +19,11 @@ struct ContextData {
   std::uint64_t model_id = 0;
   std::int64_t steps = 0;
   std::int64_t batch = 0;
-  Tensor x;                  // [T, B, X] copy of the input (dW_ih of layer 0 needs it)
-  std::vector<Tensor> gates;  // per layer [T, B, 4H]
-  std::vector<Tensor> c;      // per layer [T+1, B, H]
-  std::vector<Tensor> h;      // per layer [T+1, B, H]
+  SegmentPlan plan;
+  Tensor x;                        // [T, B, X] copy of the input (dW_ih of layer 0 needs it)
+  std::vector<Tensor> h;           // per layer [T+1, B, H]
+  std::vector<Tensor> checkpoints;  // per layer: stored [T+1, B, H]; recompute [segments+1, B, H]
+  std::vector<Tensor> gates;       // per layer [T, B, 4H] when stored; empty when recomputing
 };
 
 struct ModelImpl {
@@ -38,15 +40,20 @@ struct ModelImpl {
   std::unique_ptr<ops::Ops<double>> ops_f64;  // when config.dtype == f64
   template <typename T> ops::Ops<T>& ops();
 
-  // Backward's workspace; reallocated only when a larger (T, B) arrives.
+  // Scratch shared by forward (recompute) and backward; grown, never shrunk, so a training loop
+  // of one (T, B) allocates it once.
   struct Workspace {
-    std::int64_t capacity_rows = 0;  // T·B it was sized for
-    std::int64_t capacity_batch = 0;
-    Tensor da, dh_rec, dc, dx_inner, dbias;
+    std::int64_t segment_rows = 0, ring_rows = 0, rows = 0, batch = 0;  // capacities
+    Tensor seg_gates, seg_c, h_spare;              // SegmentWorkspace
+    Tensor da, dh_rec, dc, dx_inner, dbias;         // BackwardWorkspace
   } work;
 
   std::size_t lookup(const std::string& name) const;
-  const Tensor& param(const std::string& name) const { return params[lookup(name)]; }
+  /// The segment plan for (T, B) under config.memory_mode (automatic resolved).
+  SegmentPlan segment_plan(std::int64_t steps, std::int64_t batch) const;
+  /// Grows the workspace to serve (T, B, plan); allocates into locals first, so a failure
+  /// changes nothing.
+  void reserve_workspace(std::int64_t steps, std::int64_t batch, const SegmentPlan& plan);
 };
 
 template <> inline ops::Ops<float>& ModelImpl::ops<float>() { return *ops_f32; }

@@ -3,10 +3,18 @@
 // the ops interface: it decides which GEMMs run with which layouts and per-step offsets, which fused
 // steps run, and what is saved for backward. All pointers are memory of ops.device().
 //
-// Layouts (row-major unless said): x [T, B, X]; per layer gates [T, B, 4H] (pre-activations, then
-// the saved activations i, f, g, o), c and h [T+1, B, H] with row 0 = c0, h0. A row-major [r, k]
-// matrix is, to cuBLAS, a column-major k×r matrix with leading dimension k.
+// Time is cut into segments of k steps (k = T when everything is stored). Per layer and segment
+// [a, b): one input-projection GEMM over its k·B rows, then per step one recurrent GEMM and one
+// fused step. Backward walks the segments last to first (recomputing a segment's gates and cell
+// states from its checkpoint when they were not stored), and accumulates the weight gradients in
+// gradient blocks of S steps aligned to absolute time, so the arithmetic, and hence every bit of
+// the result, is the same whatever k is.
+//
+// Layouts (row-major unless said): x [T, B, X]; h [T+1, B, H] per layer with row 0 = h0; gates
+// [k, B, 4H] per segment (pre-activations, then the saved activations i, f, g, o). A row-major
+// [r, c] matrix is, to cuBLAS, a column-major c×r matrix with leading dimension c.
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -24,6 +32,32 @@ struct SequenceDims {
   std::int64_t layer_input(std::int64_t layer) const { return layer == 0 ? input : hidden; }
 };
 
+/// How time is cut. Stored: one segment of T steps whose buffers are kept. Recompute: segments of
+/// k steps sharing one workspace, with c checkpointed at each segment start.
+struct SegmentPlan {
+  std::int64_t steps = 0;           // T
+  std::int64_t segment_steps = 0;   // k, 1..T
+  std::int64_t gradient_steps = 0;  // S, 1..T: steps per weight-gradient GEMM block
+  bool recompute = false;
+  std::int64_t segments() const { return (steps + segment_steps - 1) / segment_steps; }
+  /// Steps of the backward da ring: a multiple of S (no block wraps around) that holds any k-step
+  /// segment plus the unfinished block after it (at most k + S − 1 live steps), and never more
+  /// than T rounded up to S.
+  std::int64_t da_ring_steps() const {
+    const auto round_up = [this](std::int64_t n) {
+      return (n + gradient_steps - 1) / gradient_steps * gradient_steps;
+    };
+    return std::min(round_up(segment_steps + gradient_steps - 1), round_up(steps));
+  }
+};
+
+/// Steps per weight-gradient block: at least 1024 rows per GEMM (K = S·B) so the blocks stay
+/// compute-bound, capped at T; a function of T and B alone so that every memory mode adds the same
+/// products in the same order.
+inline std::int64_t gradient_block_steps(std::int64_t steps, std::int64_t batch) {
+  return std::min(steps, (1024 + batch - 1) / batch);
+}
+
 template <typename T>
 struct LayerWeights {
   const T* weight_ih = nullptr;  // [4H, X_k]
@@ -40,39 +74,52 @@ struct LayerGradients {
   T* bias_hh = nullptr;    // [4H] or null, accumulated
 };
 
-/// What forward saves per layer (owned by the forward context).
+/// What forward keeps per layer (owned by the forward context).
 template <typename T>
-struct LayerActivations {
-  T* gates = nullptr;  // [T, B, 4H]
-  T* c = nullptr;      // [T+1, B, H]
-  T* h = nullptr;      // [T+1, B, H]
+struct LayerSaved {
+  T* h = nullptr;            // [T+1, B, H] h(0..T): the next layer's input and dW_hh's rows
+  T* checkpoints = nullptr;  // c(s·k) for s = 0..segments: stored: the full c [T+1, B, H]
+                             // (stride T); recompute: [segments+1, B, H] (stride 1)
+  std::int64_t checkpoint_stride = 0;  // in [B, H] slices
+  T* gates = nullptr;        // stored: [T, B, 4H] the saved activations; recompute: null
 };
 
-/// Backward's scratch, sized for (T, B) and reused across calls.
+/// Segment buffers: the context's own when stored, this shared workspace when recomputing.
+template <typename T>
+struct SegmentWorkspace {
+  T* gates = nullptr;    // [k, B, 4H]
+  T* c = nullptr;        // [k, B, H] c(a+1..b−1) of the segment being worked on
+  T* h_spare = nullptr;  // [B, H] where a recomputed h goes (the kept h already holds it)
+};
+
+/// Backward's scratch, sized for (T, B, plan) and reused across calls.
 template <typename T>
 struct BackwardWorkspace {
-  T* da = nullptr;        // [T, B, 4H] gate-gradients of every step of one layer
+  T* da = nullptr;        // [da_ring_steps, B, 4H] gate-gradients, step t at ring row t mod ring
   T* dh_rec = nullptr;    // [B, H] the gradient reaching h(t) through step t+1
   T* dc = nullptr;        // [B, H] the gradient reaching c(t) through step t+1
   T* dx_inner = nullptr;  // [T, B, H] dx of layer k > 0 = dy of layer k−1; null when L = 1
   T* dbias = nullptr;     // [4H] Σ over steps and batch of da (both bias gradients get it)
 };
 
-/// Forward through all layers. x [T, B, X]; h0, c0 [L, B, H] or null for zeros; writes every
-/// layer's activations and y [T, B, H], hT, cT [L, B, H].
+/// Forward through all layers. x [T, B, X]; h0, c0 [L, B, H] or null for zeros; fills `saved`
+/// and writes y [T, B, H], hT, cT [L, B, H].
 template <typename T>
 void sequence_forward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
-                      const T* x, const T* h0, const T* c0,
+                      const SegmentPlan& plan, const T* x, const T* h0, const T* c0,
                       const std::vector<LayerWeights<T>>& weights,
-                      const std::vector<LayerActivations<T>>& saved, T* y, T* hT, T* cT);
+                      const std::vector<LayerSaved<T>>& saved, const SegmentWorkspace<T>& segment,
+                      T* y, T* hT, T* cT);
 
 /// BPTT through all layers, t = T..1 and layer L−1..0. dy [T, B, H], dhT, dcT [L, B, H] may be
-/// null (zero). Accumulates into `grads`; writes dx [T, B, X], dh0, dc0 [L, B, H].
+/// null (zero). Accumulates into `grads`; writes dx [T, B, X] (skipped when null), dh0, dc0.
 template <typename T>
 void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
-                       const T* x, const std::vector<LayerWeights<T>>& weights,
-                       const std::vector<LayerActivations<T>>& saved, const T* dy, const T* dhT,
-                       const T* dcT, const std::vector<LayerGradients<T>>& grads,
+                       const SegmentPlan& plan, const T* x,
+                       const std::vector<LayerWeights<T>>& weights,
+                       const std::vector<LayerSaved<T>>& saved, const SegmentWorkspace<T>& segment,
+                       const T* dy, const T* dhT, const T* dcT,
+                       const std::vector<LayerGradients<T>>& grads,
                        const BackwardWorkspace<T>& work, T* dx, T* dh0, T* dc0);
 
 }  // namespace fuselstm::detail

@@ -1,83 +1,129 @@
-// Backward orchestration: per layer (top first) and step (last first) one fused step (the cell-state
-// recursion) and one GEMM for dh through W_hh; after the loop dW_hh, dW_ih and dx as one GEMM each
-// over all T·B rows and the bias gradients as column sums. No atomics: deterministic.
+// Backward orchestration. Per layer (top first) and segment (last first): recompute the segment's
+// gates and cell states when they were not stored; per step one fused step (the cell-state
+// recursion) and one GEMM for dh through W_hh; then, for every gradient block of S steps that is
+// complete, dW_hh, dW_ih and dx as one GEMM each and the bias sums. No atomics: deterministic.
 
-#include "sequence.hpp"
+#include "segment.hpp"
 
 namespace fuselstm::detail {
+namespace {
+
+template <typename T>
+struct LayerBackward {
+  ops::Ops<T>& ops;
+  const SequenceDims& dims;
+  const SegmentPlan& plan;
+  const LayerWeights<T>& w;
+  const LayerGradients<T>& g;
+  const T* input;          // [T, B, X_k]
+  std::int64_t input_size;  // X_k
+  const T* h;              // [T+1, B, H]
+  const BackwardWorkspace<T>& work;
+  T* dx;  // [T, B, X_k] or null
+
+  T* da_at(std::int64_t t) const {
+    const std::int64_t G = 4 * dims.hidden;
+    return work.da + (t % plan.da_ring_steps()) * dims.batch * G;
+  }
+
+  // The gradient block [u, v): all its da rows are computed and contiguous in the ring.
+  void flush_block(std::int64_t u, std::int64_t v) const {
+    using ops::Trans;
+    const std::int64_t B = dims.batch, H = dims.hidden, G = 4 * H;
+    const std::int64_t X = input_size;
+    const std::int64_t rows = (v - u) * B;
+    const T* da = da_at(u);
+    // dW_hh[4H, H] += da[rows, 4H]ᵀ·h(u..v−1)[rows, H]
+    ops.gemm(Trans::N, Trans::T, H, G, rows, T(1), h + u * B * H, H, da, G, T(1), g.weight_hh, H);
+    // dW_ih[4H, X] += daᵀ·input[rows, X]
+    ops.gemm(Trans::N, Trans::T, X, G, rows, T(1), input + u * B * X, X, da, G, T(1), g.weight_ih,
+             X);
+    // dx[rows, X] = da·W_ih (rows already consumed as this layer's dy: safe in place)
+    if (dx) {
+      ops.gemm(Trans::N, Trans::N, X, rows, G, T(1), w.weight_ih, X, da, G, T(0), dx + u * B * X,
+               X);
+    }
+    if (g.bias_ih || g.bias_hh) ops.add_column_sums(rows, G, da, work.dbias);
+  }
+};
+
+}  // namespace
 
 template <typename T>
 void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
-                       const T* x, const std::vector<LayerWeights<T>>& weights,
-                       const std::vector<LayerActivations<T>>& saved, const T* dy, const T* dhT,
-                       const T* dcT, const std::vector<LayerGradients<T>>& grads,
+                       const SegmentPlan& plan, const T* x,
+                       const std::vector<LayerWeights<T>>& weights,
+                       const std::vector<LayerSaved<T>>& saved, const SegmentWorkspace<T>& segment,
+                       const T* dy, const T* dhT, const T* dcT,
+                       const std::vector<LayerGradients<T>>& grads,
                        const BackwardWorkspace<T>& work, T* dx, T* dh0, T* dc0) {
   using ops::Trans;
   const std::int64_t T_ = dims.steps, B = dims.batch, H = dims.hidden, G = 4 * H;
   const std::int64_t state = B * H;
-  const std::int64_t rows = T_ * B;  // rows of the all-steps GEMMs
+  const std::int64_t segments = plan.segments();
+  const std::int64_t S = plan.gradient_steps;
 
   for (std::int64_t layer = dims.layers - 1; layer >= 0; --layer) {
-    const LayerWeights<T>& w = weights[layer];
+    const LayerSaved<T>& s = saved[layer];
     const LayerGradients<T>& g = grads[layer];
-    const LayerActivations<T>& s = saved[layer];
-    const std::int64_t X = dims.layer_input(layer);
     const T* input = layer == 0 ? x : saved[layer - 1].h + state;
-    // The layer above wrote this layer's dy into dx_inner (after its own loop had read it).
+    // The layer above wrote this layer's dy into dx_inner, block by block, after reading its own.
     const T* layer_dy = layer == dims.layers - 1 ? dy : work.dx_inner;
-    T* layer_dx = layer == 0 ? dx : work.dx_inner;
+    const LayerBackward<T> lb{ops,   dims, plan, weights[layer], g, input, dims.layer_input(layer),
+                              s.h,   work, layer == 0 ? dx : work.dx_inner};
 
     if (dhT) ops.copy(work.dh_rec, dhT + layer * state, state);
     else ops.fill(work.dh_rec, state, T(0));
     if (dcT) ops.copy(work.dc, dcT + layer * state, state);
     else ops.fill(work.dc, state, T(0));
+    if (g.bias_ih || g.bias_hh) ops.fill(work.dbias, G, T(0));
 
-    for (std::int64_t t = T_ - 1; t >= 0; --t) {
-      kernels::BackwardStepArgs<T> step;
-      step.batch = B;
-      step.hidden = H;
-      step.gates = s.gates + t * B * G;
-      step.c = s.c + (t + 1) * state;
-      step.c_prev = s.c + t * state;
-      step.dy = layer_dy ? layer_dy + t * state : nullptr;
-      step.dh_rec = work.dh_rec;
-      step.dc = work.dc;
-      step.da = work.da + t * B * G;
-      ops.backward_step(cell, step);
-      // dh_rec[B, H] = da_t[B, 4H]·W_hh  (column-major: W_hh is H×4H as stored, op N)
-      ops.gemm(Trans::N, Trans::N, H, B, G, T(1), w.weight_hh, H, step.da, G, T(0), work.dh_rec, H);
+    std::int64_t flushed_from = T_;  // gradient blocks at and after this step are done
+    for (std::int64_t seg = segments - 1; seg >= 0; --seg) {
+      const SegmentView<T> v = segment_view(dims, plan, s, segment, seg);
+      if (plan.recompute) {
+        forward_segment(ops, cell, dims, input, lb.input_size, weights[layer], v, s.h,
+                        segment.h_spare, 0);
+      }
+      for (std::int64_t t = v.end - 1; t >= v.first; --t) {
+        kernels::BackwardStepArgs<T> step;
+        step.batch = B;
+        step.hidden = H;
+        step.gates = v.gates + (t - v.first) * B * G;
+        step.c = v.c_at(t + 1);
+        step.c_prev = v.c_at(t);
+        step.dy = layer_dy ? layer_dy + t * state : nullptr;
+        step.dh_rec = work.dh_rec;
+        step.dc = work.dc;
+        step.da = lb.da_at(t);
+        ops.backward_step(cell, step);
+        // dh_rec[B, H] = da_t[B, 4H]·W_hh  (column-major: W_hh is H×4H as stored, op N)
+        ops.gemm(Trans::N, Trans::N, H, B, G, T(1), weights[layer].weight_hh, H, step.da, G, T(0),
+                 work.dh_rec, H);
+      }
+      // Every gradient block that starts at or after this segment's first step is complete.
+      for (std::int64_t start = (flushed_from - 1) / S * S; flushed_from > 0 && start >= v.first;
+           start -= S) {
+        lb.flush_block(start, flushed_from);
+        flushed_from = start;
+      }
     }
     ops.copy(dh0 + layer * state, work.dh_rec, state);
     ops.copy(dc0 + layer * state, work.dc, state);
-
-    // dW_hh[4H, H] += da[T·B, 4H]ᵀ·h(0..T−1)[T·B, H]   (h rows 0..T−1 are contiguous)
-    ops.gemm(Trans::N, Trans::T, H, G, rows, T(1), s.h, H, work.da, G, T(1), g.weight_hh, H);
-    // dW_ih[4H, X] += daᵀ·input[T·B, X]
-    ops.gemm(Trans::N, Trans::T, X, G, rows, T(1), input, X, work.da, G, T(1), g.weight_ih, X);
-    // dx[T·B, X] = da·W_ih
-    ops.gemm(Trans::N, Trans::N, X, rows, G, T(1), w.weight_ih, X, work.da, G, T(0), layer_dx, X);
-    if (g.bias_ih || g.bias_hh) {
-      // db_ih and db_hh get the same Σ_t da(t): sum once, add twice.
-      ops.fill(work.dbias, G, T(0));
-      ops.add_column_sums(rows, G, work.da, work.dbias);
-      if (g.bias_ih) ops.axpy(G, T(1), work.dbias, g.bias_ih);
-      if (g.bias_hh) ops.axpy(G, T(1), work.dbias, g.bias_hh);
-    }
+    // db_ih and db_hh get the same Σ_t da(t): summed once, added to both.
+    if (g.bias_ih) ops.axpy(G, T(1), work.dbias, g.bias_ih);
+    if (g.bias_hh) ops.axpy(G, T(1), work.dbias, g.bias_hh);
   }
 }
 
-template void sequence_backward<float>(ops::Ops<float>&, CellActivation, const SequenceDims&,
-                                       const float*, const std::vector<LayerWeights<float>>&,
-                                       const std::vector<LayerActivations<float>>&, const float*,
-                                       const float*, const float*,
-                                       const std::vector<LayerGradients<float>>&,
-                                       const BackwardWorkspace<float>&, float*, float*, float*);
-template void sequence_backward<double>(ops::Ops<double>&, CellActivation, const SequenceDims&,
-                                        const double*, const std::vector<LayerWeights<double>>&,
-                                        const std::vector<LayerActivations<double>>&,
-                                        const double*, const double*, const double*,
-                                        const std::vector<LayerGradients<double>>&,
-                                        const BackwardWorkspace<double>&, double*, double*,
-                                        double*);
+#define FUSELSTM_INSTANTIATE(T)                                                                   \
+  template void sequence_backward<T>(                                                             \
+      ops::Ops<T>&, CellActivation, const SequenceDims&, const SegmentPlan&, const T*,            \
+      const std::vector<LayerWeights<T>>&, const std::vector<LayerSaved<T>>&,                     \
+      const SegmentWorkspace<T>&, const T*, const T*, const T*,                                   \
+      const std::vector<LayerGradients<T>>&, const BackwardWorkspace<T>&, T*, T*, T*);
+FUSELSTM_INSTANTIATE(float)
+FUSELSTM_INSTANTIATE(double)
+#undef FUSELSTM_INSTANTIATE
 
 }  // namespace fuselstm::detail

@@ -25,6 +25,8 @@ struct AgreementOptions {
   MathMode math = MathMode::fp32;
   Tolerance tol = f64_tolerance();
   std::uint64_t seed = 1;
+  MemoryMode memory_mode = MemoryMode::store_all;
+  std::int64_t segment_steps = 0;
 };
 
 inline void expect_scaled_close(const std::vector<double>& got, const std::vector<double>& ref,
@@ -54,6 +56,8 @@ inline void check_agreement(const Case& c, const AgreementOptions& o) {
   cfg.dtype = o.dtype;
   cfg.device = o.device;
   cfg.math = o.math;
+  cfg.memory_mode = o.memory_mode;
+  cfg.segment_steps = o.segment_steps;
   Lstm model(cfg);
   model.init_pytorch_default(o.seed);
   std::mt19937_64 rng(o.seed * 7919 + 3);

@@ -4,8 +4,8 @@
 
 #include <string>
 
+#include "model_impl.hpp"
 #include "ops/ops.hpp"
-#include "sequence.hpp"
 #include "test_util.hpp"
 
 namespace fuselstm::testing {
@@ -120,59 +120,57 @@ private:
   std::unique_ptr<ops::Ops<double>> inner_ = ops::make_host_ops<double>();
 };
 
-TEST(Orchestration, ExactOpSequenceAndNoAllocationInTheLoop) {
-  const detail::SequenceDims d{6, 2, 3, 5, 3};
-  const std::int64_t G = 4 * d.hidden, state = d.batch * d.hidden;
+// Runs one forward and one backward through an Lstm whose ops record every call, and checks the
+// op counts the design promises and that no allocation happens between the first and last op.
+void check_op_sequence(MemoryMode mode, std::int64_t segment_steps) {
+  const std::int64_t T = 6, B = 300, X = 3, H = 5, L = 3;
+  LstmConfig cfg;
+  cfg.input_size = X;
+  cfg.hidden_size = H;
+  cfg.num_layers = L;
+  cfg.dtype = DType::f64;
+  cfg.memory_mode = mode;
+  cfg.segment_steps = segment_steps;
+  Lstm model(cfg);
+  auto recording = std::make_unique<RecordingOps>();
+  RecordingOps& rec = *recording;
+  model.impl().ops_f64 = std::move(recording);
+  const detail::SegmentPlan plan = model.impl().segment_plan(T, B);
+  const std::int64_t segments = plan.recompute ? plan.segments() : 1;
+  const std::int64_t blocks = (T + plan.gradient_steps - 1) / plan.gradient_steps;
+  SCOPED_TRACE(std::string(memory_mode_name(mode)) + " k=" + std::to_string(plan.segment_steps) +
+               " S=" + std::to_string(plan.gradient_steps));
+  ASSERT_GT(blocks, 1);  // B = 300 makes S = 4 < T: several gradient blocks
+
   std::mt19937_64 rng(4);
-  std::vector<std::vector<double>> w_ih, w_hh, b_ih, b_hh, gates, c, h, dw_ih, dw_hh, db_ih, db_hh;
-  std::vector<detail::LayerWeights<double>> weights;
-  std::vector<detail::LayerActivations<double>> saved;
-  std::vector<detail::LayerGradients<double>> grads;
-  for (std::int64_t l = 0; l < d.layers; ++l) {
-    const std::int64_t X = d.layer_input(l);
-    w_ih.push_back(random_values(G * X, rng));
-    w_hh.push_back(random_values(G * d.hidden, rng));
-    b_ih.push_back(random_values(G, rng));
-    b_hh.push_back(random_values(G, rng));
-    gates.emplace_back(d.steps * d.batch * G);
-    c.emplace_back((d.steps + 1) * state);
-    h.emplace_back((d.steps + 1) * state);
-    dw_ih.emplace_back(G * X);
-    dw_hh.emplace_back(G * d.hidden);
-    db_ih.emplace_back(G);
-    db_hh.emplace_back(G);
-  }
-  for (std::int64_t l = 0; l < d.layers; ++l) {
-    weights.push_back({w_ih[l].data(), w_hh[l].data(), b_ih[l].data(), b_hh[l].data()});
-    saved.push_back({gates[l].data(), c[l].data(), h[l].data()});
-    grads.push_back({dw_ih[l].data(), dw_hh[l].data(), db_ih[l].data(), db_hh[l].data()});
-  }
-  auto x = random_values(d.steps * d.batch * d.input, rng);
-  std::vector<double> y(d.steps * state), hT(d.layers * state), cT(d.layers * state);
-  RecordingOps rec;
-  detail::sequence_forward<double>(rec, CellActivation::tanh, d, x.data(), nullptr, nullptr,
-                                   weights, saved, y.data(), hT.data(), cT.data());
-  // Forward: per layer 1 input GEMM + T recurrent GEMMs and T fused steps.
-  EXPECT_EQ(rec.count("gemm"), d.layers * (1 + d.steps));
-  EXPECT_EQ(rec.count("forward_step"), d.layers * d.steps);
+  const Tensor x = Tensor::from_vector({T, B, X}, random_values(T * B * X, rng), DType::f64);
+  const Tensor dy = Tensor::from_vector({T, B, H}, random_values(T * B * H, rng), DType::f64);
+  ForwardResult f = model.forward(x);
+  // Forward: per layer and segment one input GEMM, per step one recurrent GEMM and fused step.
+  EXPECT_EQ(rec.count("gemm"), L * (segments + T));
+  EXPECT_EQ(rec.count("forward_step"), L * T);
   EXPECT_EQ(rec.count("synchronize"), 0);
   for (const auto& call : rec.calls) EXPECT_EQ(call.allocations, rec.calls[0].allocations);
 
-  std::vector<double> da(d.steps * d.batch * G), dh_rec(state), dc(state), dx_inner(d.steps * state),
-      dbias(G), dx(d.steps * d.batch * d.input), dh0(d.layers * state), dc0(d.layers * state);
-  const detail::BackwardWorkspace<double> work{da.data(), dh_rec.data(), dc.data(),
-                                               dx_inner.data(), dbias.data()};
-  auto dy = random_values(d.steps * state, rng);
   rec.calls.clear();
-  detail::sequence_backward<double>(rec, CellActivation::tanh, d, x.data(), weights, saved,
-                                    dy.data(), nullptr, nullptr, grads, work, dx.data(),
-                                    dh0.data(), dc0.data());
-  // Backward: per layer T fused steps, T dh GEMMs, then dW_hh, dW_ih, dx GEMMs and one bias sum.
-  EXPECT_EQ(rec.count("backward_step"), d.layers * d.steps);
-  EXPECT_EQ(rec.count("gemm"), d.layers * (d.steps + 3));
-  EXPECT_EQ(rec.count("column_sums"), d.layers);
+  model.backward(f.context, dy);
+  // Backward: per step a fused step and a dh GEMM; per gradient block dW_hh, dW_ih, dx GEMMs and
+  // one bias sum; when recomputing, each segment's forward again.
+  const std::int64_t recomputed = plan.recompute ? L * (segments + T) : 0;
+  EXPECT_EQ(rec.count("backward_step"), L * T);
+  EXPECT_EQ(rec.count("forward_step"), plan.recompute ? L * T : 0);
+  EXPECT_EQ(rec.count("gemm"), L * (T + 3 * blocks) + recomputed);
+  EXPECT_EQ(rec.count("column_sums"), L * blocks);
   EXPECT_EQ(rec.count("synchronize"), 0);
   for (const auto& call : rec.calls) EXPECT_EQ(call.allocations, rec.calls[0].allocations);
+}
+
+TEST(Orchestration, StoredOpSequenceAndNoAllocationInTheLoop) {
+  check_op_sequence(MemoryMode::store_all, 0);
+}
+
+TEST(Orchestration, RecomputeOpSequenceAndNoAllocationInTheLoop) {
+  check_op_sequence(MemoryMode::recompute, 4);
 }
 
 }  // namespace

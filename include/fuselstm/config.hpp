@@ -22,6 +22,21 @@ enum class MathMode {
   tf32,  ///< fp32 products on TF32 tensor cores (10-bit mantissa inputs); looser agreement
 };
 
+/// What forward keeps for backward.
+enum class MemoryMode {
+  /// Every step's gates and cell state (about 6·T·B·H values per layer): the fastest.
+  store_all,
+  /// Only h(1..T) per layer (the next layer's input) and c at every k-th step; backward recomputes
+  /// each k-step segment's forward from its checkpoint (about one extra forward, +33% of
+  /// forward+backward) and streams the input projection per segment. k = segment_steps, or ⌈√T⌉
+  /// when segment_steps is 0. Gradients are bitwise equal to store_all's on the same device.
+  recompute,
+  /// store_all when it fits in memory_limit_bytes (0: the device's free memory), else recompute
+  /// with the largest k that fits; OutOfMemoryError naming needed and available bytes otherwise.
+  automatic,
+};
+const char* memory_mode_name(MemoryMode mode);
+
 struct LstmConfig {
   std::int64_t input_size = 0;   ///< X, features per step of the first layer's input
   std::int64_t hidden_size = 0;  ///< H, memory cells per layer
@@ -31,6 +46,9 @@ struct LstmConfig {
   DType dtype = DType::f32;
   Device device = Device::cpu();
   MathMode math = MathMode::fp32;
+  MemoryMode memory_mode = MemoryMode::store_all;
+  std::int64_t segment_steps = 0;       ///< k of MemoryMode::recompute; 0: ⌈√T⌉
+  std::int64_t memory_limit_bytes = 0;  ///< budget of MemoryMode::automatic; 0: free memory
   /// A cudaStream_t to run on (borrowed, not destroyed); null: the model creates its own stream.
   void* cuda_stream = nullptr;
 

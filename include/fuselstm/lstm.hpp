@@ -16,9 +16,11 @@ struct ContextData;
 struct ModelImpl;
 }  // namespace detail
 
-/// What forward saved for backward: opaque. It belongs to the model that made it, holds a copy of
-/// the input and every step's gates and states (about T·B·(X + 6H) values per layer), and may be
-/// used for any number of backward calls while it lives. Move-only.
+/// What forward saved for backward: opaque. It belongs to the model that made it and holds a copy
+/// of the input (T·B·X values) and, per layer, h(0..T) ((T+1)·B·H: the next layer's input) plus,
+/// with MemoryMode::store_all, every step's gates and cell state ((5T+1)·B·H), or with
+/// MemoryMode::recompute, the cell state at each segment start ((⌈T/k⌉+1)·B·H). Any number of
+/// backward calls may use it while it lives. Move-only.
 class ForwardContext {
 public:
   ForwardContext();
@@ -42,9 +44,22 @@ struct ForwardResult {
 };
 
 struct BackwardResult {
-  Tensor dx;   ///< [T, B, X] dJ/dx
+  Tensor dx;   ///< [T, B, X] dJ/dx (undefined when backward was asked not to compute it)
   Tensor dh0;  ///< [L, B, H] dJ/dh0
   Tensor dc0;  ///< [L, B, H] dJ/dc0
+};
+
+/// The bytes one forward + backward of (T, B) allocates, as planned for the configuration's memory
+/// mode (MemoryMode::automatic resolved to what it will do). Parameters and gradients are not
+/// included (they exist already: 2·Σ numel·dtype size).
+struct MemoryPlan {
+  MemoryMode mode = MemoryMode::store_all;  ///< store_all or recompute
+  std::int64_t segment_steps = 0;           ///< k (T when store_all)
+  std::int64_t context_bytes = 0;    ///< the ForwardContext: a copy of x, h per layer, and c and
+                                     ///< gates (store_all) or c checkpoints (recompute)
+  std::int64_t workspace_bytes = 0;  ///< the model's reusable scratch (segment + backward)
+  std::int64_t output_bytes = 0;     ///< y, hT, cT, dx, dh0, dc0
+  std::int64_t total_bytes() const { return context_bytes + workspace_bytes + output_bytes; }
 };
 
 /// A stack of L LSTM layers (PyTorch nn.LSTM's function, parameters and names, gate order i, f, g,
@@ -94,10 +109,17 @@ public:
 
   /// BPTT through the forward that made `context`, for the scalar J whose gradients with respect to
   /// y [T, B, H], hT and cT [L, B, H] are dy, dhT, dcT (undefined: zero). Adds dJ/dθ to every
-  /// parameter's gradient and returns dx, dh0, dc0. The parameters must not have changed since
-  /// that forward (the gradient would be of a function that no longer exists).
+  /// parameter's gradient and returns dx (not computed, left undefined, when compute_dx is false),
+  /// dh0, dc0. The parameters must not have changed since that forward (the gradient would be of
+  /// a function that no longer exists).
   BackwardResult backward(const ForwardContext& context, const Tensor& dy,
-                          const Tensor& dhT = Tensor(), const Tensor& dcT = Tensor());
+                          const Tensor& dhT = Tensor(), const Tensor& dcT = Tensor(),
+                          bool compute_dx = true);
+
+  /// What forward + backward of T steps and batch B will allocate (see MemoryPlan). For
+  /// MemoryMode::automatic, throws OutOfMemoryError naming needed and available bytes when not
+  /// even the leanest recompute plan fits.
+  MemoryPlan plan_memory(std::int64_t steps, std::int64_t batch) const;
 
   /// Sets every gradient to zero.
   void zero_grad();

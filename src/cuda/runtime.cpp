@@ -49,6 +49,13 @@ int device_count() noexcept {
   return count;
 }
 
+std::int64_t free_bytes(int device) {
+  FUSELSTM_CUDA_CHECK(cudaSetDevice(device));
+  std::size_t free_memory = 0, total_memory = 0;
+  FUSELSTM_CUDA_CHECK(cudaMemGetInfo(&free_memory, &total_memory));
+  return static_cast<std::int64_t>(free_memory);
+}
+
 std::string device_name(int device) {
   cudaDeviceProp prop{};
   FUSELSTM_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));

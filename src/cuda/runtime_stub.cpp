@@ -14,6 +14,7 @@ namespace {
 }  // namespace
 
 int device_count() noexcept { return 0; }
+std::int64_t free_bytes(int) { not_built(); }
 std::string device_name(int) { not_built(); }
 void* allocate(int, std::size_t) { not_built(); }
 void free(int, void*) noexcept {}

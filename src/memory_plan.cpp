@@ -1,0 +1,79 @@
+#include "memory_plan.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "fuselstm/error.hpp"
+#include "memory.hpp"
+
+namespace fuselstm::detail {
+
+MemoryPlan plan_bytes(const LstmConfig& cfg, std::int64_t T, std::int64_t B,
+                      const SegmentPlan& plan) {
+  const std::int64_t H = cfg.hidden_size, X = cfg.input_size, L = cfg.num_layers;
+  const std::int64_t state = B * H, word = static_cast<std::int64_t>(dtype_size(cfg.dtype));
+  const std::int64_t k = plan.segment_steps;
+  MemoryPlan m;
+  m.mode = plan.recompute ? MemoryMode::recompute : MemoryMode::store_all;
+  m.segment_steps = k;
+  std::int64_t context = T * B * X + L * (T + 1) * state;  // x copy, h per layer
+  if (plan.recompute) context += L * (plan.segments() + 1) * state;  // c checkpoints
+  else context += L * ((T + 1) * state + T * B * 4 * H);            // c and gates of every step
+  std::int64_t workspace = plan.da_ring_steps() * B * 4 * H + 2 * state + 4 * H;
+  if (L > 1) workspace += T * state;                                   // dx of inner layers
+  if (plan.recompute) workspace += k * B * 4 * H + k * state + state;  // segment gates, c, spare h
+  const std::int64_t outputs = T * state + 2 * L * state  // y, hT, cT
+                               + T * B * X + 2 * L * state;  // dx, dh0, dc0
+  m.context_bytes = context * word;
+  m.workspace_bytes = workspace * word;
+  m.output_bytes = outputs * word;
+  return m;
+}
+
+namespace {
+
+SegmentPlan make_plan(std::int64_t T, std::int64_t B, std::int64_t k, bool recompute) {
+  SegmentPlan p;
+  p.steps = T;
+  p.segment_steps = std::max<std::int64_t>(1, std::min(k, T));
+  p.gradient_steps = gradient_block_steps(T, B);
+  p.recompute = recompute;
+  return p;
+}
+
+}  // namespace
+
+SegmentPlan resolve_segment_plan(const LstmConfig& cfg, std::int64_t T, std::int64_t B) {
+  switch (cfg.memory_mode) {
+    case MemoryMode::store_all: return make_plan(T, B, T, false);
+    case MemoryMode::recompute: {
+      const std::int64_t k = cfg.segment_steps > 0
+                                 ? cfg.segment_steps
+                                 : static_cast<std::int64_t>(std::ceil(std::sqrt(double(T))));
+      return make_plan(T, B, k, true);
+    }
+    case MemoryMode::automatic: break;
+  }
+  const std::int64_t budget =
+      cfg.memory_limit_bytes > 0 ? cfg.memory_limit_bytes : available_bytes(cfg.device);
+  const SegmentPlan stored = make_plan(T, B, T, false);
+  if (plan_bytes(cfg, T, B, stored).total_bytes() <= budget) return stored;
+  // The largest segment that fits: fewer, longer segments mean fewer, larger GEMMs.
+  std::int64_t least = std::numeric_limits<std::int64_t>::max();
+  std::int64_t previous_k = 0;
+  for (std::int64_t n = 1; n <= T; ++n) {
+    const std::int64_t k = (T + n - 1) / n;
+    if (k == previous_k) continue;
+    previous_k = k;
+    const SegmentPlan p = make_plan(T, B, k, true);
+    const std::int64_t bytes = plan_bytes(cfg, T, B, p).total_bytes();
+    if (bytes <= budget) return p;
+    least = std::min(least, bytes);
+  }
+  throw OutOfMemoryError("fuselstm: T=" + std::to_string(T) + ", B=" + std::to_string(B) +
+                         " needs at least " + std::to_string(least) + " bytes on " +
+                         cfg.device.str() + " (recomputing segments), " + std::to_string(budget) +
+                         " available");
+}
+
+}  // namespace fuselstm::detail

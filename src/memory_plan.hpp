@@ -1,0 +1,21 @@
+#pragma once
+// How much memory a (T, B) forward + backward takes in each memory mode, and which segment plan a
+// configuration resolves to. Mirrors exactly what lstm.cpp allocates (a test holds it to that).
+
+#include <cstdint>
+
+#include "fuselstm/config.hpp"
+#include "fuselstm/lstm.hpp"
+#include "sequence.hpp"
+
+namespace fuselstm::detail {
+
+/// The bytes of a plan, as a fresh model would allocate them.
+MemoryPlan plan_bytes(const LstmConfig& config, std::int64_t steps, std::int64_t batch,
+                      const SegmentPlan& plan);
+
+/// The segment plan of config.memory_mode for (T, B); automatic picks store_all when it fits the
+/// budget, else the largest k that does (OutOfMemoryError naming needed and available if none).
+SegmentPlan resolve_segment_plan(const LstmConfig& config, std::int64_t steps, std::int64_t batch);
+
+}  // namespace fuselstm::detail

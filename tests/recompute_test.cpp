@@ -1,0 +1,178 @@
+// Segment recomputation (MemoryMode::recompute / automatic): bitwise equal to storing everything,
+// right against the reference, and within the memory it announces.
+
+#include <limits>
+
+#include "agreement.hpp"
+
+namespace fuselstm::testing {
+namespace {
+
+struct RunResult {
+  std::vector<std::vector<double>> tensors;  // y, hT, cT, dx, dh0, dc0, then every gradient
+  std::int64_t peak_bytes_above_start = 0;
+};
+
+LstmConfig make_config(const Case& c, DType dtype, MemoryMode mode, std::int64_t k) {
+  LstmConfig cfg;
+  cfg.input_size = c.X;
+  cfg.hidden_size = c.H;
+  cfg.num_layers = c.L;
+  cfg.cell = c.cell;
+  cfg.dtype = dtype;
+  cfg.memory_mode = mode;
+  cfg.segment_steps = k;
+  return cfg;
+}
+
+RunResult run(const Case& c, const LstmConfig& cfg, std::uint64_t seed, bool compute_dx = true) {
+  Lstm model(cfg);
+  model.init_pytorch_default(seed);
+  std::mt19937_64 rng(seed + 17);
+  const Shape seq{c.T, c.B, c.X}, out{c.T, c.B, c.H}, state{c.L, c.B, c.H};
+  const Tensor x = Tensor::from_vector(seq, random_values(c.T * c.B * c.X, rng), cfg.dtype);
+  const Tensor h0 = Tensor::from_vector(state, random_values(c.L * c.B * c.H, rng), cfg.dtype);
+  const Tensor c0 = Tensor::from_vector(state, random_values(c.L * c.B * c.H, rng), cfg.dtype);
+  const Tensor dy = Tensor::from_vector(out, random_values(c.T * c.B * c.H, rng), cfg.dtype);
+  const Tensor dhT = Tensor::from_vector(state, random_values(c.L * c.B * c.H, rng), cfg.dtype);
+  const Tensor dcT = Tensor::from_vector(state, random_values(c.L * c.B * c.H, rng), cfg.dtype);
+  RunResult r;
+  reset_peak_memory(Device::cpu());
+  const std::int64_t start = memory_stats(Device::cpu()).current_bytes;
+  {
+    ForwardResult f = model.forward(x, h0, c0);
+    BackwardResult b = model.backward(f.context, dy, dhT, dcT, compute_dx);
+    r.peak_bytes_above_start = memory_stats(Device::cpu()).peak_bytes - start;
+    for (const Tensor* t : {&f.y, &f.hT, &f.cT, &b.dx, &b.dh0, &b.dc0}) {
+      r.tensors.push_back(t->to_vector<double>());
+    }
+  }
+  for (const auto& name : model.parameter_names()) {
+    r.tensors.push_back(model.gradient(name).to_vector<double>());
+  }
+  return r;
+}
+
+// Bitwise: same values in the same dtype (f32 widened to double exactly); NaN never equal.
+void expect_bitwise_equal(const RunResult& got, const RunResult& want, const std::string& what) {
+  ASSERT_EQ(got.tensors.size(), want.tensors.size()) << what;
+  for (std::size_t k = 0; k < got.tensors.size(); ++k) {
+    ASSERT_EQ(got.tensors[k].size(), want.tensors[k].size()) << what << " tensor " << k;
+    for (std::size_t e = 0; e < got.tensors[k].size(); ++e) {
+      if (!(got.tensors[k][e] == want.tensors[k][e])) {
+        ADD_FAILURE() << what << ": tensor " << k << " (y, hT, cT, dx, dh0, dc0, grads...) ["
+                      << e << "]: " << got.tensors[k][e] << " vs stored " << want.tensors[k][e];
+        return;
+      }
+    }
+  }
+}
+
+class RecomputeBitwise : public ::testing::TestWithParam<DType> {};
+
+TEST_P(RecomputeBitwise, EqualsStoredForEverySegmentLength) {
+  const DType dtype = GetParam();
+  std::vector<Case> cases;
+  for (CellActivation cell : {CellActivation::tanh, CellActivation::identity}) {
+    cases.push_back({17, 1, 5, 7, 1, cell});
+    cases.push_back({17, 3, 4, 9, 2, cell});
+    cases.push_back({11, 2, 3, 6, 3, cell});
+    cases.push_back({13, 300, 3, 4, 2, cell});  // B = 300: gradient blocks of 4 steps
+  }
+  std::uint64_t seed = 50;
+  for (const Case& c : cases) {
+    ++seed;
+    const RunResult stored = run(c, make_config(c, dtype, MemoryMode::store_all, 0), seed);
+    for (std::int64_t k : {std::int64_t(1), std::int64_t(2), std::int64_t(7), c.T - 1, c.T}) {
+      const RunResult r = run(c, make_config(c, dtype, MemoryMode::recompute, k), seed);
+      expect_bitwise_equal(r, stored, c.str() + " k=" + std::to_string(k));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(DTypes, RecomputeBitwise, ::testing::Values(DType::f64, DType::f32),
+                         [](const auto& info) { return dtype_name(info.param); });
+
+TEST(Recompute, MatchesReference) {
+  AgreementOptions o;
+  o.memory_mode = MemoryMode::recompute;
+  std::uint64_t seed = 70;
+  for (const Case& c : agreement_cases()) {
+    o.seed = seed++;
+    o.segment_steps = 1 + static_cast<std::int64_t>(seed % 3);
+    check_agreement(c, o);
+  }
+}
+
+TEST(Recompute, SkippingDxLeavesGradientsUnchanged) {
+  const Case c{9, 2, 4, 5, 2};
+  const LstmConfig cfg = make_config(c, DType::f64, MemoryMode::recompute, 4);
+  const RunResult with_dx = run(c, cfg, 3, true);
+  const RunResult without = run(c, cfg, 3, false);
+  EXPECT_TRUE(without.tensors[3].empty());  // dx undefined
+  for (std::size_t k = 6; k < with_dx.tensors.size(); ++k) {
+    EXPECT_EQ(without.tensors[k], with_dx.tensors[k]) << "gradient " << k - 6;
+  }
+  EXPECT_LT(without.peak_bytes_above_start, with_dx.peak_bytes_above_start);
+}
+
+// plan_memory() is what forward + backward actually allocate on a fresh model.
+TEST(MemoryPlan, MatchesWhatIsAllocated) {
+  const Case c{23, 3, 6, 8, 2};
+  for (MemoryMode mode : {MemoryMode::store_all, MemoryMode::recompute}) {
+    for (std::int64_t k : {0, 5}) {
+      const LstmConfig cfg = make_config(c, DType::f32, mode, k);
+      const MemoryPlan plan = Lstm(cfg).plan_memory(c.T, c.B);
+      const RunResult r = run(c, cfg, 4);
+      EXPECT_EQ(r.peak_bytes_above_start, plan.total_bytes())
+          << memory_mode_name(mode) << " k=" << k << ": planned " << plan.total_bytes();
+    }
+  }
+}
+
+TEST(MemoryPlan, AutomaticStaysWithinTheBudget) {
+  const Case c{400, 2, 16, 32, 2};
+  const LstmConfig stored_cfg = make_config(c, DType::f32, MemoryMode::store_all, 0);
+  const std::int64_t stored_bytes = Lstm(stored_cfg).plan_memory(c.T, c.B).total_bytes();
+  LstmConfig cfg = make_config(c, DType::f32, MemoryMode::automatic, 0);
+  cfg.memory_limit_bytes = stored_bytes;  // everything fits: automatic stores
+  EXPECT_EQ(Lstm(cfg).plan_memory(c.T, c.B).mode, MemoryMode::store_all);
+  cfg.memory_limit_bytes = stored_bytes / 2;  // does not: recompute within the budget
+  const MemoryPlan plan = Lstm(cfg).plan_memory(c.T, c.B);
+  EXPECT_EQ(plan.mode, MemoryMode::recompute);
+  EXPECT_LE(plan.total_bytes(), cfg.memory_limit_bytes);
+  const RunResult r = run(c, cfg, 5);
+  EXPECT_LE(r.peak_bytes_above_start, cfg.memory_limit_bytes);
+  expect_bitwise_equal(r, run(c, stored_cfg, 5), "automatic vs stored");
+  cfg.memory_limit_bytes = 1000;  // nothing fits: a clear error, nothing allocated
+  try {
+    Lstm(cfg).plan_memory(c.T, c.B);
+    ADD_FAILURE() << "expected OutOfMemoryError";
+  } catch (const OutOfMemoryError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs at least"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("1000 available"), std::string::npos) << e.what();
+  }
+}
+
+// A long sequence on the CPU: T = 100,000 steps, one forward + backward with k chosen by automatic
+// under a small budget, bitwise equal to the stored path (which still fits at this size).
+TEST(Recompute, HundredThousandStepsUnderASmallBudget) {
+  const Case c{100000, 1, 8, 32, 1};
+  const LstmConfig stored_cfg = make_config(c, DType::f32, MemoryMode::store_all, 0);
+  LstmConfig cfg = make_config(c, DType::f32, MemoryMode::automatic, 0);
+  const MemoryPlan stored_plan = Lstm(stored_cfg).plan_memory(c.T, c.B);
+  cfg.memory_limit_bytes = stored_plan.total_bytes() / 3;
+  const MemoryPlan plan = Lstm(cfg).plan_memory(c.T, c.B);
+  std::printf("  stored %lld bytes; automatic: k = %lld, %lld bytes (budget %lld)\n",
+              static_cast<long long>(stored_plan.total_bytes()),
+              static_cast<long long>(plan.segment_steps),
+              static_cast<long long>(plan.total_bytes()),
+              static_cast<long long>(cfg.memory_limit_bytes));
+  ASSERT_EQ(plan.mode, MemoryMode::recompute);
+  const RunResult r = run(c, cfg, 6);
+  EXPECT_LE(r.peak_bytes_above_start, cfg.memory_limit_bytes);
+  expect_bitwise_equal(r, run(c, stored_cfg, 6), "T=100000 automatic vs stored");
+}
+
+}  // namespace
+}  // namespace fuselstm::testing
