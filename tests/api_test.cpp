@@ -174,6 +174,20 @@ TEST(Lstm, WorkspaceIsReusedAcrossCalls) {
   EXPECT_EQ(after.current_bytes, before.current_bytes);  // nothing leaked, workspace kept
 }
 
+TEST(Lstm, OutOfMemoryIsAClearErrorAndLeavesNothingAllocated) {
+  const std::int64_t before = memory_stats(Device::cpu()).current_bytes;
+  LstmConfig cfg = small_config();
+  cfg.input_size = std::int64_t(1) << 23;  // weight_ih: 4H·X·8 bytes = 2.2 PB
+  cfg.hidden_size = std::int64_t(1) << 23;
+  try {
+    Lstm m(cfg);
+    ADD_FAILURE() << "expected OutOfMemoryError";
+  } catch (const OutOfMemoryError& e) {
+    EXPECT_NE(std::string(e.what()).find("out of host memory"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(memory_stats(Device::cpu()).current_bytes, before);
+}
+
 TEST(Sgd, UpdatesOnlyTrainedParameters) {
   Lstm m(small_config());
   std::mt19937_64 rng(8);
