@@ -26,6 +26,9 @@ struct ForwardStepArgs {
   const T* c_prev = nullptr;   // [B, H] c(t−1)
   T* c = nullptr;              // [B, H] out: c(t)
   T* h = nullptr;              // [B, H] out: h(t)
+  const T* h_prev = nullptr;   // [B, H] h(t−1): carried to h(t) past a sequence's end
+  const std::int32_t* lengths = nullptr;  // [B] steps of each sequence, or null: all T
+  std::int64_t step = 0;       // t (0-based) of this step, compared with lengths
   bool save_gates = true;      // write the activations back for backward
 };
 
@@ -37,10 +40,14 @@ struct BackwardStepArgs {
   const T* gates = nullptr;    // [B, 4H] saved i, f, g, o of step t
   const T* c = nullptr;        // [B, H] c(t)
   const T* c_prev = nullptr;   // [B, H] c(t−1)
-  const T* dy = nullptr;       // [B, H] dJ/dy(t) from the loss or the layer above; null = 0
+  const T* dy = nullptr;       // dJ/dy(t), row b at dy + b·dy_batch_stride; null = 0
+  std::int64_t dy_batch_stride = 0;  // H for [T, B, H] gradients, T·H for batch-first [B, T, H]
   const T* dh_rec = nullptr;   // [B, H] dJ/dh(t) through step t+1 (W_hhᵀ·da(t+1), or dhT)
   T* dc = nullptr;             // [B, H] in: dJ/dc(t) through step t+1; out: dJ/dc(t−1) (in place)
   T* da = nullptr;             // [B, 4H] out: dJ/d(pre-activations) of step t, order i, f, g, o
+  const std::int32_t* lengths = nullptr;  // [B] steps of each sequence, or null: all T
+  std::int64_t step = 0;       // t (0-based)
+  T* dh_carry = nullptr;       // [B, H] with lengths: dJ/dh carried through padded steps (in place)
 };
 
 FUSELSTM_HD float exp_of(float x) { return expf(x); }
@@ -66,6 +73,11 @@ FUSELSTM_HD void lstm_forward_element(std::int64_t e, const ForwardStepArgs<T>& 
   const std::int64_t H = a.hidden;
   const std::int64_t b = e / H;
   const std::int64_t j = e - b * H;
+  if (a.lengths && a.step >= a.lengths[b]) {  // past this sequence's end: the state is carried
+    a.c[e] = a.c_prev[e];
+    a.h[e] = a.h_prev[e];
+    return;
+  }
   T* gate_row = a.gates + b * 4 * H;
   T pre_i = gate_row[j], pre_f = gate_row[H + j], pre_g = gate_row[2 * H + j],
     pre_o = gate_row[3 * H + j];
@@ -86,7 +98,8 @@ FUSELSTM_HD void lstm_forward_element(std::int64_t e, const ForwardStepArgs<T>& 
   }
 }
 
-/// Backward of element e ∈ [0, B·H) of one step, from the saved activations:
+/// Backward of element e ∈ [0, B·H) of one step, from the saved activations (past a sequence's
+/// end the step is the identity on (h, c): da = 0, dc unchanged, dh carried in dh_carry):
 ///   dh = dy + dh_rec; dc_total = dh⊙o⊙act'(c) + dc
 ///   da = [dc_total⊙g⊙i(1−i), dc_total⊙c_prev⊙f(1−f), dc_total⊙i⊙(1−g²), dh⊙act(c)⊙o(1−o)]
 ///   dc ← dc_total⊙f (carried to step t−1)
@@ -95,10 +108,18 @@ FUSELSTM_HD void lstm_backward_element(std::int64_t e, const BackwardStepArgs<T>
   const std::int64_t H = a.hidden;
   const std::int64_t b = e / H;
   const std::int64_t j = e - b * H;
+  T* da_row = a.da + b * 4 * H;
+  const T carried = a.dh_carry ? a.dh_carry[e] : T(0);
+  if (a.lengths && a.step >= a.lengths[b]) {  // a padded step: the identity on (h, c)
+    da_row[j] = da_row[H + j] = da_row[2 * H + j] = da_row[3 * H + j] = T(0);
+    a.dh_carry[e] = carried + a.dh_rec[e];  // dc passes through unchanged
+    return;
+  }
+  if (a.dh_carry) a.dh_carry[e] = T(0);
   const T* gate_row = a.gates + b * 4 * H;
   const T i = gate_row[j], f = gate_row[H + j], g = gate_row[2 * H + j], o = gate_row[3 * H + j];
   const T c = a.c[e];
-  const T dh = (a.dy ? a.dy[e] : T(0)) + a.dh_rec[e];
+  const T dh = (a.dy ? a.dy[b * a.dy_batch_stride + j] : T(0)) + a.dh_rec[e] + carried;
   T act, dact;
   if constexpr (kTanhCell) {
     act = tanh_of(c);
@@ -108,7 +129,6 @@ FUSELSTM_HD void lstm_backward_element(std::int64_t e, const BackwardStepArgs<T>
     dact = T(1);
   }
   const T dc_total = dh * o * dact + a.dc[e];
-  T* da_row = a.da + b * 4 * H;
   da_row[j] = dc_total * g * i * (T(1) - i);
   da_row[H + j] = dc_total * a.c_prev[e] * f * (T(1) - f);
   da_row[2 * H + j] = dc_total * i * (T(1) - g * g);

@@ -23,4 +23,13 @@ void launch_axpy(cudaStream_t stream, std::int64_t n, T alpha, const T* x, T* y)
 template <typename T>
 void launch_fill(cudaStream_t stream, T* dst, std::int64_t n, T value);
 
+/// kernels/sequence_kernels.cu: see sequence_math.hpp.
+template <typename T>
+void launch_zero_padded_steps(cudaStream_t stream, std::int64_t steps, std::int64_t batch,
+                              std::int64_t width, const std::int32_t* lengths, bool batch_first,
+                              T* data);
+template <typename T>
+void launch_swap_axes(cudaStream_t stream, std::int64_t outer, std::int64_t inner,
+                      std::int64_t width, const T* src, T* dst);
+
 }  // namespace fuselstm::kernels

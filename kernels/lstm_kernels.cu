@@ -1,35 +1,20 @@
 // The fused CUDA kernels: thin grid-stride loops over the element functions of cell_math.hpp.
 
-#include <algorithm>
-
 #include "../src/cuda/cuda_check.hpp"
+#include "grid.cuh"
 #include "launch.hpp"
 
 namespace fuselstm::kernels {
 namespace {
 
-constexpr int kThreads = 256;
-
-// Enough blocks to cover n once, capped: the grid-stride loop covers the rest.
-unsigned blocks_for(std::int64_t n) {
-  const std::int64_t blocks = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(std::max<std::int64_t>(1, std::min<std::int64_t>(blocks, 65535)));
-}
-
 template <typename T, bool kTanhCell>
 __global__ void forward_step_kernel(ForwardStepArgs<T> args, std::int64_t n) {
-  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < n;
-       e += std::int64_t(gridDim.x) * blockDim.x) {
-    lstm_forward_element<T, kTanhCell>(e, args);
-  }
+  FUSELSTM_GRID_STRIDE_LOOP(e, n) { lstm_forward_element<T, kTanhCell>(e, args); }
 }
 
 template <typename T, bool kTanhCell>
 __global__ void backward_step_kernel(BackwardStepArgs<T> args, std::int64_t n) {
-  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < n;
-       e += std::int64_t(gridDim.x) * blockDim.x) {
-    lstm_backward_element<T, kTanhCell>(e, args);
-  }
+  FUSELSTM_GRID_STRIDE_LOOP(e, n) { lstm_backward_element<T, kTanhCell>(e, args); }
 }
 
 // Block (32, 8): each block owns 32 columns; its 8 thread rows stride over the rows, then the 8
@@ -53,18 +38,12 @@ __global__ void add_column_sums_kernel(std::int64_t rows, std::int64_t cols, con
 
 template <typename T>
 __global__ void axpy_kernel(std::int64_t n, T alpha, const T* x, T* y) {
-  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < n;
-       e += std::int64_t(gridDim.x) * blockDim.x) {
-    y[e] += alpha * x[e];
-  }
+  FUSELSTM_GRID_STRIDE_LOOP(e, n) { y[e] += alpha * x[e]; }
 }
 
 template <typename T>
 __global__ void fill_kernel(T* dst, std::int64_t n, T value) {
-  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < n;
-       e += std::int64_t(gridDim.x) * blockDim.x) {
-    dst[e] = value;
-  }
+  FUSELSTM_GRID_STRIDE_LOOP(e, n) { dst[e] = value; }
 }
 
 }  // namespace

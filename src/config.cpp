@@ -27,6 +27,11 @@ void LstmConfig::validate() const {
   positive("input_size", input_size);
   positive("hidden_size", hidden_size);
   positive("num_layers", num_layers);
+  if (proj_size != 0) {
+    throw ValueError("fuselstm: LstmConfig.proj_size = " + std::to_string(proj_size) +
+                     ": LSTMs with projections (PyTorch's weight_hr_l{k}) are not supported; "
+                     "use proj_size = 0");
+  }
   if (segment_steps < 0) {
     throw ValueError("fuselstm: LstmConfig.segment_steps must be >= 0 (0: automatic), got " +
                      std::to_string(segment_steps));

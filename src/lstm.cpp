@@ -147,7 +147,20 @@ T* data_or_null(Tensor& t) {
 }
 
 SequenceDims dims_of(const ModelImpl& m, std::int64_t steps, std::int64_t batch) {
-  return {steps, batch, m.config.input_size, m.config.hidden_size, m.config.num_layers};
+  SequenceDims d;
+  d.steps = steps;
+  d.batch = batch;
+  d.input = m.config.input_size;
+  d.hidden = m.config.hidden_size;
+  d.layers = m.config.num_layers;
+  d.batch_first = m.config.batch_first;
+  return d;
+}
+
+SequenceDims dims_of(const ModelImpl& m, const ContextData& ctx) {
+  SequenceDims d = dims_of(m, ctx.steps, ctx.batch);
+  d.lengths = static_cast<const std::int32_t*>(ctx.lengths.get());
+  return d;
 }
 
 // The orchestration's view of a context; it only reads through these pointers during backward.
@@ -173,7 +186,7 @@ SegmentWorkspace<T> segment_workspace(ModelImpl& m) {
 template <typename T>
 void run_forward(ModelImpl& m, ContextData& ctx, const Tensor& h0, const Tensor& c0,
                  ForwardResult& out) {
-  sequence_forward<T>(m.ops<T>(), m.config.cell, dims_of(m, ctx.steps, ctx.batch), ctx.plan,
+  sequence_forward<T>(m.ops<T>(), m.config.cell, dims_of(m, ctx), ctx.plan,
                       ctx.x.data_as<T>(), optional_data<T>(h0), optional_data<T>(c0),
                       layer_weights<T>(m), saved_of<T>(ctx), segment_workspace<T>(m),
                       out.y.data_as<T>(), out.hT.data_as<T>(), out.cT.data_as<T>());
@@ -181,14 +194,17 @@ void run_forward(ModelImpl& m, ContextData& ctx, const Tensor& h0, const Tensor&
 
 template <typename T>
 void run_backward(ModelImpl& m, const ContextData& ctx, const Tensor& dy, const Tensor& dhT,
-                  const Tensor& dcT, BackwardResult& out) {
+                  const Tensor& dcT, Tensor& dh_carry, Tensor& dx_time_major,
+                  BackwardResult& out) {
   BackwardWorkspace<T> work;
   work.da = m.work.da.data_as<T>();
   work.dh_rec = m.work.dh_rec.data_as<T>();
   work.dc = m.work.dc.data_as<T>();
   work.dx_inner = data_or_null<T>(m.work.dx_inner);
   work.dbias = m.work.dbias.data_as<T>();
-  sequence_backward<T>(m.ops<T>(), m.config.cell, dims_of(m, ctx.steps, ctx.batch), ctx.plan,
+  work.dh_carry = data_or_null<T>(dh_carry);
+  work.dx_time_major = data_or_null<T>(dx_time_major);
+  sequence_backward<T>(m.ops<T>(), m.config.cell, dims_of(m, ctx), ctx.plan,
                        ctx.x.data_as<T>(), layer_weights<T>(m), saved_of<T>(ctx),
                        segment_workspace<T>(m), optional_data<T>(dy), optional_data<T>(dhT),
                        optional_data<T>(dcT), layer_gradients<T>(m), work,
@@ -244,19 +260,111 @@ void Lstm::init_pytorch_default(std::uint64_t seed) {
   init_uniform(seed, -bound, bound);
 }
 
-ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0) {
-  detail::ModelImpl& m = *impl_;
-  const LstmConfig& cfg = m.config;
+namespace detail {
+namespace {
+
+// The checked shape of a sequence call: x is [T, B, X] ([B, T, X] when batch_first).
+struct SequenceShape {
+  std::int64_t steps = 0, batch = 0;
+};
+
+SequenceShape check_sequence(const char* where, const LstmConfig& cfg, const Tensor& x,
+                             const Tensor& h0, const Tensor& c0,
+                             const std::vector<std::int64_t>& lengths) {
+  const char* layout = cfg.batch_first ? "[B >= 1, T >= 1, X = " : "[T >= 1, B >= 1, X = ";
   if (!x.defined() || x.shape().size() != 3 || x.dim(2) != cfg.input_size || x.dim(0) < 1 ||
       x.dim(1) < 1) {
-    throw ShapeError("fuselstm: forward: x must be [T >= 1, B >= 1, X = " +
+    throw ShapeError(std::string("fuselstm: ") + where + ": x must be " + layout +
                      std::to_string(cfg.input_size) + "], got " + x.describe());
   }
-  const std::int64_t T = x.dim(0), B = x.dim(1), H = cfg.hidden_size, L = cfg.num_layers;
-  detail::check_tensor("forward", "x", x, x.shape(), cfg.dtype, cfg.device);
+  check_tensor(where, "x", x, x.shape(), cfg.dtype, cfg.device);
+  SequenceShape s;
+  s.steps = cfg.batch_first ? x.dim(1) : x.dim(0);
+  s.batch = cfg.batch_first ? x.dim(0) : x.dim(1);
+  const Shape state{cfg.num_layers, s.batch, cfg.hidden_size};
+  if (h0.defined()) check_tensor(where, "h0", h0, state, cfg.dtype, cfg.device);
+  if (c0.defined()) check_tensor(where, "c0", c0, state, cfg.dtype, cfg.device);
+  if (!lengths.empty()) {
+    if (static_cast<std::int64_t>(lengths.size()) != s.batch) {
+      throw ShapeError(std::string("fuselstm: ") + where + ": lengths must have B = " +
+                       std::to_string(s.batch) + " entries, got " +
+                       std::to_string(lengths.size()));
+    }
+    for (std::size_t b = 0; b < lengths.size(); ++b) {
+      if (lengths[b] < 1 || lengths[b] > s.steps) {
+        throw ValueError(std::string("fuselstm: ") + where + ": lengths[" + std::to_string(b) +
+                         "] = " + std::to_string(lengths[b]) + " is outside [1, T = " +
+                         std::to_string(s.steps) + "]");
+      }
+    }
+  }
+  return s;
+}
+
+// The lengths as int32 on the device (empty buffer when not given).
+DeviceBuffer device_lengths(const Device& device, const std::vector<std::int64_t>& lengths) {
+  if (lengths.empty()) return DeviceBuffer();
+  const std::vector<std::int32_t> narrow(lengths.begin(), lengths.end());  // checked <= T
+  DeviceBuffer buffer(device, narrow.size() * sizeof(std::int32_t));
+  copy_bytes(buffer.get(), device, narrow.data(), Device::cpu(),
+             narrow.size() * sizeof(std::int32_t));
+  return buffer;
+}
+
+Shape sequence_shape(const LstmConfig& cfg, std::int64_t steps, std::int64_t batch,
+                     std::int64_t features) {
+  return cfg.batch_first ? Shape{batch, steps, features} : Shape{steps, batch, features};
+}
+
+// Copies x (either layout) into the time-major tensor `dst`.
+template <typename T>
+void copy_time_major(ModelImpl& m, const Tensor& x, std::int64_t steps, std::int64_t batch,
+                     Tensor& dst) {
+  if (m.config.batch_first) {
+    m.ops<T>().swap_axes(steps, batch, m.config.input_size, x.data_as<T>(), dst.data_as<T>());
+  } else {
+    m.ops<T>().copy(dst.data_as<T>(), x.data_as<T>(), x.numel());
+  }
+}
+
+template <typename T>
+void run_infer(ModelImpl& m, const SequenceDims& dims, const SegmentPlan& plan, const Tensor& x,
+               const Tensor& h0, const Tensor& c0, InferenceResult& out) {
+  const LstmConfig& cfg = m.config;
+  const std::int64_t T_ = dims.steps, B = dims.batch, H = dims.hidden, k = plan.segment_steps;
+  Tensor x_time_major, h_a, h_b, c, gates, c_mid;  // allocated before any work is queued
+  if (cfg.batch_first) x_time_major = Tensor::empty({T_, B, dims.input}, cfg.dtype, cfg.device);
+  h_a = Tensor::empty({T_ + 1, B, H}, cfg.dtype, cfg.device);
+  if (dims.layers > 1) h_b = Tensor::empty({T_ + 1, B, H}, cfg.dtype, cfg.device);
+  c = Tensor::empty({B, H}, cfg.dtype, cfg.device);
+  gates = Tensor::empty({k * B, 4 * H}, cfg.dtype, cfg.device);
+  c_mid = Tensor::empty({k * B, H}, cfg.dtype, cfg.device);
+  const T* input = x.data_as<T>();
+  if (cfg.batch_first) {
+    copy_time_major<T>(m, x, T_, B, x_time_major);
+    input = x_time_major.data_as<T>();
+  }
+  InferenceBuffers<T> buf;
+  buf.h[0] = h_a.data_as<T>();
+  buf.h[1] = data_or_null<T>(h_b);
+  buf.c = c.data_as<T>();
+  buf.gates = gates.data_as<T>();
+  buf.c_mid = c_mid.data_as<T>();
+  sequence_infer<T>(m.ops<T>(), cfg.cell, dims, plan, input, optional_data<T>(h0),
+                    optional_data<T>(c0), layer_weights<T>(m), buf, out.y.data_as<T>(),
+                    out.hT.data_as<T>(), out.cT.data_as<T>());
+}
+
+}  // namespace
+}  // namespace detail
+
+ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
+                            const std::vector<std::int64_t>& lengths) {
+  detail::ModelImpl& m = *impl_;
+  const LstmConfig& cfg = m.config;
+  const auto [T, B] = detail::check_sequence("forward", cfg, x, h0, c0, lengths);
+  const std::int64_t H = cfg.hidden_size, L = cfg.num_layers;
   const Shape state{L, B, H};
-  if (h0.defined()) detail::check_tensor("forward", "h0", h0, state, cfg.dtype, cfg.device);
-  if (c0.defined()) detail::check_tensor("forward", "c0", c0, state, cfg.dtype, cfg.device);
 
   // Everything is allocated before any work is queued: a failure leaves nothing half-written.
   auto ctx = std::make_unique<detail::ContextData>();
@@ -265,7 +373,8 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0)
   ctx->batch = B;
   ctx->plan = m.segment_plan(T, B);
   m.reserve_workspace(T, B, ctx->plan);
-  ctx->x = x.clone();
+  ctx->lengths = detail::device_lengths(cfg.device, lengths);
+  ctx->x = Tensor::empty({T, B, cfg.input_size}, cfg.dtype, cfg.device);
   const std::int64_t checkpoints = ctx->plan.recompute ? ctx->plan.segments() + 1 : T + 1;
   for (std::int64_t k = 0; k < L; ++k) {
     ctx->h.push_back(Tensor::empty({T + 1, B, H}, cfg.dtype, cfg.device));
@@ -275,12 +384,17 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0)
     }
   }
   ForwardResult out;
-  out.y = Tensor::empty({T, B, H}, cfg.dtype, cfg.device);
+  out.y = Tensor::empty(detail::sequence_shape(cfg, T, B, H), cfg.dtype, cfg.device);
   out.hT = Tensor::empty(state, cfg.dtype, cfg.device);
   out.cT = Tensor::empty(state, cfg.dtype, cfg.device);
 
-  if (cfg.dtype == DType::f32) detail::run_forward<float>(m, *ctx, h0, c0, out);
-  else detail::run_forward<double>(m, *ctx, h0, c0, out);
+  if (cfg.dtype == DType::f32) {
+    detail::copy_time_major<float>(m, x, T, B, ctx->x);
+    detail::run_forward<float>(m, *ctx, h0, c0, out);
+  } else {
+    detail::copy_time_major<double>(m, x, T, B, ctx->x);
+    detail::run_forward<double>(m, *ctx, h0, c0, out);
+  }
   out.context.data_ = std::move(ctx);
   return out;
 }
@@ -296,19 +410,71 @@ BackwardResult Lstm::backward(const ForwardContext& context, const Tensor& dy, c
   const detail::ContextData& ctx = *context.data_;
   const std::int64_t T = ctx.steps, B = ctx.batch, H = cfg.hidden_size, L = cfg.num_layers;
   const Shape state{L, B, H};
-  if (dy.defined()) detail::check_tensor("backward", "dy", dy, {T, B, H}, cfg.dtype, cfg.device);
+  if (dy.defined()) {
+    detail::check_tensor("backward", "dy", dy, detail::sequence_shape(cfg, T, B, H), cfg.dtype,
+                         cfg.device);
+  }
   if (dhT.defined()) detail::check_tensor("backward", "dhT", dhT, state, cfg.dtype, cfg.device);
   if (dcT.defined()) detail::check_tensor("backward", "dcT", dcT, state, cfg.dtype, cfg.device);
 
   m.reserve_workspace(T, B, ctx.plan);
   BackwardResult out;
-  if (compute_dx) out.dx = Tensor::empty({T, B, cfg.input_size}, cfg.dtype, cfg.device);
+  Tensor dx_time_major;
+  if (compute_dx) {
+    out.dx = Tensor::empty(detail::sequence_shape(cfg, T, B, cfg.input_size), cfg.dtype, cfg.device);
+    if (cfg.batch_first) dx_time_major = Tensor::empty({T, B, cfg.input_size}, cfg.dtype, cfg.device);
+  }
+  Tensor dh_carry;
+  if (ctx.lengths.get()) dh_carry = Tensor::empty({B, H}, cfg.dtype, cfg.device);
   out.dh0 = Tensor::empty(state, cfg.dtype, cfg.device);
   out.dc0 = Tensor::empty(state, cfg.dtype, cfg.device);
 
-  if (cfg.dtype == DType::f32) detail::run_backward<float>(m, ctx, dy, dhT, dcT, out);
-  else detail::run_backward<double>(m, ctx, dy, dhT, dcT, out);
+  if (cfg.dtype == DType::f32) {
+    detail::run_backward<float>(m, ctx, dy, dhT, dcT, dh_carry, dx_time_major, out);
+  } else {
+    detail::run_backward<double>(m, ctx, dy, dhT, dcT, dh_carry, dx_time_major, out);
+  }
   return out;
+}
+
+InferenceResult Lstm::infer(const Tensor& x, const Tensor& h0, const Tensor& c0,
+                            const std::vector<std::int64_t>& lengths) {
+  detail::ModelImpl& m = *impl_;
+  const LstmConfig& cfg = m.config;
+  const auto [T, B] = detail::check_sequence("infer", cfg, x, h0, c0, lengths);
+  const Shape state{cfg.num_layers, B, cfg.hidden_size};
+  const detail::DeviceBuffer device_lengths = detail::device_lengths(cfg.device, lengths);
+  detail::SequenceDims dims = detail::dims_of(m, T, B);
+  dims.lengths = static_cast<const std::int32_t*>(device_lengths.get());
+  InferenceResult out;
+  out.y = Tensor::empty(detail::sequence_shape(cfg, T, B, cfg.hidden_size), cfg.dtype, cfg.device);
+  out.hT = Tensor::empty(state, cfg.dtype, cfg.device);
+  out.cT = Tensor::empty(state, cfg.dtype, cfg.device);
+  const detail::SegmentPlan plan = m.segment_plan(T, B);
+  if (cfg.dtype == DType::f32) detail::run_infer<float>(m, dims, plan, x, h0, c0, out);
+  else detail::run_infer<double>(m, dims, plan, x, h0, c0, out);
+  return out;
+}
+
+Tensor Lstm::step(const Tensor& x_t, Tensor& h, Tensor& c) {
+  const LstmConfig& cfg = impl_->config;
+  if (!x_t.defined() || x_t.shape().size() != 2 || x_t.dim(1) != cfg.input_size || x_t.dim(0) < 1) {
+    throw ShapeError("fuselstm: step: x_t must be [B >= 1, X = " + std::to_string(cfg.input_size) +
+                     "], got " + x_t.describe());
+  }
+  const std::int64_t B = x_t.dim(0);
+  const Shape state{cfg.num_layers, B, cfg.hidden_size};
+  detail::check_tensor("step", "x_t", x_t, x_t.shape(), cfg.dtype, cfg.device);
+  detail::check_tensor("step", "h", h, state, cfg.dtype, cfg.device);
+  detail::check_tensor("step", "c", c, state, cfg.dtype, cfg.device);
+  // One step is a sequence of length 1 in either layout: [1, B, X] and [B, 1, X] hold the same
+  // bytes in the same order.
+  Tensor x = x_t.clone().reshape(cfg.batch_first ? Shape{B, 1, cfg.input_size}
+                                                 : Shape{1, B, cfg.input_size});
+  InferenceResult r = infer(x, h, c);
+  h = std::move(r.hT);
+  c = std::move(r.cT);
+  return std::move(r.y).reshape({B, cfg.hidden_size});
 }
 
 MemoryPlan Lstm::plan_memory(std::int64_t steps, std::int64_t batch) const {

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 
 #include "fuselstm/device.hpp"
 
@@ -21,6 +22,30 @@ std::int64_t available_bytes(const Device& device);
 /// Synchronous copy between any two devices.
 void copy_bytes(void* dst, const Device& dst_device, const void* src, const Device& src_device,
                 std::size_t bytes);
+
+/// Raw bytes on a device for what is not a Tensor (e.g. int32 sequence lengths). Move-only.
+class DeviceBuffer {
+public:
+  DeviceBuffer() = default;
+  DeviceBuffer(const Device& device, std::size_t bytes)
+      : device_(device), pointer_(allocate_bytes(device, bytes)), bytes_(bytes) {}
+  ~DeviceBuffer() { free_bytes(device_, pointer_, bytes_); }
+  DeviceBuffer(DeviceBuffer&& o) noexcept : device_(o.device_), pointer_(o.pointer_), bytes_(o.bytes_) {
+    o.pointer_ = nullptr;
+  }
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    std::swap(device_, o.device_);
+    std::swap(pointer_, o.pointer_);
+    std::swap(bytes_, o.bytes_);
+    return *this;
+  }
+  void* get() const { return pointer_; }
+
+private:
+  Device device_;
+  void* pointer_ = nullptr;
+  std::size_t bytes_ = 0;
+};
 
 /// The CUDA runtime, or stubs that report "built without CUDA" (src/cuda/runtime.cpp or
 /// src/cuda/runtime_stub.cpp).

@@ -22,6 +22,7 @@ MemoryPlan plan_bytes(const LstmConfig& cfg, std::int64_t T, std::int64_t B,
   std::int64_t workspace = plan.da_ring_steps() * B * 4 * H + 2 * state + 4 * H;
   if (L > 1) workspace += T * state;                                   // dx of inner layers
   if (plan.recompute) workspace += k * B * 4 * H + k * state + state;  // segment gates, c, spare h
+  if (cfg.batch_first) workspace += T * B * X;                 // dx before its transpose
   const std::int64_t outputs = T * state + 2 * L * state  // y, hT, cT
                                + T * B * X + 2 * L * state;  // dx, dh0, dc0
   m.context_bytes = context * word;

@@ -10,6 +10,7 @@
 
 #include "fuselstm/config.hpp"
 #include "fuselstm/lstm.hpp"
+#include "memory.hpp"
 #include "ops/ops.hpp"
 #include "sequence.hpp"
 
@@ -20,6 +21,7 @@ struct ContextData {
   std::int64_t steps = 0;
   std::int64_t batch = 0;
   SegmentPlan plan;
+  DeviceBuffer lengths;            // [B] int32, or empty: every sequence has T steps
   Tensor x;                        // [T, B, X] copy of the input (dW_ih of layer 0 needs it)
   std::vector<Tensor> h;           // per layer [T+1, B, H]
   std::vector<Tensor> checkpoints;  // per layer: stored [T+1, B, H]; recompute [segments+1, B, H]

@@ -48,10 +48,12 @@ SegmentView<T> segment_view(const SequenceDims& dims, const SegmentPlan& plan,
 /// The forward of one segment: one input-projection GEMM over its rows, then per step one
 /// recurrent GEMM and one fused step. h(t−1) is read from the kept h [T+1, B, H]; h(t) goes to
 /// h_out + t·B·H (the kept h itself, or when recomputing, a spare slice with h_out_stride 0).
+/// save_gates = false (inference) leaves the pre-activations in the gate buffer.
 template <typename T>
 void forward_segment(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
                      const T* input, std::int64_t input_size, const LayerWeights<T>& w,
-                     const SegmentView<T>& v, const T* h, T* h_out, std::int64_t h_out_stride) {
+                     const SegmentView<T>& v, const T* h, T* h_out, std::int64_t h_out_stride,
+                     bool save_gates = true) {
   using ops::Trans;
   const std::int64_t B = dims.batch, H = dims.hidden, G = 4 * H, X = input_size;
   const std::int64_t rows = (v.end - v.first) * B;
@@ -72,6 +74,10 @@ void forward_segment(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& 
     step.c_prev = v.c_at(t);
     step.c = v.c_at(t + 1);
     step.h = h_out + (t + 1) * h_out_stride;
+    step.h_prev = h + t * v.state;
+    step.lengths = dims.lengths;
+    step.step = t;
+    step.save_gates = save_gates;
     ops.forward_step(cell, step);
   }
 }

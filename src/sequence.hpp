@@ -29,6 +29,8 @@ struct SequenceDims {
   std::int64_t input = 0;   // X of layer 0
   std::int64_t hidden = 0;  // H
   std::int64_t layers = 0;  // L
+  const std::int32_t* lengths = nullptr;  // [B] steps of each sequence (device memory); null: T
+  bool batch_first = false;  // the caller's y, dy, dx are [B, T, F] (x is always copied time-major)
   std::int64_t layer_input(std::int64_t layer) const { return layer == 0 ? input : hidden; }
 };
 
@@ -100,10 +102,13 @@ struct BackwardWorkspace {
   T* dc = nullptr;        // [B, H] the gradient reaching c(t) through step t+1
   T* dx_inner = nullptr;  // [T, B, H] dx of layer k > 0 = dy of layer k−1; null when L = 1
   T* dbias = nullptr;     // [4H] Σ over steps and batch of da (both bias gradients get it)
+  T* dh_carry = nullptr;  // [B, H] with lengths: dJ/dh carried through padded steps
+  T* dx_time_major = nullptr;  // [T, B, X] when batch_first: dx before it is transposed
 };
 
-/// Forward through all layers. x [T, B, X]; h0, c0 [L, B, H] or null for zeros; fills `saved`
-/// and writes y [T, B, H], hT, cT [L, B, H].
+/// Forward through all layers. x [T, B, X] (time-major); h0, c0 [L, B, H] or null for zeros;
+/// fills `saved` and writes y [T, B, H] (batch_first: [B, T, H]; zero past each length), hT, cT
+/// [L, B, H] (taken at each sequence's own last step).
 template <typename T>
 void sequence_forward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
                       const SegmentPlan& plan, const T* x, const T* h0, const T* c0,
@@ -111,8 +116,31 @@ void sequence_forward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims&
                       const std::vector<LayerSaved<T>>& saved, const SegmentWorkspace<T>& segment,
                       T* y, T* hT, T* cT);
 
-/// BPTT through all layers, t = T..1 and layer L−1..0. dy [T, B, H], dhT, dcT [L, B, H] may be
-/// null (zero). Accumulates into `grads`; writes dx [T, B, X] (skipped when null), dh0, dc0.
+/// Writes y from the top layer's h(1..T) [T, B, H]: transposed when batch_first, zero past each
+/// length.
+template <typename T>
+void write_outputs(ops::Ops<T>& ops, const SequenceDims& dims, const T* top_h, T* y);
+
+/// Inference buffers: what a forward without backward needs, O(T·B·H) for the layer outputs and
+/// O(k·B·H) for one segment, instead of every step's gates.
+template <typename T>
+struct InferenceBuffers {
+  T* h[2] = {nullptr, nullptr};  // [T+1, B, H] each: layer k writes h[k % 2], reads h[(k−1) % 2]
+  T* c = nullptr;                // [B, H] the running cell state
+  T* gates = nullptr;            // [k, B, 4H]
+  T* c_mid = nullptr;            // [k, B, H]
+};
+
+/// Forward without saving anything for backward (same kernels, same GEMMs: same results).
+template <typename T>
+void sequence_infer(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
+                    const SegmentPlan& plan, const T* x, const T* h0, const T* c0,
+                    const std::vector<LayerWeights<T>>& weights, const InferenceBuffers<T>& buffers,
+                    T* y, T* hT, T* cT);
+
+/// BPTT through all layers, t = T..1 and layer L−1..0. dy [T, B, H] (batch_first: [B, T, H]),
+/// dhT, dcT [L, B, H] may be null (zero). Accumulates into `grads`; writes dx [T, B, X]
+/// (batch_first: [B, T, X]; skipped when null), dh0, dc0.
 template <typename T>
 void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
                        const SegmentPlan& plan, const T* x,

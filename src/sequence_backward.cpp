@@ -68,15 +68,22 @@ void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims
     const LayerGradients<T>& g = grads[layer];
     const T* input = layer == 0 ? x : saved[layer - 1].h + state;
     // The layer above wrote this layer's dy into dx_inner, block by block, after reading its own.
-    const T* layer_dy = layer == dims.layers - 1 ? dy : work.dx_inner;
+    const bool top = layer == dims.layers - 1;
+    const T* layer_dy = top ? dy : work.dx_inner;
+    // The caller's dy may be batch-first; dx_inner is always time-major.
+    const bool dy_batch_first = top && dims.batch_first;
+    const std::int64_t dy_step = dy_batch_first ? H : state;
+    const std::int64_t dy_batch_stride = dy_batch_first ? T_ * H : H;
+    T* const layer0_dx = dx && dims.batch_first ? work.dx_time_major : dx;
     const LayerBackward<T> lb{ops,   dims, plan, weights[layer], g, input, dims.layer_input(layer),
-                              s.h,   work, layer == 0 ? dx : work.dx_inner};
+                              s.h,   work, layer == 0 ? layer0_dx : work.dx_inner};
 
     if (dhT) ops.copy(work.dh_rec, dhT + layer * state, state);
     else ops.fill(work.dh_rec, state, T(0));
     if (dcT) ops.copy(work.dc, dcT + layer * state, state);
     else ops.fill(work.dc, state, T(0));
     if (g.bias_ih || g.bias_hh) ops.fill(work.dbias, G, T(0));
+    if (dims.lengths) ops.fill(work.dh_carry, state, T(0));
 
     std::int64_t flushed_from = T_;  // gradient blocks at and after this step are done
     for (std::int64_t seg = segments - 1; seg >= 0; --seg) {
@@ -92,10 +99,14 @@ void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims
         step.gates = v.gates + (t - v.first) * B * G;
         step.c = v.c_at(t + 1);
         step.c_prev = v.c_at(t);
-        step.dy = layer_dy ? layer_dy + t * state : nullptr;
+        step.dy = layer_dy ? layer_dy + t * dy_step : nullptr;
+        step.dy_batch_stride = dy_batch_stride;
         step.dh_rec = work.dh_rec;
         step.dc = work.dc;
         step.da = lb.da_at(t);
+        step.lengths = dims.lengths;
+        step.step = t;
+        step.dh_carry = work.dh_carry;
         ops.backward_step(cell, step);
         // dh_rec[B, H] = da_t[B, 4H]·W_hh  (column-major: W_hh is H×4H as stored, op N)
         ops.gemm(Trans::N, Trans::N, H, B, G, T(1), weights[layer].weight_hh, H, step.da, G, T(0),
@@ -108,12 +119,14 @@ void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims
         flushed_from = start;
       }
     }
+    // Every length is >= 1, so nothing is left in dh_carry after step 0.
     ops.copy(dh0 + layer * state, work.dh_rec, state);
     ops.copy(dc0 + layer * state, work.dc, state);
     // db_ih and db_hh get the same Σ_t da(t): summed once, added to both.
     if (g.bias_ih) ops.axpy(G, T(1), work.dbias, g.bias_ih);
     if (g.bias_hh) ops.axpy(G, T(1), work.dbias, g.bias_hh);
   }
+  if (dx && dims.batch_first) ops.swap_axes(B, T_, dims.input, work.dx_time_major, dx);
 }
 
 #define FUSELSTM_INSTANTIATE(T)                                                                   \

@@ -6,6 +6,14 @@
 namespace fuselstm::detail {
 
 template <typename T>
+void write_outputs(ops::Ops<T>& ops, const SequenceDims& dims, const T* top_h, T* y) {
+  const std::int64_t T_ = dims.steps, B = dims.batch, H = dims.hidden;
+  if (dims.batch_first) ops.swap_axes(B, T_, H, top_h, y);
+  else ops.copy(y, top_h, T_ * B * H);
+  if (dims.lengths) ops.zero_padded_steps(T_, B, H, dims.lengths, dims.batch_first, y);
+}
+
+template <typename T>
 void sequence_forward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
                       const SegmentPlan& plan, const T* x, const T* h0, const T* c0,
                       const std::vector<LayerWeights<T>>& weights,
@@ -27,10 +35,11 @@ void sequence_forward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims&
     ops.copy(hT + layer * state, s.h + dims.steps * state, state);
     ops.copy(cT + layer * state, s.checkpoints + segments * s.checkpoint_stride * state, state);
   }
-  ops.copy(y, saved[dims.layers - 1].h + state, dims.steps * state);
+  write_outputs(ops, dims, saved[dims.layers - 1].h + state, y);
 }
 
 #define FUSELSTM_INSTANTIATE(T)                                                                  \
+  template void write_outputs<T>(ops::Ops<T>&, const SequenceDims&, const T*, T*);                \
   template void sequence_forward<T>(ops::Ops<T>&, CellActivation, const SequenceDims&,            \
                                     const SegmentPlan&, const T*, const T*, const T*,             \
                                     const std::vector<LayerWeights<T>>&,                          \

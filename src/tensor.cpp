@@ -76,6 +76,16 @@ Tensor Tensor::from_vector(const Shape& shape, const std::vector<U>& values, DTy
   return t;
 }
 
+Tensor Tensor::reshape(const Shape& shape) && {
+  if (shape_numel(shape) != numel_) {
+    throw ShapeError("fuselstm: reshape of " + describe() + " to " + shape_str(shape) +
+                     ": element counts differ");
+  }
+  Tensor t = std::move(*this);
+  t.shape_ = shape;
+  return t;
+}
+
 Tensor Tensor::clone() const { return to(device_); }
 
 Tensor Tensor::to(const Device& device) const {

@@ -108,6 +108,16 @@ public:
     record("copy");
     inner_->copy(d, s, n);
   }
+  void zero_padded_steps(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                         const std::int32_t* lengths, bool batch_first, double* data) override {
+    record("zero_padded_steps");
+    inner_->zero_padded_steps(steps, batch, width, lengths, batch_first, data);
+  }
+  void swap_axes(std::int64_t outer, std::int64_t inner, std::int64_t width, const double* src,
+                 double* dst) override {
+    record("swap_axes");
+    inner_->swap_axes(outer, inner, width, src, dst);
+  }
   void synchronize() override { record("synchronize"); }
   int count(const std::string& op) const {
     int n = 0;

@@ -46,6 +46,10 @@ struct LstmConfig {
   DType dtype = DType::f32;
   Device device = Device::cpu();
   MathMode math = MathMode::fp32;
+  /// Sequences (x, y, dy, dx) are [B, T, F] instead of [T, B, F]; states stay [L, B, H].
+  bool batch_first = false;
+  /// PyTorch's LSTM with projections (weight_hr_l{k}) is not supported: must be 0.
+  std::int64_t proj_size = 0;
   MemoryMode memory_mode = MemoryMode::store_all;
   std::int64_t segment_steps = 0;       ///< k of MemoryMode::recompute; 0: ⌈√T⌉
   std::int64_t memory_limit_bytes = 0;  ///< budget of MemoryMode::automatic; 0: free memory

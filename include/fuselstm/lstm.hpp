@@ -43,6 +43,12 @@ struct ForwardResult {
   ForwardContext context;
 };
 
+struct InferenceResult {
+  Tensor y;   ///< [T, B, H] ([B, T, H] when batch_first) outputs of the last layer
+  Tensor hT;  ///< [L, B, H]
+  Tensor cT;  ///< [L, B, H]
+};
+
 struct BackwardResult {
   Tensor dx;   ///< [T, B, X] dJ/dx (undefined when backward was asked not to compute it)
   Tensor dh0;  ///< [L, B, H] dJ/dh0
@@ -103,9 +109,29 @@ public:
   /// PyTorch's default: uniform in [−1/√H, 1/√H), drawn as init_uniform does.
   void init_pytorch_default(std::uint64_t seed);
 
-  /// Runs the sequence. x [T, B, X]; h0, c0 [L, B, H] or undefined for zeros. T, B ≥ 1.
-  /// The returned context is what backward needs.
-  ForwardResult forward(const Tensor& x, const Tensor& h0 = Tensor(), const Tensor& c0 = Tensor());
+  /// Runs the sequence. x [T, B, X] ([B, T, X] when config.batch_first); h0, c0 [L, B, H] or
+  /// undefined for zeros; T, B ≥ 1. The returned context is what backward needs.
+  ///
+  /// lengths (optional, B entries in [1, T], any order) makes a padded batch: sequence b has
+  /// lengths[b] steps; y is zero past its end, hT and cT are taken at its own last step, and
+  /// backward sends no gradient from its padding (dy there is ignored). Masked in the kernels: the
+  /// same work as a full batch, no per-sequence loop.
+  ///
+  /// Truncated BPTT over a stream longer than memory: run windows of k steps, passing each
+  /// window's hT, cT as the next window's h0, c0 (no gradient crosses a window boundary unless you
+  /// pass the next window's dh0, dc0 back as dhT, dcT).
+  ForwardResult forward(const Tensor& x, const Tensor& h0 = Tensor(), const Tensor& c0 = Tensor(),
+                        const std::vector<std::int64_t>& lengths = {});
+
+  /// Forward for inference: the same results as forward() without a context, in O(T·B·H) for
+  /// the layer outputs plus one segment's input projection, instead of every step's gates and
+  /// states. Arguments as forward().
+  InferenceResult infer(const Tensor& x, const Tensor& h0 = Tensor(), const Tensor& c0 = Tensor(),
+                        const std::vector<std::int64_t>& lengths = {});
+
+  /// One time step for serving: x_t [B, X]; h, c [L, B, H] the state, replaced by the state after
+  /// the step. Returns y_t [B, H]. step() T times equals infer() over the T steps.
+  Tensor step(const Tensor& x_t, Tensor& h, Tensor& c);
 
   /// BPTT through the forward that made `context`, for the scalar J whose gradients with respect to
   /// y [T, B, H], hT and cT [L, B, H] are dy, dhT, dcT (undefined: zero). Adds dJ/dθ to every

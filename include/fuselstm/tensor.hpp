@@ -57,6 +57,9 @@ public:
   static Tensor from_vector(const Shape& shape, const std::vector<U>& values, DType dtype,
                             const Device& device = Device::cpu());
 
+  /// The same storage under another shape with the same element count (ShapeError otherwise).
+  Tensor reshape(const Shape& shape) &&;
+
   /// A deep copy on the same device.
   Tensor clone() const;
   /// A deep copy on `device` (a copy even when it is the same device).

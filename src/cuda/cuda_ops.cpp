@@ -117,6 +117,17 @@ public:
     FUSELSTM_CUDA_CHECK(
         cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToDevice, stream_));
   }
+  void zero_padded_steps(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                         const std::int32_t* lengths, bool batch_first, T* data) override {
+    activate();
+    kernels::launch_zero_padded_steps(stream_, steps, batch, width, lengths, batch_first, data);
+  }
+  void swap_axes(std::int64_t outer, std::int64_t inner, std::int64_t width, const T* src,
+                 T* dst) override {
+    if (outer * inner * width == 0) return;
+    activate();
+    kernels::launch_swap_axes(stream_, outer, inner, width, src, dst);
+  }
   void synchronize() override {
     activate();
     FUSELSTM_CUDA_CHECK(cudaStreamSynchronize(stream_));

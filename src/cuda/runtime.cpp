@@ -80,6 +80,8 @@ void* allocate(int device, std::size_t bytes) {
   return p;
 }
 
+// cudaFree waits for the device to finish the work already queued, so a tensor may die right
+// after the kernels that use it have been launched.
 void free(int device, void* pointer) noexcept {
   FUSELSTM_CUDA_WARN(cudaSetDevice(device));
   FUSELSTM_CUDA_WARN(cudaFree(pointer));

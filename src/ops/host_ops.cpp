@@ -101,6 +101,18 @@ public:
   void copy(T* dst, const T* src, std::int64_t n) override {
     for (std::int64_t e = 0; e < n; ++e) dst[e] = src[e];
   }
+  void zero_padded_steps(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                         const std::int32_t* lengths, bool batch_first, T* data) override {
+    const std::int64_t n = steps * batch * width;
+    for (std::int64_t e = 0; e < n; ++e) {
+      kernels::zero_padded_element(e, steps, batch, width, lengths, batch_first, data);
+    }
+  }
+  void swap_axes(std::int64_t outer, std::int64_t inner, std::int64_t width, const T* src,
+                 T* dst) override {
+    const std::int64_t n = outer * inner * width;
+    for (std::int64_t e = 0; e < n; ++e) kernels::swap_axes_element(e, outer, inner, width, src, dst);
+  }
   void synchronize() override {}
 
 private:

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "../../kernels/cell_math.hpp"
+#include "../../kernels/sequence_math.hpp"
 #include "fuselstm/config.hpp"
 #include "fuselstm/device.hpp"
 
@@ -37,6 +38,13 @@ public:
   virtual void fill(T* dst, std::int64_t n, T value) = 0;
   /// Copies n elements within the device; the ranges must not overlap.
   virtual void copy(T* dst, const T* src, std::int64_t n) = 0;
+  /// Zeroes the elements of data [T, B, W] ([B, T, W] when batch_first) at steps past their
+  /// sequence's length (lengths [B], device memory).
+  virtual void zero_padded_steps(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                                 const std::int32_t* lengths, bool batch_first, T* data) = 0;
+  /// dst [outer, inner, W] = src [inner, outer, W] with the first two axes swapped.
+  virtual void swap_axes(std::int64_t outer, std::int64_t inner, std::int64_t width, const T* src,
+                         T* dst) = 0;
   /// Waits for every queued call.
   virtual void synchronize() = 0;
 };

@@ -1,0 +1,55 @@
+// Whole-sequence layout kernels: padding masks and time/batch transposes (sequence_math.hpp).
+
+#include "../src/cuda/cuda_check.hpp"
+#include "grid.cuh"
+#include "launch.hpp"
+#include "sequence_math.hpp"
+
+namespace fuselstm::kernels {
+namespace {
+
+template <typename T>
+__global__ void zero_padded_kernel(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                                   const std::int32_t* lengths, bool batch_first, T* data) {
+  const std::int64_t n = steps * batch * width;
+  FUSELSTM_GRID_STRIDE_LOOP(e, n) {
+    zero_padded_element(e, steps, batch, width, lengths, batch_first, data);
+  }
+}
+
+template <typename T>
+__global__ void swap_axes_kernel(std::int64_t outer, std::int64_t inner, std::int64_t width,
+                                 const T* src, T* dst) {
+  const std::int64_t n = outer * inner * width;
+  FUSELSTM_GRID_STRIDE_LOOP(e, n) { swap_axes_element(e, outer, inner, width, src, dst); }
+}
+
+}  // namespace
+
+template <typename T>
+void launch_zero_padded_steps(cudaStream_t stream, std::int64_t steps, std::int64_t batch,
+                              std::int64_t width, const std::int32_t* lengths, bool batch_first,
+                              T* data) {
+  zero_padded_kernel<T><<<blocks_for(steps * batch * width), kThreads, 0, stream>>>(
+      steps, batch, width, lengths, batch_first, data);
+  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+}
+
+template <typename T>
+void launch_swap_axes(cudaStream_t stream, std::int64_t outer, std::int64_t inner,
+                      std::int64_t width, const T* src, T* dst) {
+  swap_axes_kernel<T><<<blocks_for(outer * inner * width), kThreads, 0, stream>>>(outer, inner,
+                                                                                 width, src, dst);
+  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+}
+
+#define FUSELSTM_INSTANTIATE(T)                                                              \
+  template void launch_zero_padded_steps<T>(cudaStream_t, std::int64_t, std::int64_t,        \
+                                            std::int64_t, const std::int32_t*, bool, T*);    \
+  template void launch_swap_axes<T>(cudaStream_t, std::int64_t, std::int64_t, std::int64_t, \
+                                    const T*, T*);
+FUSELSTM_INSTANTIATE(float)
+FUSELSTM_INSTANTIATE(double)
+#undef FUSELSTM_INSTANTIATE
+
+}  // namespace fuselstm::kernels
