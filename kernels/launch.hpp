@@ -32,4 +32,13 @@ template <typename T>
 void launch_swap_axes(cudaStream_t stream, std::int64_t outer, std::int64_t inner,
                       std::int64_t width, const T* src, T* dst);
 
+template <typename T>
+void launch_reverse_time(cudaStream_t stream, std::int64_t steps, std::int64_t batch,
+                         std::int64_t width, const std::int32_t* lengths, const T* src,
+                         std::int64_t src_step, std::int64_t src_batch, T* dst, bool accumulate);
+template <typename T>
+void launch_join_directions(cudaStream_t stream, std::int64_t steps, std::int64_t batch,
+                            std::int64_t hidden, const std::int32_t* lengths, const T* fwd,
+                            const T* rev, T* out, bool batch_first);
+
 }  // namespace fuselstm::kernels

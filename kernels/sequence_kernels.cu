@@ -24,7 +24,47 @@ __global__ void swap_axes_kernel(std::int64_t outer, std::int64_t inner, std::in
   FUSELSTM_GRID_STRIDE_LOOP(e, n) { swap_axes_element(e, outer, inner, width, src, dst); }
 }
 
+template <typename T>
+__global__ void reverse_time_kernel(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                                    const std::int32_t* lengths, const T* src,
+                                    std::int64_t src_step, std::int64_t src_batch, T* dst,
+                                    bool accumulate) {
+  const std::int64_t n = steps * batch * width;
+  FUSELSTM_GRID_STRIDE_LOOP(e, n) {
+    reverse_time_element(e, steps, batch, width, lengths, src, src_step, src_batch, dst,
+                         accumulate);
+  }
+}
+
+template <typename T>
+__global__ void join_directions_kernel(std::int64_t steps, std::int64_t batch,
+                                       std::int64_t hidden, const std::int32_t* lengths,
+                                       const T* fwd, const T* rev, T* out, bool batch_first) {
+  const std::int64_t n = steps * batch * 2 * hidden;
+  FUSELSTM_GRID_STRIDE_LOOP(e, n) {
+    join_directions_element(e, steps, batch, hidden, lengths, fwd, rev, out, batch_first);
+  }
+}
+
 }  // namespace
+
+template <typename T>
+void launch_reverse_time(cudaStream_t stream, std::int64_t steps, std::int64_t batch,
+                         std::int64_t width, const std::int32_t* lengths, const T* src,
+                         std::int64_t src_step, std::int64_t src_batch, T* dst, bool accumulate) {
+  reverse_time_kernel<T><<<blocks_for(steps * batch * width), kThreads, 0, stream>>>(
+      steps, batch, width, lengths, src, src_step, src_batch, dst, accumulate);
+  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+}
+
+template <typename T>
+void launch_join_directions(cudaStream_t stream, std::int64_t steps, std::int64_t batch,
+                            std::int64_t hidden, const std::int32_t* lengths, const T* fwd,
+                            const T* rev, T* out, bool batch_first) {
+  join_directions_kernel<T><<<blocks_for(steps * batch * 2 * hidden), kThreads, 0, stream>>>(
+      steps, batch, hidden, lengths, fwd, rev, out, batch_first);
+  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+}
 
 template <typename T>
 void launch_zero_padded_steps(cudaStream_t stream, std::int64_t steps, std::int64_t batch,
@@ -47,7 +87,13 @@ void launch_swap_axes(cudaStream_t stream, std::int64_t outer, std::int64_t inne
   template void launch_zero_padded_steps<T>(cudaStream_t, std::int64_t, std::int64_t,        \
                                             std::int64_t, const std::int32_t*, bool, T*);    \
   template void launch_swap_axes<T>(cudaStream_t, std::int64_t, std::int64_t, std::int64_t, \
-                                    const T*, T*);
+                                    const T*, T*);                                           \
+  template void launch_reverse_time<T>(cudaStream_t, std::int64_t, std::int64_t, std::int64_t, \
+                                       const std::int32_t*, const T*, std::int64_t,          \
+                                       std::int64_t, T*, bool);                              \
+  template void launch_join_directions<T>(cudaStream_t, std::int64_t, std::int64_t,           \
+                                          std::int64_t, const std::int32_t*, const T*,        \
+                                          const T*, T*, bool);
 FUSELSTM_INSTANTIATE(float)
 FUSELSTM_INSTANTIATE(double)
 #undef FUSELSTM_INSTANTIATE

@@ -34,12 +34,17 @@ void check_tensor(const char* where, const char* name, const Tensor& t, const Sh
 
 }  // namespace
 
+std::string unit_suffix(const LstmConfig& config, std::int64_t unit) {
+  const std::int64_t D = config.directions();
+  return "_l" + std::to_string(unit / D) + (unit % D == 1 ? "_reverse" : "");
+}
+
 ModelImpl::ModelImpl(const LstmConfig& cfg) : config(cfg), id(next_model_id()) {
   config.validate();
-  const std::int64_t H = config.hidden_size;
-  for (std::int64_t k = 0; k < config.num_layers; ++k) {
-    const std::string suffix = "_l" + std::to_string(k);
-    const std::int64_t X = k == 0 ? config.input_size : H;
+  const std::int64_t H = config.hidden_size, D = config.directions();
+  for (std::int64_t unit = 0; unit < config.num_layers * D; ++unit) {
+    const std::string suffix = unit_suffix(config, unit);
+    const std::int64_t X = unit < D ? config.input_size : D * H;
     std::vector<std::pair<std::string, Shape>> layer = {{"weight_ih" + suffix, {4 * H, X}},
                                                         {"weight_hh" + suffix, {4 * H, H}}};
     if (config.bias) {
@@ -89,7 +94,13 @@ void ModelImpl::reserve_workspace(std::int64_t steps, std::int64_t batch, const 
   w.da = Tensor::empty({w.ring_rows, 4 * H}, dt, dev);
   w.dh_rec = Tensor::empty({w.batch, H}, dt, dev);
   w.dc = Tensor::empty({w.batch, H}, dt, dev);
-  if (config.num_layers > 1) w.dx_inner = Tensor::empty({w.rows, H}, dt, dev);
+  // dx of layer k > 0 (D·H wide) and, bidirectional, the reverse unit's dy and dx.
+  const std::int64_t D = config.directions();
+  if (config.num_layers > 1) w.dx_inner = Tensor::empty({w.rows, D * H}, dt, dev);
+  if (D == 2) {
+    w.dy_reverse = Tensor::empty({w.rows, H}, dt, dev);
+    w.dx_reverse = Tensor::empty({w.rows, std::max(config.input_size, D * H)}, dt, dev);
+  }
   w.dbias = Tensor::empty({4 * H}, dt, dev);
   work = std::move(w);
 }
@@ -108,9 +119,9 @@ namespace {
 
 template <typename T>
 std::vector<LayerWeights<T>> layer_weights(ModelImpl& m) {
-  std::vector<LayerWeights<T>> out(static_cast<std::size_t>(m.config.num_layers));
+  std::vector<LayerWeights<T>> out(static_cast<std::size_t>(m.config.num_layers * m.config.directions()));
   for (std::size_t k = 0; k < out.size(); ++k) {
-    const std::string s = "_l" + std::to_string(k);
+    const std::string s = unit_suffix(m.config, static_cast<std::int64_t>(k));
     out[k].weight_ih = m.params[m.lookup("weight_ih" + s)].data_as<T>();
     out[k].weight_hh = m.params[m.lookup("weight_hh" + s)].data_as<T>();
     if (m.config.bias) {
@@ -123,9 +134,9 @@ std::vector<LayerWeights<T>> layer_weights(ModelImpl& m) {
 
 template <typename T>
 std::vector<LayerGradients<T>> layer_gradients(ModelImpl& m) {
-  std::vector<LayerGradients<T>> out(static_cast<std::size_t>(m.config.num_layers));
+  std::vector<LayerGradients<T>> out(static_cast<std::size_t>(m.config.num_layers * m.config.directions()));
   for (std::size_t k = 0; k < out.size(); ++k) {
-    const std::string s = "_l" + std::to_string(k);
+    const std::string s = unit_suffix(m.config, static_cast<std::int64_t>(k));
     out[k].weight_ih = m.grads[m.lookup("weight_ih" + s)].data_as<T>();
     out[k].weight_hh = m.grads[m.lookup("weight_hh" + s)].data_as<T>();
     if (m.config.bias) {
@@ -153,6 +164,7 @@ SequenceDims dims_of(const ModelImpl& m, std::int64_t steps, std::int64_t batch)
   d.input = m.config.input_size;
   d.hidden = m.config.hidden_size;
   d.layers = m.config.num_layers;
+  d.directions = m.config.directions();
   d.batch_first = m.config.batch_first;
   return d;
 }
@@ -178,6 +190,14 @@ std::vector<LayerSaved<T>> saved_of(const ContextData& ctx) {
 }
 
 template <typename T>
+LayerLinks<T> links_of(const ContextData& ctx) {
+  LayerLinks<T> links;
+  for (const Tensor& t : ctx.reversed_input) links.reversed_input.push_back(const_cast<T*>(t.data_as<T>()));
+  for (const Tensor& t : ctx.layer_output) links.output.push_back(const_cast<T*>(t.data_as<T>()));
+  return links;
+}
+
+template <typename T>
 SegmentWorkspace<T> segment_workspace(ModelImpl& m) {
   return {data_or_null<T>(m.work.seg_gates), data_or_null<T>(m.work.seg_c),
           data_or_null<T>(m.work.h_spare)};
@@ -188,8 +208,9 @@ void run_forward(ModelImpl& m, ContextData& ctx, const Tensor& h0, const Tensor&
                  ForwardResult& out) {
   sequence_forward<T>(m.ops<T>(), m.config.cell, dims_of(m, ctx), ctx.plan,
                       ctx.x.data_as<T>(), optional_data<T>(h0), optional_data<T>(c0),
-                      layer_weights<T>(m), saved_of<T>(ctx), segment_workspace<T>(m),
-                      out.y.data_as<T>(), out.hT.data_as<T>(), out.cT.data_as<T>());
+                      layer_weights<T>(m), saved_of<T>(ctx), links_of<T>(ctx),
+                      segment_workspace<T>(m), out.y.data_as<T>(), out.hT.data_as<T>(),
+                      out.cT.data_as<T>());
 }
 
 template <typename T>
@@ -204,9 +225,11 @@ void run_backward(ModelImpl& m, const ContextData& ctx, const Tensor& dy, const 
   work.dbias = m.work.dbias.data_as<T>();
   work.dh_carry = data_or_null<T>(dh_carry);
   work.dx_time_major = data_or_null<T>(dx_time_major);
+  work.dy_reverse = data_or_null<T>(m.work.dy_reverse);
+  work.dx_reverse = data_or_null<T>(m.work.dx_reverse);
   sequence_backward<T>(m.ops<T>(), m.config.cell, dims_of(m, ctx), ctx.plan,
                        ctx.x.data_as<T>(), layer_weights<T>(m), saved_of<T>(ctx),
-                       segment_workspace<T>(m), optional_data<T>(dy), optional_data<T>(dhT),
+                       links_of<T>(ctx), segment_workspace<T>(m), optional_data<T>(dy), optional_data<T>(dhT),
                        optional_data<T>(dcT), layer_gradients<T>(m), work,
                        data_or_null<T>(out.dx), out.dh0.data_as<T>(), out.dc0.data_as<T>());
 }
@@ -281,7 +304,7 @@ SequenceShape check_sequence(const char* where, const LstmConfig& cfg, const Ten
   SequenceShape s;
   s.steps = cfg.batch_first ? x.dim(1) : x.dim(0);
   s.batch = cfg.batch_first ? x.dim(0) : x.dim(1);
-  const Shape state{cfg.num_layers, s.batch, cfg.hidden_size};
+  const Shape state{cfg.num_layers * cfg.directions(), s.batch, cfg.hidden_size};
   if (h0.defined()) check_tensor(where, "h0", h0, state, cfg.dtype, cfg.device);
   if (c0.defined()) check_tensor(where, "c0", c0, state, cfg.dtype, cfg.device);
   if (!lengths.empty()) {
@@ -363,8 +386,8 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
   detail::ModelImpl& m = *impl_;
   const LstmConfig& cfg = m.config;
   const auto [T, B] = detail::check_sequence("forward", cfg, x, h0, c0, lengths);
-  const std::int64_t H = cfg.hidden_size, L = cfg.num_layers;
-  const Shape state{L, B, H};
+  const std::int64_t H = cfg.hidden_size, L = cfg.num_layers, D = cfg.directions();
+  const Shape state{L * D, B, H};
 
   // Everything is allocated before any work is queued: a failure leaves nothing half-written.
   auto ctx = std::make_unique<detail::ContextData>();
@@ -376,15 +399,22 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
   ctx->lengths = detail::device_lengths(cfg.device, lengths);
   ctx->x = Tensor::empty({T, B, cfg.input_size}, cfg.dtype, cfg.device);
   const std::int64_t checkpoints = ctx->plan.recompute ? ctx->plan.segments() + 1 : T + 1;
-  for (std::int64_t k = 0; k < L; ++k) {
+  for (std::int64_t k = 0; k < L * D; ++k) {
     ctx->h.push_back(Tensor::empty({T + 1, B, H}, cfg.dtype, cfg.device));
     ctx->checkpoints.push_back(Tensor::empty({checkpoints, B, H}, cfg.dtype, cfg.device));
     if (!ctx->plan.recompute) {
       ctx->gates.push_back(Tensor::empty({T, B, 4 * H}, cfg.dtype, cfg.device));
     }
   }
+  if (D == 2) {
+    for (std::int64_t k = 0; k < L; ++k) {
+      const std::int64_t X = k == 0 ? cfg.input_size : D * H;
+      ctx->reversed_input.push_back(Tensor::empty({T, B, X}, cfg.dtype, cfg.device));
+      if (k + 1 < L) ctx->layer_output.push_back(Tensor::empty({T, B, D * H}, cfg.dtype, cfg.device));
+    }
+  }
   ForwardResult out;
-  out.y = Tensor::empty(detail::sequence_shape(cfg, T, B, H), cfg.dtype, cfg.device);
+  out.y = Tensor::empty(detail::sequence_shape(cfg, T, B, D * H), cfg.dtype, cfg.device);
   out.hT = Tensor::empty(state, cfg.dtype, cfg.device);
   out.cT = Tensor::empty(state, cfg.dtype, cfg.device);
 
@@ -409,10 +439,11 @@ BackwardResult Lstm::backward(const ForwardContext& context, const Tensor& dy, c
   }
   const detail::ContextData& ctx = *context.data_;
   const std::int64_t T = ctx.steps, B = ctx.batch, H = cfg.hidden_size, L = cfg.num_layers;
-  const Shape state{L, B, H};
+  const std::int64_t D = cfg.directions();
+  const Shape state{L * D, B, H};
   if (dy.defined()) {
-    detail::check_tensor("backward", "dy", dy, detail::sequence_shape(cfg, T, B, H), cfg.dtype,
-                         cfg.device);
+    detail::check_tensor("backward", "dy", dy, detail::sequence_shape(cfg, T, B, D * H),
+                         cfg.dtype, cfg.device);
   }
   if (dhT.defined()) detail::check_tensor("backward", "dhT", dhT, state, cfg.dtype, cfg.device);
   if (dcT.defined()) detail::check_tensor("backward", "dcT", dcT, state, cfg.dtype, cfg.device);
@@ -442,6 +473,11 @@ InferenceResult Lstm::infer(const Tensor& x, const Tensor& h0, const Tensor& c0,
   detail::ModelImpl& m = *impl_;
   const LstmConfig& cfg = m.config;
   const auto [T, B] = detail::check_sequence("infer", cfg, x, h0, c0, lengths);
+  if (cfg.bidirectional) {
+    // The reverse direction needs the whole sequence; the training forward's buffers serve.
+    ForwardResult f = forward(x, h0, c0, lengths);
+    return {std::move(f.y), std::move(f.hT), std::move(f.cT)};
+  }
   const Shape state{cfg.num_layers, B, cfg.hidden_size};
   const detail::DeviceBuffer device_lengths = detail::device_lengths(cfg.device, lengths);
   detail::SequenceDims dims = detail::dims_of(m, T, B);
@@ -458,6 +494,9 @@ InferenceResult Lstm::infer(const Tensor& x, const Tensor& h0, const Tensor& c0,
 
 Tensor Lstm::step(const Tensor& x_t, Tensor& h, Tensor& c) {
   const LstmConfig& cfg = impl_->config;
+  if (cfg.bidirectional) {
+    throw ValueError("fuselstm: step: a bidirectional model needs the whole sequence; use infer()");
+  }
   if (!x_t.defined() || x_t.shape().size() != 2 || x_t.dim(1) != cfg.input_size || x_t.dim(0) < 1) {
     throw ShapeError("fuselstm: step: x_t must be [B >= 1, X = " + std::to_string(cfg.input_size) +
                      "], got " + x_t.describe());

@@ -11,20 +11,24 @@ namespace fuselstm::detail {
 MemoryPlan plan_bytes(const LstmConfig& cfg, std::int64_t T, std::int64_t B,
                       const SegmentPlan& plan) {
   const std::int64_t H = cfg.hidden_size, X = cfg.input_size, L = cfg.num_layers;
+  const std::int64_t D = cfg.directions(), units = L * D;
   const std::int64_t state = B * H, word = static_cast<std::int64_t>(dtype_size(cfg.dtype));
   const std::int64_t k = plan.segment_steps;
   MemoryPlan m;
   m.mode = plan.recompute ? MemoryMode::recompute : MemoryMode::store_all;
   m.segment_steps = k;
-  std::int64_t context = T * B * X + L * (T + 1) * state;  // x copy, h per layer
-  if (plan.recompute) context += L * (plan.segments() + 1) * state;  // c checkpoints
-  else context += L * ((T + 1) * state + T * B * 4 * H);            // c and gates of every step
+  std::int64_t context = T * B * X + units * (T + 1) * state;  // x copy, h per unit
+  if (plan.recompute) context += units * (plan.segments() + 1) * state;  // c checkpoints
+  else context += units * ((T + 1) * state + T * B * 4 * H);            // c and gates of every step
+  if (D == 2) context += T * B * X + (L - 1) * T * B * 2 * H   // reversed inputs
+                         + (L - 1) * T * B * 2 * H;            // joined outputs of layers < L−1
   std::int64_t workspace = plan.da_ring_steps() * B * 4 * H + 2 * state + 4 * H;
-  if (L > 1) workspace += T * state;                                   // dx of inner layers
+  if (L > 1) workspace += T * B * D * H;                               // dx of inner layers
+  if (D == 2) workspace += T * state + T * B * std::max(X, D * H);    // reverse unit's dy, dx
   if (plan.recompute) workspace += k * B * 4 * H + k * state + state;  // segment gates, c, spare h
   if (cfg.batch_first) workspace += T * B * X;                 // dx before its transpose
-  const std::int64_t outputs = T * state + 2 * L * state  // y, hT, cT
-                               + T * B * X + 2 * L * state;  // dx, dh0, dc0
+  const std::int64_t outputs = T * B * D * H + 2 * units * state  // y, hT, cT
+                               + T * B * X + 2 * units * state;  // dx, dh0, dc0
   m.context_bytes = context * word;
   m.workspace_bytes = workspace * word;
   m.output_bytes = outputs * word;

@@ -23,10 +23,16 @@ struct ContextData {
   SegmentPlan plan;
   DeviceBuffer lengths;            // [B] int32, or empty: every sequence has T steps
   Tensor x;                        // [T, B, X] copy of the input (dW_ih of layer 0 needs it)
-  std::vector<Tensor> h;           // per layer [T+1, B, H]
-  std::vector<Tensor> checkpoints;  // per layer: stored [T+1, B, H]; recompute [segments+1, B, H]
-  std::vector<Tensor> gates;       // per layer [T, B, 4H] when stored; empty when recomputing
+  // Per unit (layer·D + direction):
+  std::vector<Tensor> h;           // [T+1, B, H]
+  std::vector<Tensor> checkpoints;  // stored [T+1, B, H]; recompute [segments+1, B, H]
+  std::vector<Tensor> gates;       // per unit [T, B, 4H] when stored; empty when recomputing
+  std::vector<Tensor> reversed_input;  // bidirectional: per layer [T, B, X_k]
+  std::vector<Tensor> layer_output;    // bidirectional: per layer < L−1 [T, B, 2H]
 };
+
+/// "_l{k}" or "_l{k}_reverse": the name suffix of unit = layer·D + direction.
+std::string unit_suffix(const LstmConfig& config, std::int64_t unit);
 
 struct ModelImpl {
   explicit ModelImpl(const LstmConfig& config);
@@ -47,7 +53,7 @@ struct ModelImpl {
   struct Workspace {
     std::int64_t segment_rows = 0, ring_rows = 0, rows = 0, batch = 0;  // capacities
     Tensor seg_gates, seg_c, h_spare;              // SegmentWorkspace
-    Tensor da, dh_rec, dc, dx_inner, dbias;         // BackwardWorkspace
+    Tensor da, dh_rec, dc, dx_inner, dbias, dy_reverse, dx_reverse;  // BackwardWorkspace
   } work;
 
   std::size_t lookup(const std::string& name) const;

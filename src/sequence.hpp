@@ -29,9 +29,21 @@ struct SequenceDims {
   std::int64_t input = 0;   // X of layer 0
   std::int64_t hidden = 0;  // H
   std::int64_t layers = 0;  // L
+  std::int64_t directions = 1;  // D: 2 for bidirectional layers
   const std::int32_t* lengths = nullptr;  // [B] steps of each sequence (device memory); null: T
   bool batch_first = false;  // the caller's y, dy, dx are [B, T, F] (x is always copied time-major)
-  std::int64_t layer_input(std::int64_t layer) const { return layer == 0 ? input : hidden; }
+  std::int64_t layer_input(std::int64_t layer) const {
+    return layer == 0 ? input : directions * hidden;
+  }
+  std::int64_t units() const { return layers * directions; }  // unit = layer·D + direction
+};
+
+/// What ties the directions of a bidirectional layer together (owned by the context; empty
+/// vectors when D = 1, where layer k's input is simply layer k−1's h).
+template <typename T>
+struct LayerLinks {
+  std::vector<T*> reversed_input;  // per layer [T, B, X_k]: the reverse unit's input
+  std::vector<T*> output;          // per layer < L−1 [T, B, 2H]: [forward h, reverse h] per step
 };
 
 /// How time is cut. Stored: one segment of T steps whose buffers are kept. Recompute: segments of
@@ -104,17 +116,20 @@ struct BackwardWorkspace {
   T* dbias = nullptr;     // [4H] Σ over steps and batch of da (both bias gradients get it)
   T* dh_carry = nullptr;  // [B, H] with lengths: dJ/dh carried through padded steps
   T* dx_time_major = nullptr;  // [T, B, X] when batch_first: dx before it is transposed
+  T* dy_reverse = nullptr;     // [T, B, H] when D = 2: the reverse unit's dy in its own time
+  T* dx_reverse = nullptr;     // [T, B, max X_k] when D = 2: the reverse unit's dx, reversed
 };
 
 /// Forward through all layers. x [T, B, X] (time-major); h0, c0 [L, B, H] or null for zeros;
 /// fills `saved` and writes y [T, B, H] (batch_first: [B, T, H]; zero past each length), hT, cT
 /// [L, B, H] (taken at each sequence's own last step).
+/// weights and saved are per unit (layer·D + direction); h0, c0, hT, cT are [L·D, B, H].
 template <typename T>
 void sequence_forward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
                       const SegmentPlan& plan, const T* x, const T* h0, const T* c0,
                       const std::vector<LayerWeights<T>>& weights,
-                      const std::vector<LayerSaved<T>>& saved, const SegmentWorkspace<T>& segment,
-                      T* y, T* hT, T* cT);
+                      const std::vector<LayerSaved<T>>& saved, const LayerLinks<T>& links,
+                      const SegmentWorkspace<T>& segment, T* y, T* hT, T* cT);
 
 /// Writes y from the top layer's h(1..T) [T, B, H]: transposed when batch_first, zero past each
 /// length.
@@ -145,7 +160,8 @@ template <typename T>
 void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
                        const SegmentPlan& plan, const T* x,
                        const std::vector<LayerWeights<T>>& weights,
-                       const std::vector<LayerSaved<T>>& saved, const SegmentWorkspace<T>& segment,
+                       const std::vector<LayerSaved<T>>& saved, const LayerLinks<T>& links,
+                       const SegmentWorkspace<T>& segment,
                        const T* dy, const T* dhT, const T* dcT,
                        const std::vector<LayerGradients<T>>& grads,
                        const BackwardWorkspace<T>& work, T* dx, T* dh0, T* dc0);

@@ -52,6 +52,7 @@ inline void check_agreement(const Case& c, const AgreementOptions& o) {
   cfg.hidden_size = c.H;
   cfg.num_layers = c.L;
   cfg.bias = c.bias;
+  cfg.bidirectional = c.bidirectional;
   cfg.cell = c.cell;
   cfg.dtype = o.dtype;
   cfg.device = o.device;
@@ -61,13 +62,14 @@ inline void check_agreement(const Case& c, const AgreementOptions& o) {
   Lstm model(cfg);
   model.init_pytorch_default(o.seed);
   std::mt19937_64 rng(o.seed * 7919 + 3);
-  const Shape seq{c.T, c.B, c.X}, out{c.T, c.B, c.H}, state{c.L, c.B, c.H};
+  const std::int64_t D = c.D(), units = c.L * D;
+  const Shape seq{c.T, c.B, c.X}, out{c.T, c.B, D * c.H}, state{units, c.B, c.H};
   Tensor x = make_tensor(seq, random_values(c.T * c.B * c.X, rng), o);
-  Tensor h0 = make_tensor(state, random_values(c.L * c.B * c.H, rng, -0.5, 0.5), o);
-  Tensor c0 = make_tensor(state, random_values(c.L * c.B * c.H, rng, -0.5, 0.5), o);
-  Tensor dy = make_tensor(out, random_values(c.T * c.B * c.H, rng), o);
-  Tensor dhT = make_tensor(state, random_values(c.L * c.B * c.H, rng), o);
-  Tensor dcT = make_tensor(state, random_values(c.L * c.B * c.H, rng), o);
+  Tensor h0 = make_tensor(state, random_values(units * c.B * c.H, rng, -0.5, 0.5), o);
+  Tensor c0 = make_tensor(state, random_values(units * c.B * c.H, rng, -0.5, 0.5), o);
+  Tensor dy = make_tensor(out, random_values(c.T * c.B * D * c.H, rng), o);
+  Tensor dhT = make_tensor(state, random_values(units * c.B * c.H, rng), o);
+  Tensor dcT = make_tensor(state, random_values(units * c.B * c.H, rng), o);
 
   ForwardResult f = model.forward(x, h0, c0);
   model.zero_grad();
@@ -88,8 +90,8 @@ inline void check_agreement(const Case& c, const AgreementOptions& o) {
   expect_scaled_close(b.dc0.to_vector<double>(), rb.dc0, o.tol, "dc0");
   reference::Params<double> expected = rb.dparams;
   for (const std::string& name : model.parameter_names()) {
-    expect_scaled_close(model.gradient(name).to_vector<double>(), param_by_name(expected, name),
-                        o.tol, "d" + name);
+    expect_scaled_close(model.gradient(name).to_vector<double>(),
+                        param_by_name(expected, name, D), o.tol, "d" + name);
   }
 }
 
@@ -104,6 +106,9 @@ inline std::vector<Case> agreement_cases() {
     cases.push_back({9, 4, 7, 17, 3, cell});
     cases.push_back({16, 5, 3, 31, 2, cell});
     cases.push_back({5, 2, 6, 9, 2, cell, false});
+    cases.push_back({1, 1, 1, 1, 2, cell, true, true});
+    cases.push_back({6, 3, 5, 7, 2, cell, true, true});
+    cases.push_back({4, 2, 3, 33, 3, cell, false, true});
   }
   // Seeded random shapes on top of the fixed ones.
   std::mt19937_64 rng(2024);

@@ -118,6 +118,18 @@ public:
     record("swap_axes");
     inner_->swap_axes(outer, inner, width, src, dst);
   }
+  void reverse_time(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                    const std::int32_t* lengths, const double* src, std::int64_t src_step,
+                    std::int64_t src_batch, double* dst, bool accumulate) override {
+    record("reverse_time");
+    inner_->reverse_time(steps, batch, width, lengths, src, src_step, src_batch, dst, accumulate);
+  }
+  void join_directions(std::int64_t steps, std::int64_t batch, std::int64_t hidden,
+                       const std::int32_t* lengths, const double* fwd, const double* rev,
+                       double* out, bool batch_first) override {
+    record("join_directions");
+    inner_->join_directions(steps, batch, hidden, lengths, fwd, rev, out, batch_first);
+  }
   void synchronize() override { record("synchronize"); }
   int count(const std::string& op) const {
     int n = 0;

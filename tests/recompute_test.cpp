@@ -19,6 +19,7 @@ LstmConfig make_config(const Case& c, DType dtype, MemoryMode mode, std::int64_t
   cfg.hidden_size = c.H;
   cfg.num_layers = c.L;
   cfg.cell = c.cell;
+  cfg.bidirectional = c.bidirectional;
   cfg.dtype = dtype;
   cfg.memory_mode = mode;
   cfg.segment_steps = k;
@@ -29,13 +30,14 @@ RunResult run(const Case& c, const LstmConfig& cfg, std::uint64_t seed, bool com
   Lstm model(cfg);
   model.init_pytorch_default(seed);
   std::mt19937_64 rng(seed + 17);
-  const Shape seq{c.T, c.B, c.X}, out{c.T, c.B, c.H}, state{c.L, c.B, c.H};
+  const std::int64_t U = c.L * c.D();
+  const Shape seq{c.T, c.B, c.X}, out{c.T, c.B, c.D() * c.H}, state{U, c.B, c.H};
   const Tensor x = Tensor::from_vector(seq, random_values(c.T * c.B * c.X, rng), cfg.dtype);
-  const Tensor h0 = Tensor::from_vector(state, random_values(c.L * c.B * c.H, rng), cfg.dtype);
-  const Tensor c0 = Tensor::from_vector(state, random_values(c.L * c.B * c.H, rng), cfg.dtype);
-  const Tensor dy = Tensor::from_vector(out, random_values(c.T * c.B * c.H, rng), cfg.dtype);
-  const Tensor dhT = Tensor::from_vector(state, random_values(c.L * c.B * c.H, rng), cfg.dtype);
-  const Tensor dcT = Tensor::from_vector(state, random_values(c.L * c.B * c.H, rng), cfg.dtype);
+  const Tensor h0 = Tensor::from_vector(state, random_values(U * c.B * c.H, rng), cfg.dtype);
+  const Tensor c0 = Tensor::from_vector(state, random_values(U * c.B * c.H, rng), cfg.dtype);
+  const Tensor dy = Tensor::from_vector(out, random_values(c.T * c.B * c.D() * c.H, rng), cfg.dtype);
+  const Tensor dhT = Tensor::from_vector(state, random_values(U * c.B * c.H, rng), cfg.dtype);
+  const Tensor dcT = Tensor::from_vector(state, random_values(U * c.B * c.H, rng), cfg.dtype);
   RunResult r;
   reset_peak_memory(Device::cpu());
   const std::int64_t start = memory_stats(Device::cpu()).current_bytes;
@@ -78,6 +80,7 @@ TEST_P(RecomputeBitwise, EqualsStoredForEverySegmentLength) {
     cases.push_back({17, 3, 4, 9, 2, cell});
     cases.push_back({11, 2, 3, 6, 3, cell});
     cases.push_back({13, 300, 3, 4, 2, cell});  // B = 300: gradient blocks of 4 steps
+    cases.push_back({10, 2, 3, 5, 2, cell, true, true});  // bidirectional
   }
   std::uint64_t seed = 50;
   for (const Case& c : cases) {
@@ -118,7 +121,7 @@ TEST(Recompute, SkippingDxLeavesGradientsUnchanged) {
 
 // plan_memory() is what forward + backward actually allocate on a fresh model.
 TEST(MemoryPlan, MatchesWhatIsAllocated) {
-  const Case c{23, 3, 6, 8, 2};
+  for (const Case& c : {Case{23, 3, 6, 8, 2}, Case{9, 2, 5, 4, 3, CellActivation::tanh, true, true}})
   for (MemoryMode mode : {MemoryMode::store_all, MemoryMode::recompute}) {
     for (std::int64_t k : {0, 5}) {
       const LstmConfig cfg = make_config(c, DType::f32, mode, k);

@@ -27,8 +27,9 @@ Problem make_problem(const Case& c, std::uint64_t seed) {
   Problem p;
   p.c = c;
   const double bound = 1.0 / std::sqrt(static_cast<double>(c.H));
-  for (std::int64_t l = 0; l < c.L; ++l) {
-    const std::int64_t X = l == 0 ? c.X : c.H;
+  const std::int64_t D = c.D(), units = c.L * D;
+  for (std::int64_t unit = 0; unit < units; ++unit) {
+    const std::int64_t X = unit < D ? c.X : D * c.H;
     p.params.weight_ih.push_back(random_values(4 * c.H * X, rng, -bound, bound));
     p.params.weight_hh.push_back(random_values(4 * c.H * c.H, rng, -bound, bound));
     if (c.bias) {
@@ -37,11 +38,11 @@ Problem make_problem(const Case& c, std::uint64_t seed) {
     }
   }
   p.x = random_values(c.T * c.B * c.X, rng);
-  p.h0 = random_values(c.L * c.B * c.H, rng, -0.5, 0.5);
-  p.c0 = random_values(c.L * c.B * c.H, rng, -0.5, 0.5);
-  p.ry = random_values(c.T * c.B * c.H, rng);
-  p.rh = random_values(c.L * c.B * c.H, rng);
-  p.rc = random_values(c.L * c.B * c.H, rng);
+  p.h0 = random_values(units * c.B * c.H, rng, -0.5, 0.5);
+  p.c0 = random_values(units * c.B * c.H, rng, -0.5, 0.5);
+  p.ry = random_values(c.T * c.B * D * c.H, rng);
+  p.rh = random_values(units * c.B * c.H, rng);
+  p.rc = random_values(units * c.B * c.H, rng);
   return p;
 }
 
@@ -113,9 +114,10 @@ void check_case(const Case& c, std::uint64_t seed) {
   std::mt19937_64 rng(seed + 1);
   auto eval = [&] { return objective(p, p.params, p.x, p.h0, p.c0); };
   Params dparams = g.dparams;
-  for (std::int64_t l = 0; l < c.L; ++l) {
-    const std::string s = "_l" + std::to_string(l);
-    const std::size_t X = l == 0 ? c.X : c.H;
+  const std::int64_t D = c.D();
+  for (std::int64_t l = 0; l < c.L * D; ++l) {
+    const std::string s = "_l" + std::to_string(l / D) + (l % D ? "_reverse" : "");
+    const std::size_t X = l < D ? c.X : D * c.H;
     check_tensor(c.str() + " weight_ih" + s, p.params.weight_ih[l], dparams.weight_ih[l], c.H, X,
                  eval, rng);
     check_tensor(c.str() + " weight_hh" + s, p.params.weight_hh[l], dparams.weight_hh[l], c.H,
@@ -138,6 +140,9 @@ TEST_P(ReferenceFiniteDifferences, SingleUnit) { check_case({1, 1, 1, 1, 1, GetP
 TEST_P(ReferenceFiniteDifferences, SeedShape) { check_case({4, 1, 50, 100, 1, GetParam()}, 12); }
 TEST_P(ReferenceFiniteDifferences, TwoLayers) { check_case({7, 3, 5, 6, 2, GetParam()}, 13); }
 TEST_P(ReferenceFiniteDifferences, ThreeLayers) { check_case({13, 2, 3, 17, 3, GetParam()}, 14); }
+TEST_P(ReferenceFiniteDifferences, Bidirectional) {
+  check_case({6, 2, 3, 5, 2, GetParam(), true, true}, 16);
+}
 TEST_P(ReferenceFiniteDifferences, NoBias) {
   check_case({5, 2, 4, 3, 2, GetParam(), false}, 15);
 }

@@ -12,6 +12,7 @@ struct RunSetup {
   DType dtype = DType::f64;
   MemoryMode mode = MemoryMode::store_all;
   CellActivation cell = CellActivation::tanh;
+  bool bidirectional = false;
 };
 
 LstmConfig config_for(const RunSetup& s, std::int64_t X, std::int64_t H, std::int64_t L,
@@ -26,6 +27,7 @@ LstmConfig config_for(const RunSetup& s, std::int64_t X, std::int64_t H, std::in
   cfg.memory_mode = s.mode;
   cfg.segment_steps = 3;
   cfg.batch_first = batch_first;
+  cfg.bidirectional = s.bidirectional;
   return cfg;
 }
 
@@ -38,19 +40,20 @@ constexpr double kAtol = 1e-12, kRtol = 1e-10;
 
 void check_lengths_equal_separate_runs(const RunSetup& s) {
   const std::int64_t T = 7, B = 5, X = 4, H = 6, L = 2;
+  const std::int64_t U = L * (s.bidirectional ? 2 : 1), W = (s.bidirectional ? 2 : 1) * H;
   const std::vector<std::int64_t> lengths = {3, 7, 1, 5, 7};  // unsorted, with 1 and T
   std::mt19937_64 rng(21);
   // Random values in the padding too: none of them may leak into any result.
-  const auto xv = random_values(T * B * X, rng), dyv = random_values(T * B * H, rng);
-  const auto h0v = random_values(L * B * H, rng), c0v = random_values(L * B * H, rng);
-  const auto dhv = random_values(L * B * H, rng), dcv = random_values(L * B * H, rng);
+  const auto xv = random_values(T * B * X, rng), dyv = random_values(T * B * W, rng);
+  const auto h0v = random_values(U * B * H, rng), c0v = random_values(U * B * H, rng);
+  const auto dhv = random_values(U * B * H, rng), dcv = random_values(U * B * H, rng);
   Lstm batch_model(config_for(s, X, H, L));
   batch_model.init_pytorch_default(3);
-  ForwardResult f = batch_model.forward(tensor({T, B, X}, xv, s), tensor({L, B, H}, h0v, s),
-                                        tensor({L, B, H}, c0v, s), lengths);
+  ForwardResult f = batch_model.forward(tensor({T, B, X}, xv, s), tensor({U, B, H}, h0v, s),
+                                        tensor({U, B, H}, c0v, s), lengths);
   batch_model.zero_grad();
-  BackwardResult g = batch_model.backward(f.context, tensor({T, B, H}, dyv, s),
-                                          tensor({L, B, H}, dhv, s), tensor({L, B, H}, dcv, s));
+  BackwardResult g = batch_model.backward(f.context, tensor({T, B, W}, dyv, s),
+                                          tensor({U, B, H}, dhv, s), tensor({U, B, H}, dcv, s));
   const auto y = f.y.to_vector<double>(), hT = f.hT.to_vector<double>(),
              cT = f.cT.to_vector<double>(), dx = g.dx.to_vector<double>(),
              dh0 = g.dh0.to_vector<double>(), dc0 = g.dc0.to_vector<double>();
@@ -70,21 +73,21 @@ void check_lengths_equal_separate_runs(const RunSetup& s) {
       return out;
     };
     ForwardResult fa = alone.forward(tensor({n, 1, X}, take(xv, T, X, n), s),
-                                     tensor({L, 1, H}, take(h0v, L, H, L), s),
-                                     tensor({L, 1, H}, take(c0v, L, H, L), s));
+                                     tensor({U, 1, H}, take(h0v, U, H, U), s),
+                                     tensor({U, 1, H}, take(c0v, U, H, U), s));
     BackwardResult ga =
-        alone.backward(fa.context, tensor({n, 1, H}, take(dyv, T, H, n), s),
-                       tensor({L, 1, H}, take(dhv, L, H, L), s), tensor({L, 1, H}, take(dcv, L, H, L), s));
+        alone.backward(fa.context, tensor({n, 1, W}, take(dyv, T, W, n), s),
+                       tensor({U, 1, H}, take(dhv, U, H, U), s), tensor({U, 1, H}, take(dcv, U, H, U), s));
     std::vector<double> y_expected = fa.y.to_vector<double>();
-    y_expected.resize(T * H, 0.0);  // zero past the end
-    expect_close(take(y, T, H, T), y_expected, kAtol, kRtol, "y");
-    expect_close(take(hT, L, H, L), fa.hT.to_vector<double>(), kAtol, kRtol, "hT");
-    expect_close(take(cT, L, H, L), fa.cT.to_vector<double>(), kAtol, kRtol, "cT");
+    y_expected.resize(T * W, 0.0);  // zero past the end
+    expect_close(take(y, T, W, T), y_expected, kAtol, kRtol, "y");
+    expect_close(take(hT, U, H, U), fa.hT.to_vector<double>(), kAtol, kRtol, "hT");
+    expect_close(take(cT, U, H, U), fa.cT.to_vector<double>(), kAtol, kRtol, "cT");
     std::vector<double> dx_expected = ga.dx.to_vector<double>();
     dx_expected.resize(T * X, 0.0);  // no gradient into padding
     expect_close(take(dx, T, X, T), dx_expected, kAtol, kRtol, "dx");
-    expect_close(take(dh0, L, H, L), ga.dh0.to_vector<double>(), kAtol, kRtol, "dh0");
-    expect_close(take(dc0, L, H, L), ga.dc0.to_vector<double>(), kAtol, kRtol, "dc0");
+    expect_close(take(dh0, U, H, U), ga.dh0.to_vector<double>(), kAtol, kRtol, "dh0");
+    expect_close(take(dc0, U, H, U), ga.dc0.to_vector<double>(), kAtol, kRtol, "dc0");
   }
   for (const auto& name : batch_model.parameter_names()) {  // the sum over the sequences alone
     expect_close(batch_model.gradient(name).to_vector<double>(),
@@ -97,6 +100,8 @@ TEST(VariableLengths, EqualRunningEachSequenceAlone) {
     for (CellActivation cell : {CellActivation::tanh, CellActivation::identity}) {
       SCOPED_TRACE(std::string(memory_mode_name(mode)) + " " + cell_activation_name(cell));
       check_lengths_equal_separate_runs({Device::cpu(), DType::f64, mode, cell});
+      SCOPED_TRACE("bidirectional");
+      check_lengths_equal_separate_runs({Device::cpu(), DType::f64, mode, cell, true});
     }
   }
 }
@@ -105,6 +110,8 @@ TEST(VariableLengths, CudaEqualRunningEachSequenceAlone) {
   FUSELSTM_REQUIRE_GPU();
   check_lengths_equal_separate_runs({Device::cuda(0), DType::f64, MemoryMode::store_all});
   check_lengths_equal_separate_runs({Device::cuda(0), DType::f64, MemoryMode::recompute});
+  check_lengths_equal_separate_runs(
+      {Device::cuda(0), DType::f64, MemoryMode::store_all, CellActivation::tanh, true});
 }
 
 TEST(VariableLengths, RejectsBadLengths) {
@@ -131,14 +138,14 @@ std::vector<double> swap01(const std::vector<double>& v, std::int64_t a, std::in
 }
 
 void check_batch_first(const RunSetup& s) {
-  const std::int64_t T = 6, B = 3, X = 4, H = 5, L = 2;
+  const std::int64_t T = 6, B = 3, X = 4, L = 2, H = (s.bidirectional ? 2 : 1) * 5;  // H: y's width
   const std::vector<std::int64_t> lengths = {6, 2, 4};
   std::mt19937_64 rng(8);
   const auto xv = random_values(T * B * X, rng), dyv = random_values(T * B * H, rng);
   std::vector<double> results[2][3];
   std::vector<std::vector<double>> grads[2];
   for (int batch_first = 0; batch_first < 2; ++batch_first) {
-    Lstm m(config_for(s, X, H, L, batch_first));
+    Lstm m(config_for(s, X, 5, L, batch_first));
     m.init_pytorch_default(4);
     const Tensor x = batch_first ? tensor({B, T, X}, swap01(xv, T, B, X), s) : tensor({T, B, X}, xv, s);
     const Tensor dy = batch_first ? tensor({B, T, H}, swap01(dyv, T, B, H), s) : tensor({T, B, H}, dyv, s);
@@ -160,6 +167,7 @@ void check_batch_first(const RunSetup& s) {
 TEST(BatchFirst, EqualsTimeMajor) {
   check_batch_first({});
   check_batch_first({Device::cpu(), DType::f32, MemoryMode::recompute});
+  check_batch_first({Device::cpu(), DType::f64, MemoryMode::store_all, CellActivation::tanh, true});
 }
 
 TEST(BatchFirst, CudaEqualsTimeMajor) {
@@ -201,6 +209,19 @@ void check_inference(const RunSetup& s) {
 TEST(Inference, EqualsTrainingForwardAndSteps) {
   check_inference({});
   check_inference({Device::cpu(), DType::f64, MemoryMode::recompute, CellActivation::identity});
+}
+
+TEST(Inference, BidirectionalEqualsForwardAndRejectsStep) {
+  const RunSetup s{Device::cpu(), DType::f64, MemoryMode::store_all, CellActivation::tanh, true};
+  Lstm m(config_for(s, 3, 4, 2));
+  std::mt19937_64 rng(13);
+  const Tensor x = tensor({5, 2, 3}, random_values(30, rng), s);
+  ForwardResult f = m.forward(x, Tensor(), Tensor(), {5, 3});
+  InferenceResult r = m.infer(x, Tensor(), Tensor(), {5, 3});
+  EXPECT_EQ(r.y.to_vector<double>(), f.y.to_vector<double>());
+  EXPECT_EQ(r.hT.to_vector<double>(), f.hT.to_vector<double>());
+  Tensor h = Tensor::zeros({4, 2, 4}, DType::f64), c = Tensor::zeros({4, 2, 4}, DType::f64);
+  EXPECT_THROW(m.step(Tensor::zeros({2, 3}, DType::f64), h, c), ValueError);
 }
 
 TEST(Inference, CudaEqualsTrainingForwardAndSteps) {

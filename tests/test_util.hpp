@@ -28,13 +28,16 @@ struct Case {
   std::int64_t T, B, X, H, L;
   CellActivation cell = CellActivation::tanh;
   bool bias = true;
+  bool bidirectional = false;
+  std::int64_t D() const { return bidirectional ? 2 : 1; }
   std::string str() const {
     std::ostringstream s;
     s << "(T=" << T << ", B=" << B << ", X=" << X << ", H=" << H << ", L=" << L
-      << ", cell=" << cell_activation_name(cell) << (bias ? "" : ", no bias") << ")";
+      << ", cell=" << cell_activation_name(cell) << (bias ? "" : ", no bias")
+      << (bidirectional ? ", bidirectional" : "") << ")";
     return s.str();
   }
-  reference::Dims dims() const { return {T, B, X, H, L}; }
+  reference::Dims dims() const { return {T, B, X, H, L, bidirectional}; }
 };
 
 /// Uniform values in [lo, hi) from a seeded engine; never all zeros.
@@ -49,8 +52,9 @@ inline std::vector<double> random_values(std::size_t n, std::mt19937_64& rng, do
 /// The model's parameters, read back into the reference's layout (in double).
 inline reference::Params<double> params_of(const Lstm& model) {
   reference::Params<double> p;
-  for (std::int64_t k = 0; k < model.config().num_layers; ++k) {
-    const std::string s = "_l" + std::to_string(k);
+  const std::int64_t D = model.config().directions();
+  for (std::int64_t k = 0; k < model.config().num_layers * D; ++k) {
+    const std::string s = "_l" + std::to_string(k / D) + (k % D ? "_reverse" : "");
     p.weight_ih.push_back(model.parameter("weight_ih" + s).to_vector<double>());
     p.weight_hh.push_back(model.parameter("weight_hh" + s).to_vector<double>());
     if (model.config().bias) {
@@ -61,15 +65,19 @@ inline reference::Params<double> params_of(const Lstm& model) {
   return p;
 }
 
-/// The reference parameter tensor called `name` ("weight_ih_l1", ...).
-inline std::vector<double>& param_by_name(reference::Params<double>& p, const std::string& name) {
-  const auto pos = name.rfind("_l");
-  const std::size_t layer = std::stoul(name.substr(pos + 2));
-  const std::string base = name.substr(0, pos);
-  if (base == "weight_ih") return p.weight_ih[layer];
-  if (base == "weight_hh") return p.weight_hh[layer];
-  if (base == "bias_ih") return p.bias_ih[layer];
-  return p.bias_hh[layer];
+/// The reference parameter tensor called `name` ("weight_ih_l1", "bias_hh_l0_reverse", ...) of a
+/// model with D directions (units are layer·D + direction).
+inline std::vector<double>& param_by_name(reference::Params<double>& p, const std::string& name,
+                                          std::int64_t D = 1) {
+  const bool reverse = name.size() > 8 && name.compare(name.size() - 8, 8, "_reverse") == 0;
+  const std::string plain = reverse ? name.substr(0, name.size() - 8) : name;
+  const auto pos = plain.rfind("_l");
+  const std::size_t unit = std::stoul(plain.substr(pos + 2)) * D + (reverse ? 1 : 0);
+  const std::string base = plain.substr(0, pos);
+  if (base == "weight_ih") return p.weight_ih[unit];
+  if (base == "weight_hh") return p.weight_hh[unit];
+  if (base == "bias_ih") return p.bias_ih[unit];
+  return p.bias_hh[unit];
 }
 
 struct Comparison {

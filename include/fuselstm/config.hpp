@@ -46,7 +46,13 @@ struct LstmConfig {
   DType dtype = DType::f32;
   Device device = Device::cpu();
   MathMode math = MathMode::fp32;
-  /// Sequences (x, y, dy, dx) are [B, T, F] instead of [T, B, F]; states stay [L, B, H].
+  /// Each layer also runs a reverse direction (PyTorch's *_reverse parameters) over each sequence
+  /// from its own last step; outputs are [forward h, reverse h] (2H wide, the next layer's input),
+  /// states are [2L, B, H] ordered layer 0 forward, layer 0 reverse, layer 1 forward, ...
+  bool bidirectional = false;
+  /// D: 2 when bidirectional, else 1.
+  std::int64_t directions() const { return bidirectional ? 2 : 1; }
+  /// Sequences (x, y, dy, dx) are [B, T, F] instead of [T, B, F]; states stay [L·D, B, H].
   bool batch_first = false;
   /// PyTorch's LSTM with projections (weight_hr_l{k}) is not supported: must be 0.
   std::int64_t proj_size = 0;

@@ -36,23 +36,25 @@ private:
   std::unique_ptr<detail::ContextData> data_;
 };
 
+// Shapes below: D = 2 for bidirectional models, else 1; sequences are [B, T, ·] instead of
+// [T, B, ·] when config.batch_first.
 struct ForwardResult {
-  Tensor y;   ///< [T, B, H] outputs of the last layer
-  Tensor hT;  ///< [L, B, H] h after the last step, per layer
-  Tensor cT;  ///< [L, B, H] c after the last step, per layer
+  Tensor y;   ///< [T, B, D·H] outputs of the last layer
+  Tensor hT;  ///< [L·D, B, H] h after the last step, per layer and direction
+  Tensor cT;  ///< [L·D, B, H] c after the last step, per layer and direction
   ForwardContext context;
 };
 
 struct InferenceResult {
-  Tensor y;   ///< [T, B, H] ([B, T, H] when batch_first) outputs of the last layer
-  Tensor hT;  ///< [L, B, H]
-  Tensor cT;  ///< [L, B, H]
+  Tensor y;   ///< [T, B, D·H] outputs of the last layer
+  Tensor hT;  ///< [L·D, B, H]
+  Tensor cT;  ///< [L·D, B, H]
 };
 
 struct BackwardResult {
   Tensor dx;   ///< [T, B, X] dJ/dx (undefined when backward was asked not to compute it)
-  Tensor dh0;  ///< [L, B, H] dJ/dh0
-  Tensor dc0;  ///< [L, B, H] dJ/dc0
+  Tensor dh0;  ///< [L·D, B, H] dJ/dh0
+  Tensor dc0;  ///< [L·D, B, H] dJ/dc0
 };
 
 /// The bytes one forward + backward of (T, B) allocates, as planned for the configuration's memory
@@ -74,8 +76,10 @@ struct MemoryPlan {
 ///   i, f, o = σ(a_i, a_f, a_o); g = tanh(a_g); c(t) = f⊙c(t−1) + i⊙g; h(t) = o⊙act(c(t))
 /// where act is config.cell; layer k > 0 takes layer k−1's h(1..T) as its x.
 ///
-/// Parameters (names as PyTorch's state_dict; X_k = X for k = 0, H otherwise):
+/// Parameters (names as PyTorch's state_dict; X_k = X for k = 0, D·H otherwise):
 ///   weight_ih_l{k} [4H, X_k], weight_hh_l{k} [4H, H], bias_ih_l{k} [4H], bias_hh_l{k} [4H]
+///   and, when bidirectional, the same with the suffix _reverse (PyTorch's order: each layer's
+///   forward tensors, then its reverse ones).
 /// Each has a gradient of the same shape, accumulated by backward and cleared by zero_grad().
 /// Every tensor lives on config.device; inputs given on another device are rejected (use .to()).
 ///
@@ -109,7 +113,7 @@ public:
   /// PyTorch's default: uniform in [−1/√H, 1/√H), drawn as init_uniform does.
   void init_pytorch_default(std::uint64_t seed);
 
-  /// Runs the sequence. x [T, B, X] ([B, T, X] when config.batch_first); h0, c0 [L, B, H] or
+  /// Runs the sequence. x [T, B, X] ([B, T, X] when config.batch_first); h0, c0 [L·D, B, H] or
   /// undefined for zeros; T, B ≥ 1. The returned context is what backward needs.
   ///
   /// lengths (optional, B entries in [1, T], any order) makes a padded batch: sequence b has
@@ -125,16 +129,16 @@ public:
 
   /// Forward for inference: the same results as forward() without a context, in O(T·B·H) for
   /// the layer outputs plus one segment's input projection, instead of every step's gates and
-  /// states. Arguments as forward().
+  /// states (bidirectional models use forward()'s buffers for the call). Arguments as forward().
   InferenceResult infer(const Tensor& x, const Tensor& h0 = Tensor(), const Tensor& c0 = Tensor(),
                         const std::vector<std::int64_t>& lengths = {});
 
-  /// One time step for serving: x_t [B, X]; h, c [L, B, H] the state, replaced by the state after
-  /// the step. Returns y_t [B, H]. step() T times equals infer() over the T steps.
+  /// One time step for serving (unidirectional models): x_t [B, X]; h, c [L, B, H] the state,
+  /// replaced by the state after the step. Returns y_t [B, H]. step() T times equals infer().
   Tensor step(const Tensor& x_t, Tensor& h, Tensor& c);
 
   /// BPTT through the forward that made `context`, for the scalar J whose gradients with respect to
-  /// y [T, B, H], hT and cT [L, B, H] are dy, dhT, dcT (undefined: zero). Adds dJ/dθ to every
+  /// y [T, B, D·H], hT and cT [L·D, B, H] are dy, dhT, dcT (undefined: zero). Adds dJ/dθ to every
   /// parameter's gradient and returns dx (not computed, left undefined, when compute_dx is false),
   /// dh0, dc0. The parameters must not have changed since that forward (the gradient would be of
   /// a function that no longer exists).

@@ -16,10 +16,13 @@ struct Dims {
   std::int64_t input = 0;   // X
   std::int64_t hidden = 0;  // H
   std::int64_t layers = 0;  // L
+  bool bidirectional = false;  // D = 2 directions per layer; layer k > 0 then takes 2H features
 };
 
-/// Parameters in PyTorch nn.LSTM's layout, one entry per layer: weight_ih [4H, X_k],
-/// weight_hh [4H, H], bias_ih [4H], bias_hh [4H] (biases may be empty: no bias), row-major.
+/// Parameters in PyTorch nn.LSTM's layout, one entry per unit (unit = layer·D + direction, the
+/// reverse direction being PyTorch's *_reverse tensors): weight_ih [4H, X_k], weight_hh [4H, H],
+/// bias_ih [4H], bias_hh [4H] (biases may be empty: no bias), row-major; X_k = X for layer 0,
+/// D·H above.
 /// The seed's W_g, W_i, W_f, W_o [H, X_k + H] are row blocks 2, 0, 1, 3 of [weight_ih | weight_hh].
 template <typename T>
 struct Params {
@@ -28,25 +31,26 @@ struct Params {
 
 template <typename T>
 struct Forward {
-  std::vector<T> y;   // [T, B, H]
-  std::vector<T> hT;  // [L, B, H]
-  std::vector<T> cT;  // [L, B, H]
+  std::vector<T> y;   // [T, B, D·H]: per step [forward h, reverse h]
+  std::vector<T> hT;  // [L·D, B, H]
+  std::vector<T> cT;  // [L·D, B, H]
 };
 
 template <typename T>
 struct Gradients {
   std::vector<T> dx;   // [T, B, X]
-  std::vector<T> dh0;  // [L, B, H]
-  std::vector<T> dc0;  // [L, B, H]
+  std::vector<T> dh0;  // [L·D, B, H]
+  std::vector<T> dc0;  // [L·D, B, H]
   Params<T> dparams;   // same shapes as the parameters
 };
 
-/// x [T, B, X]; h0, c0 [L, B, H] (empty: zeros).
+/// x [T, B, X]; h0, c0 [L·D, B, H] (empty: zeros). The reverse direction runs on the
+/// time-reversed input and its outputs are reversed back.
 template <typename T>
 Forward<T> forward(const Dims& dims, CellActivation cell, const Params<T>& params,
                    const std::vector<T>& x, const std::vector<T>& h0, const std::vector<T>& c0);
 
-/// The gradient of J with dJ/dy = dy [T, B, H], dJ/dhT = dhT, dJ/dcT = dcT [L, B, H] (empty:
+/// The gradient of J with dJ/dy = dy [T, B, D·H], dJ/dhT = dhT, dJ/dcT = dcT [L·D, B, H] (empty:
 /// zero): recomputes the forward, then runs BPTT from t = T back to 1, layer L−1 down to 0.
 template <typename T>
 Gradients<T> backward(const Dims& dims, CellActivation cell, const Params<T>& params,

@@ -128,6 +128,20 @@ public:
     activate();
     kernels::launch_swap_axes(stream_, outer, inner, width, src, dst);
   }
+  void reverse_time(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                    const std::int32_t* lengths, const T* src, std::int64_t src_step,
+                    std::int64_t src_batch, T* dst, bool accumulate) override {
+    activate();
+    kernels::launch_reverse_time(stream_, steps, batch, width, lengths, src, src_step, src_batch,
+                                 dst, accumulate);
+  }
+  void join_directions(std::int64_t steps, std::int64_t batch, std::int64_t hidden,
+                       const std::int32_t* lengths, const T* fwd, const T* rev, T* out,
+                       bool batch_first) override {
+    activate();
+    kernels::launch_join_directions(stream_, steps, batch, hidden, lengths, fwd, rev, out,
+                                    batch_first);
+  }
   void synchronize() override {
     activate();
     FUSELSTM_CUDA_CHECK(cudaStreamSynchronize(stream_));

@@ -113,6 +113,24 @@ public:
     const std::int64_t n = outer * inner * width;
     for (std::int64_t e = 0; e < n; ++e) kernels::swap_axes_element(e, outer, inner, width, src, dst);
   }
+  void reverse_time(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                    const std::int32_t* lengths, const T* src, std::int64_t src_step,
+                    std::int64_t src_batch, T* dst, bool accumulate) override {
+    const std::int64_t n = steps * batch * width;
+    for (std::int64_t e = 0; e < n; ++e) {
+      kernels::reverse_time_element(e, steps, batch, width, lengths, src, src_step, src_batch, dst,
+                                    accumulate);
+    }
+  }
+  void join_directions(std::int64_t steps, std::int64_t batch, std::int64_t hidden,
+                       const std::int32_t* lengths, const T* fwd, const T* rev, T* out,
+                       bool batch_first) override {
+    const std::int64_t n = steps * batch * 2 * hidden;
+    for (std::int64_t e = 0; e < n; ++e) {
+      kernels::join_directions_element(e, steps, batch, hidden, lengths, fwd, rev, out,
+                                       batch_first);
+    }
+  }
   void synchronize() override {}
 
 private:

@@ -45,6 +45,16 @@ public:
   /// dst [outer, inner, W] = src [inner, outer, W] with the first two axes swapped.
   virtual void swap_axes(std::int64_t outer, std::int64_t inner, std::int64_t width, const T* src,
                          T* dst) = 0;
+  /// dst [T, B, W] (+)= src with each sequence's first lengths[b] steps reversed (lengths null:
+  /// T); src's row (t, b) is at src + t·src_step + b·src_batch.
+  virtual void reverse_time(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                            const std::int32_t* lengths, const T* src, std::int64_t src_step,
+                            std::int64_t src_batch, T* dst, bool accumulate) = 0;
+  /// out [T, B, 2H] ([B, T, 2H] when batch_first) = [fwd, rev reversed back] per step; fwd and
+  /// rev [T, B, H].
+  virtual void join_directions(std::int64_t steps, std::int64_t batch, std::int64_t hidden,
+                               const std::int32_t* lengths, const T* fwd, const T* rev, T* out,
+                               bool batch_first) = 0;
   /// Waits for every queued call.
   virtual void synchronize() = 0;
 };
