@@ -18,6 +18,10 @@ void LstmConfig::validate() const {
   positive("input_size", input_size);
   positive("hidden_size", hidden_size);
   positive("num_layers", num_layers);
+  if (!(dropout >= 0 && dropout < 1)) {
+    throw ValueError("fuselstm: LstmConfig.dropout must be in [0, 1), got " +
+                     std::to_string(dropout));
+  }
   if (device.is_cuda()) {
     const int count = cuda_device_count();
     if (!cuda_compiled()) {

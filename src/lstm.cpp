@@ -8,6 +8,7 @@
 #include <random>
 
 #include "fuselstm/error.hpp"
+#include "dropout.hpp"
 #include "model_impl.hpp"
 #include "sequence.hpp"
 
@@ -118,6 +119,7 @@ void run_forward(ModelImpl& m, ContextData& ctx, const Tensor& h0, const Tensor&
   for (std::size_t k = 0; k < saved.size(); ++k) {
     saved[k] = {ctx.gates[k].data_as<T>(), ctx.c[k].data_as<T>(), ctx.h[k].data_as<T>()};
   }
+  attach_dropout<T>(ctx, saved);
   sequence_forward<T>(m.ops<T>(), m.config.cell, dims_of<T>(m, ctx.steps, ctx.batch),
                       ctx.x.data_as<T>(), optional_data<T>(h0), optional_data<T>(c0),
                       layer_weights<T>(m), saved, out.y.data_as<T>(), out.hT.data_as<T>(),
@@ -133,6 +135,7 @@ void run_backward(ModelImpl& m, const ContextData& ctx, const Tensor& dy, const 
     saved[k] = {const_cast<T*>(ctx.gates[k].data_as<T>()), const_cast<T*>(ctx.c[k].data_as<T>()),
                 const_cast<T*>(ctx.h[k].data_as<T>())};
   }
+  attach_dropout<T>(ctx, saved);
   BackwardWorkspace<T> work;
   work.da = m.work.da.data_as<T>();
   work.dh_rec = m.work.dh_rec.data_as<T>();
@@ -241,6 +244,7 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0)
   out.y = Tensor::empty({T, B, H}, cfg.dtype, cfg.device);
   out.hT = Tensor::empty(state, cfg.dtype, cfg.device);
   out.cT = Tensor::empty(state, cfg.dtype, cfg.device);
+  detail::prepare_dropout(m, *ctx);  // inter-layer dropout (training only)
 
   if (cfg.dtype == DType::f32) detail::run_forward<float>(m, *ctx, h0, c0, out);
   else detail::run_forward<double>(m, *ctx, h0, c0, out);

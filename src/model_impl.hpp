@@ -22,6 +22,10 @@ struct ContextData {
   std::vector<Tensor> gates;  // per layer [T, B, 4H]
   std::vector<Tensor> c;      // per layer [T+1, B, H]
   std::vector<Tensor> h;      // per layer [T+1, B, H]
+  // Inter-layer dropout (training with config.dropout > 0), per layer k > 0 at index k (index 0
+  // unused): layer k−1's output after the mask [T, B, H], and the mask's key.
+  std::vector<Tensor> dropped_input;
+  std::vector<kernels::DropoutKey> dropout_keys;
 };
 
 struct ModelImpl {
@@ -33,6 +37,8 @@ struct ModelImpl {
   std::map<std::string, std::size_t> index_of;
   std::vector<Tensor> params;
   std::vector<Tensor> grads;
+  bool training = true;              // applies inter-layer dropout (Lstm::set_training)
+  std::uint64_t dropout_offset = 0;  // next position in the dropout stream
 
   std::unique_ptr<ops::Ops<float>> ops_f32;   // when config.dtype == f32
   std::unique_ptr<ops::Ops<double>> ops_f64;  // when config.dtype == f64

@@ -46,6 +46,11 @@ struct LayerActivations {
   T* gates = nullptr;  // [T, B, 4H]
   T* c = nullptr;      // [T+1, B, H]
   T* h = nullptr;      // [T+1, B, H]
+  // Inter-layer dropout on this layer's input (layer k > 0 in training only; null: none): forward
+  // writes mask ⊙ (layer k−1's output) here and reads it as the input; backward reads it for
+  // dW_ih and masks the gradient it passes down with the same key.
+  T* dropped_input = nullptr;  // [T, B, H]
+  kernels::DropoutKey input_dropout{};
 };
 
 /// Backward's scratch, sized for (T, B) and reused across calls.

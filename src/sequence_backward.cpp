@@ -23,6 +23,7 @@ void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims
     const LayerActivations<T>& s = saved[layer];
     const std::int64_t X = dims.layer_input(layer);
     const T* input = layer == 0 ? x : saved[layer - 1].h + state;
+    if (s.dropped_input) input = s.dropped_input;  // inter-layer dropout: what forward read
     // The layer above wrote this layer's dy into dx_inner (after its own loop had read it).
     const T* layer_dy = layer == dims.layers - 1 ? dy : work.dx_inner;
     T* layer_dx = layer == 0 ? dx : work.dx_inner;
@@ -56,6 +57,8 @@ void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims
     ops.gemm(Trans::N, Trans::T, X, G, rows, T(1), input, X, work.da, G, T(1), g.weight_ih, X);
     // dx[T·B, X] = da·W_ih
     ops.gemm(Trans::N, Trans::N, X, rows, G, T(1), w.weight_ih, X, work.da, G, T(0), layer_dx, X);
+    // Inter-layer dropout: the gradient reaches layer k−1's output through the same mask.
+    if (s.dropped_input) ops.dropout(rows * X, s.input_dropout, layer_dx, layer_dx);
     if (g.bias_ih || g.bias_hh) {
       // db_ih and db_hh get the same Σ_t da(t): sum once, add twice.
       ops.fill(work.dbias, G, T(0));

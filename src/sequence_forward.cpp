@@ -19,6 +19,10 @@ void sequence_forward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims&
     const LayerActivations<T>& s = saved[layer];
     const std::int64_t X = dims.layer_input(layer);
     const T* input = layer == 0 ? x : saved[layer - 1].h + state;  // [T, B, X]
+    if (s.dropped_input) {  // inter-layer dropout: this layer reads its input through the mask
+      ops.dropout(T_ * state, s.input_dropout, input, s.dropped_input);
+      input = s.dropped_input;
+    }
 
     if (h0) ops.copy(s.h, h0 + layer * state, state);
     else ops.fill(s.h, state, T(0));
