@@ -8,10 +8,15 @@
 
 namespace fuselstm::kernels {
 
-FUSELSTM_HD float log_of(float x) { return logf(x); }
-FUSELSTM_HD double log_of(double x) { return log(x); }
+FUSELSTM_HD float log_of(float x) {
+  return logf(x);
+}
+FUSELSTM_HD double log_of(double x) {
+  return log(x);
+}
 
-/// Squared error over n elements: term[e] = (pred − target)², grad[e] = grad_scale·2·(pred − target).
+/// Squared error over n elements: term[e] = (pred − target)², grad[e] = grad_scale·2·(pred −
+/// target).
 template <typename T>
 struct MseArgs {
   std::int64_t n = 0;
@@ -37,8 +42,8 @@ FUSELSTM_HD void mse_element(std::int64_t e, const MseArgs<T>& a) {
 template <typename T>
 struct CrossEntropyArgs {
   std::int64_t rows = 0;
-  std::int64_t classes = 0;             // K
-  const T* logits = nullptr;            // [rows, K]
+  std::int64_t classes = 0;               // K
+  const T* logits = nullptr;              // [rows, K]
   const std::int64_t* targets = nullptr;  // [rows]
   std::int64_t ignore_index = -100;
   T* term = nullptr;  // [rows] out

@@ -8,8 +8,12 @@
 
 namespace fuselstm::kernels {
 
-FUSELSTM_HD float sqrt_of(float x) { return sqrtf(x); }
-FUSELSTM_HD double sqrt_of(double x) { return sqrt(x); }
+FUSELSTM_HD float sqrt_of(float x) {
+  return sqrtf(x);
+}
+FUSELSTM_HD double sqrt_of(double x) {
+  return sqrt(x);
+}
 
 /// torch.optim.SGD, one element:
 ///   g = grad + weight_decay·p
@@ -59,8 +63,10 @@ template <typename T>
 FUSELSTM_HD void adam_element(std::int64_t e, const AdamStepArgs<T>& a) {
   T p = a.param[e];
   T g = a.grad[e];
-  if (a.decoupled_weight_decay) p *= T(1) - a.lr * a.weight_decay;
-  else if (a.weight_decay != T(0)) g += a.weight_decay * p;
+  if (a.decoupled_weight_decay)
+    p *= T(1) - a.lr * a.weight_decay;
+  else if (a.weight_decay != T(0))
+    g += a.weight_decay * p;
   const T m = a.beta1 * a.exp_avg[e] + (T(1) - a.beta1) * g;
   const T v = a.beta2 * a.exp_avg_sq[e] + (T(1) - a.beta2) * g * g;
   a.exp_avg[e] = m;
@@ -80,9 +86,12 @@ template <typename T>
 FUSELSTM_HD double reduce_term(ReduceKind kind, T x) {
   const double d = static_cast<double>(x);
   switch (kind) {
-    case ReduceKind::sum: return d;
-    case ReduceKind::sum_of_squares: return d * d;
-    default: return (x - x) == T(0) ? 0.0 : 1.0;  // x − x is NaN exactly when x is NaN or ±Inf
+    case ReduceKind::sum:
+      return d;
+    case ReduceKind::sum_of_squares:
+      return d * d;
+    default:
+      return (x - x) == T(0) ? 0.0 : 1.0;  // x − x is NaN exactly when x is NaN or ±Inf
   }
 }
 

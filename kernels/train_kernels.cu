@@ -18,7 +18,7 @@ unsigned blocks_for(std::int64_t n) {
 }
 
 // Calls body(e) for every e in [0, n), grid-stride.
-#define FUSELSTM_FOR_EACH(e, n)                                                   \
+#define FUSELSTM_FOR_EACH(e, n)                                                       \
   for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < (n); \
        e += std::int64_t(gridDim.x) * blockDim.x)
 

@@ -23,8 +23,7 @@ void launch_clamp(cudaStream_t stream, std::int64_t n, T low, T high, T* x);
 /// One block: each thread sums a fixed stride of elements, then a fixed shared-memory tree; the
 /// order never depends on timing, so the result is bitwise reproducible.
 template <typename T>
-void launch_reduce(cudaStream_t stream, ReduceKind kind, std::int64_t n, const T* src,
-                   double* out);
+void launch_reduce(cudaStream_t stream, ReduceKind kind, std::int64_t n, const T* src, double* out);
 template <typename T>
 void launch_mse_loss(cudaStream_t stream, const MseArgs<T>& args);
 /// One thread per row (K classes in a loop).

@@ -14,8 +14,8 @@
 extern "C" {
 void dgeqrf_(const int* m, const int* n, double* a, const int* lda, double* tau, double* work,
              const int* lwork, int* info);
-void dorgqr_(const int* m, const int* n, const int* k, double* a, const int* lda,
-             const double* tau, double* work, const int* lwork, int* info);
+void dorgqr_(const int* m, const int* n, const int* k, double* a, const int* lda, const double* tau,
+             double* work, const int* lwork, int* info);
 }
 #endif
 
@@ -76,7 +76,9 @@ std::vector<double> orthogonal_factor_householder(std::vector<double> a, std::in
 }
 
 #if FUSELSTM_HAVE_LAPACK
-bool orthogonal_uses_lapack() { return true; }
+bool orthogonal_uses_lapack() {
+  return true;
+}
 
 std::vector<double> orthogonal_factor(std::vector<double> a, std::int64_t n64) {
   const int n = static_cast<int>(n64);
@@ -99,7 +101,9 @@ std::vector<double> orthogonal_factor(std::vector<double> a, std::int64_t n64) {
   return a;
 }
 #else
-bool orthogonal_uses_lapack() { return false; }
+bool orthogonal_uses_lapack() {
+  return false;
+}
 
 std::vector<double> orthogonal_factor(std::vector<double> a, std::int64_t n) {
   return orthogonal_factor_householder(std::move(a), n);
@@ -110,9 +114,12 @@ std::vector<double> orthogonal_factor(std::vector<double> a, std::int64_t n) {
 
 void init_forget_gate_bias(Lstm& model, double value) {
   const LstmConfig& cfg = model.config();
-  if (!cfg.bias) throw ValueError("fuselstm: init_forget_gate_bias: the model has no bias (config.bias is false)");
+  if (!cfg.bias)
+    throw ValueError(
+        "fuselstm: init_forget_gate_bias: the model has no bias (config.bias is false)");
   if (!std::isfinite(value)) {
-    throw ValueError("fuselstm: init_forget_gate_bias: value must be finite, got " + std::to_string(value));
+    throw ValueError("fuselstm: init_forget_gate_bias: value must be finite, got " +
+                     std::to_string(value));
   }
   const std::int64_t H = cfg.hidden_size;
   for (std::int64_t k = 0; k < cfg.num_layers; ++k) {
@@ -128,7 +135,8 @@ void init_forget_gate_bias(Lstm& model, double value) {
 
 void init_orthogonal_recurrent(Lstm& model, std::uint64_t seed, double gain) {
   if (!std::isfinite(gain)) {
-    throw ValueError("fuselstm: init_orthogonal_recurrent: gain must be finite, got " + std::to_string(gain));
+    throw ValueError("fuselstm: init_orthogonal_recurrent: gain must be finite, got " +
+                     std::to_string(gain));
   }
   const LstmConfig& cfg = model.config();
   const std::int64_t H = cfg.hidden_size;

@@ -57,7 +57,9 @@ MseLoss::MseLoss(Lstm& model, const LossOptions& options)
 MseLoss::~MseLoss() = default;
 MseLoss::MseLoss(MseLoss&&) noexcept = default;
 MseLoss& MseLoss::operator=(MseLoss&&) noexcept = default;
-const LossOptions& MseLoss::options() const { return impl_->options; }
+const LossOptions& MseLoss::options() const {
+  return impl_->options;
+}
 
 LossResult MseLoss::operator()(const Tensor& prediction, const Tensor& target) {
   detail::ModelImpl& owner = *impl_->owner;
@@ -96,9 +98,9 @@ LossResult MseLoss::operator()(const Tensor& prediction, const Tensor& target) {
 struct CrossEntropyLoss::Impl {
   detail::ModelImpl* owner;
   LossOptions options;
-  Tensor terms;                // [≥ rows] per-row terms
-  Tensor total;                // f64 [1]
-  detail::RawBuffer targets;   // int64 [≥ rows] on the device
+  Tensor terms;               // [≥ rows] per-row terms
+  Tensor total;               // f64 [1]
+  detail::RawBuffer targets;  // int64 [≥ rows] on the device
 };
 
 CrossEntropyLoss::CrossEntropyLoss(Lstm& model, const LossOptions& options)
@@ -110,7 +112,9 @@ CrossEntropyLoss::CrossEntropyLoss(Lstm& model, const LossOptions& options)
 CrossEntropyLoss::~CrossEntropyLoss() = default;
 CrossEntropyLoss::CrossEntropyLoss(CrossEntropyLoss&&) noexcept = default;
 CrossEntropyLoss& CrossEntropyLoss::operator=(CrossEntropyLoss&&) noexcept = default;
-const LossOptions& CrossEntropyLoss::options() const { return impl_->options; }
+const LossOptions& CrossEntropyLoss::options() const {
+  return impl_->options;
+}
 
 LossResult CrossEntropyLoss::operator()(const Tensor& logits,
                                         const std::vector<std::int64_t>& targets) {
@@ -129,8 +133,8 @@ LossResult CrossEntropyLoss::operator()(const Tensor& logits,
     const std::int64_t t = targets[r];
     if (t == o.ignore_index) continue;
     if (t < 0 || t >= K) {
-      throw ValueError("fuselstm: CrossEntropyLoss: targets[" + std::to_string(r) + "] = " +
-                       std::to_string(t) + " is outside [0, " + std::to_string(K) +
+      throw ValueError("fuselstm: CrossEntropyLoss: targets[" + std::to_string(r) +
+                       "] = " + std::to_string(t) + " is outside [0, " + std::to_string(K) +
                        ") and is not ignore_index (" + std::to_string(o.ignore_index) + ")");
     }
     ++counted;

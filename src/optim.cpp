@@ -15,11 +15,13 @@ namespace {
 
 void check_range(const char* kind, const char* name, double value, double low, double high,
                  bool high_open) {
-  const bool ok = std::isfinite(value) && value >= low && (high_open ? value < high : value <= high);
+  const bool ok =
+      std::isfinite(value) && value >= low && (high_open ? value < high : value <= high);
   if (!ok) {
     throw ValueError(std::string("fuselstm: ") + kind + ": " + name + " must be in [" +
-                     std::to_string(low) + ", " + (std::isinf(high) ? "inf" : std::to_string(high)) +
-                     (high_open ? ")" : "]") + ", got " + std::to_string(value));
+                     std::to_string(low) + ", " +
+                     (std::isinf(high) ? "inf" : std::to_string(high)) + (high_open ? ")" : "]") +
+                     ", got " + std::to_string(value));
   }
 }
 
@@ -37,8 +39,10 @@ Optimizer::Optimizer(const char* kind, ParameterList params, double lr,
   for (const std::string& name : frozen) frozen_seen[name] = false;
   for (ParameterRef& p : params) {
     auto it = frozen_seen.find(p.name);
-    if (it != frozen_seen.end()) it->second = true;
-    else trained_.push_back(std::move(p));
+    if (it != frozen_seen.end())
+      it->second = true;
+    else
+      trained_.push_back(std::move(p));
   }
   for (const auto& [name, seen] : frozen_seen) {
     if (seen) continue;
@@ -88,8 +92,8 @@ NamedTensors Optimizer::state() const {
 
 void Optimizer::load_state(std::int64_t step_count, const NamedTensors& tensors) {
   if (step_count < 0) {
-    throw ValueError(std::string("fuselstm: ") + kind_ + ": load_state: step_count must be >= 0, got " +
-                     std::to_string(step_count));
+    throw ValueError(std::string("fuselstm: ") + kind_ +
+                     ": load_state: step_count must be >= 0, got " + std::to_string(step_count));
   }
   std::map<std::string, const Tensor*> given;
   for (const auto& [name, tensor] : tensors) given[name] = &tensor.get();
@@ -100,7 +104,8 @@ void Optimizer::load_state(std::int64_t step_count, const NamedTensors& tensors)
       const std::string name = state_names_[slot] + "." + trained_[k].name;
       const auto it = given.find(name);
       if (it == given.end()) {
-        throw ValueError(std::string("fuselstm: ") + kind_ + ": load_state: missing '" + name + "'");
+        throw ValueError(std::string("fuselstm: ") + kind_ + ": load_state: missing '" + name +
+                         "'");
       }
       Tensor& dst = state_[slot][k];
       if (it->second->shape() != dst.shape()) {

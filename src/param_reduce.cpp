@@ -9,9 +9,10 @@ namespace fuselstm::detail {
 void check_same_device(const char* where, const ParameterList& params) {
   for (const ParameterRef& p : params) {
     if (p.value->device() != params[0].value->device()) {
-      throw ValueError(std::string("fuselstm: ") + where + ": every parameter must be on one device; " +
-                       params[0].name + " is on " + params[0].value->device().str() + ", " +
-                       p.name + " on " + p.value->device().str());
+      throw ValueError(std::string("fuselstm: ") + where +
+                       ": every parameter must be on one device; " + params[0].name + " is on " +
+                       params[0].value->device().str() + ", " + p.name + " on " +
+                       p.value->device().str());
     }
   }
 }

@@ -15,7 +15,8 @@ void check_rate(const char* where, const char* name, double value) {
 }
 
 void check_step(std::int64_t step) {
-  if (step < 0) throw ValueError("fuselstm: LrSchedule: step must be >= 0, got " + std::to_string(step));
+  if (step < 0)
+    throw ValueError("fuselstm: LrSchedule: step must be >= 0, got " + std::to_string(step));
 }
 
 }  // namespace
@@ -32,7 +33,9 @@ void LrSchedule::set_steps_done(std::int64_t steps) {
   next_ = steps;
 }
 
-ConstantLr::ConstantLr(double lr) : lr_(lr) { check_rate("ConstantLr", "lr", lr); }
+ConstantLr::ConstantLr(double lr) : lr_(lr) {
+  check_rate("ConstantLr", "lr", lr);
+}
 
 double ConstantLr::lr_at(std::int64_t step) const {
   check_step(step);
@@ -66,9 +69,11 @@ CosineWarmupLr::CosineWarmupLr(double base_lr, std::int64_t warmup_steps, std::i
 
 double CosineWarmupLr::lr_at(std::int64_t step) const {
   check_step(step);
-  if (step < warmup_) return base_lr_ * static_cast<double>(step + 1) / static_cast<double>(warmup_);
+  if (step < warmup_)
+    return base_lr_ * static_cast<double>(step + 1) / static_cast<double>(warmup_);
   if (step >= total_) return min_lr_;
-  const double progress = static_cast<double>(step - warmup_) / static_cast<double>(total_ - warmup_);
+  const double progress =
+      static_cast<double>(step - warmup_) / static_cast<double>(total_ - warmup_);
   return min_lr_ + (base_lr_ - min_lr_) * 0.5 * (1 + std::cos(M_PI * progress));
 }
 

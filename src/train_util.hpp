@@ -18,8 +18,10 @@ using elem_t = typename std::remove_reference_t<OpsRef>::value_type;
 /// Calls body(ops) with the owner's Ops<float> or Ops<double>, by its dtype.
 template <typename Body>
 void with_ops(ModelImpl& owner, Body&& body) {
-  if (owner.config.dtype == DType::f32) body(owner.ops<float>());
-  else body(owner.ops<double>());
+  if (owner.config.dtype == DType::f32)
+    body(owner.ops<float>());
+  else
+    body(owner.ops<double>());
 }
 
 /// ShapeError unless `t` is defined, has the owner's dtype and device, and (when `shape` is given)
@@ -29,8 +31,8 @@ inline void check_operand(const std::string& where, const std::string& name, con
   const DType dt = owner.config.dtype;
   const Device dev = owner.config.device;
   if (!t.defined() || t.dtype() != dt || t.device() != dev || (shape && t.shape() != *shape)) {
-    const std::string want = std::string(dtype_name(dt)) + (shape ? shape_str(*shape) : "[...]") +
-                             " on " + dev.str();
+    const std::string want =
+        std::string(dtype_name(dt)) + (shape ? shape_str(*shape) : "[...]") + " on " + dev.str();
     throw ShapeError("fuselstm: " + where + ": " + name + " must be " + want + ", got " +
                      t.describe());
   }

@@ -131,15 +131,17 @@ void nan_in_input_is_caught(Device device) {
   const std::vector<double> head_weights = head.weight().to_vector<double>();
   // The first trained tensor, weight_ih_l0 (layer 0), is the first the guard names; step 3 is
   // the update that would have happened.
-  expect_value_error([&] { train_step(true); }, {"non-finite gradient", "weight_ih_l0", "layer 0",
-                                                 "step 3"});
+  expect_value_error([&] { train_step(true); },
+                     {"non-finite gradient", "weight_ih_l0", "layer 0", "step 3"});
   EXPECT_EQ(adam.step_count(), 2);
   const std::vector<double> after = model.parameter("weight_ih_l0").to_vector<double>();
   for (std::size_t k = 0; k < after.size(); ++k) EXPECT_EQ(after[k], weights[k]) << "updated";
   EXPECT_EQ(head.weight().to_vector<double>(), head_weights);
 }
 
-TEST(Guard, NanInTheInputIsCaughtBeforeAnyUpdate) { nan_in_input_is_caught(Device::cpu()); }
+TEST(Guard, NanInTheInputIsCaughtBeforeAnyUpdate) {
+  nan_in_input_is_caught(Device::cpu());
+}
 
 TEST(GuardCuda, NanInTheInputIsCaughtBeforeAnyUpdate) {
   FUSELSTM_REQUIRE_GPU();

@@ -23,9 +23,11 @@ std::vector<double> train_weights(Device device, std::uint64_t init_seed,
   CosineWarmupLr schedule(1e-2, 2, 8);
   std::mt19937_64 rng(99);  // the same data in every run
   for (int step = 0; step < 8; ++step) {
-    const Tensor x = Tensor::from_vector({T, B, X}, random_values(T * B * X, rng), DType::f32, device);
+    const Tensor x =
+        Tensor::from_vector({T, B, X}, random_values(T * B * X, rng), DType::f32, device);
     std::vector<std::int64_t> targets;
-    for (std::int64_t r = 0; r < T * B; ++r) targets.push_back(static_cast<std::int64_t>(rng() % K));
+    for (std::int64_t r = 0; r < T * B; ++r)
+      targets.push_back(static_cast<std::int64_t>(rng() % K));
     ForwardResult f = model.forward(x);
     const LossResult r = loss(head.forward(f.y), targets);
     model.zero_grad();
@@ -50,7 +52,9 @@ void check_determinism(Device device) {
   EXPECT_NE(a, train_weights(device, 1, 11)) << "another dropout seed";
 }
 
-TEST(Determinism, SameSeedsSameWeightsBitwise) { check_determinism(Device::cpu()); }
+TEST(Determinism, SameSeedsSameWeightsBitwise) {
+  check_determinism(Device::cpu());
+}
 
 TEST(DeterminismCuda, SameSeedsSameWeightsBitwise) {
   FUSELSTM_REQUIRE_GPU();

@@ -30,9 +30,13 @@ TEST(Philox, KnownAnswersOfRandom123) {
   };
   const Kat kats[] = {
       {{{0, 0, 0, 0}}, 0, 0, {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
-      {{{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}}, 0xffffffff, 0xffffffff,
+      {{{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}},
+       0xffffffff,
+       0xffffffff,
        {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
-      {{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}}, 0xa4093822, 0x299f31d0,
+      {{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}},
+       0xa4093822,
+       0x299f31d0,
        {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
   };
   for (const Kat& k : kats) {
@@ -114,8 +118,10 @@ TEST(DropoutModel, ForwardIsTheLayerwiseConstruction) {
   stacked.init_pytorch_default(4);
   Lstm first(train_config(X, H, 1)), second(train_config(H, H, 1));
   for (const char* base : {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}) {
-    first.parameter(std::string(base) + "_l0").assign(stacked.parameter(std::string(base) + "_l0").to_vector<double>());
-    second.parameter(std::string(base) + "_l0").assign(stacked.parameter(std::string(base) + "_l1").to_vector<double>());
+    first.parameter(std::string(base) + "_l0")
+        .assign(stacked.parameter(std::string(base) + "_l0").to_vector<double>());
+    second.parameter(std::string(base) + "_l0")
+        .assign(stacked.parameter(std::string(base) + "_l1").to_vector<double>());
   }
   std::mt19937_64 rng(6);
   const Tensor x = Tensor::from_vector({T, B, X}, random_values(T * B * X, rng), DType::f64);
@@ -139,8 +145,10 @@ TEST(DropoutModel, EvaluationModeAndSingleLayersAreUnmasked) {
     EXPECT_EQ(with.forward(x).y.to_vector<double>(), plain) << "evaluation, L = " << L;
     with.set_training(true);
     const auto trained = with.forward(x).y.to_vector<double>();
-    if (L == 1) EXPECT_EQ(trained, plain) << "no dropout after the last layer";
-    else EXPECT_NE(trained, plain) << "training with L = 3 masks layers 1 and 2";
+    if (L == 1)
+      EXPECT_EQ(trained, plain) << "no dropout after the last layer";
+    else
+      EXPECT_NE(trained, plain) << "training with L = 3 masks layers 1 and 2";
   }
   LstmConfig bad = dropout_config(2, 1.0);
   EXPECT_THROW(Lstm m(bad), ValueError);
@@ -168,7 +176,8 @@ void check_gradients_with_dropout(Device device) {
     model.set_dropout_offset(0);
     const ForwardResult f = model.forward(make({T, B, X}, xv));
     double j = 0;
-    const auto y = f.y.to_vector<double>(), h = f.hT.to_vector<double>(), c = f.cT.to_vector<double>();
+    const auto y = f.y.to_vector<double>(), h = f.hT.to_vector<double>(),
+               c = f.cT.to_vector<double>();
     for (std::size_t k = 0; k < y.size(); ++k) j += ry[k] * y[k];
     for (std::size_t k = 0; k < h.size(); ++k) j += rh[k] * h[k] + rc[k] * c[k];
     return j;
@@ -176,16 +185,19 @@ void check_gradients_with_dropout(Device device) {
   model.set_dropout_offset(0);
   ForwardResult f = model.forward(make({T, B, X}, xv));
   model.zero_grad();
-  const BackwardResult b = model.backward(f.context, make({T, B, H}, ry), make({L, B, H}, rh),
-                                          make({L, B, H}, rc));
+  const BackwardResult b =
+      model.backward(f.context, make({T, B, H}, ry), make({L, B, H}, rh), make({L, B, H}, rc));
   const auto dx = b.dx.to_vector<double>();
   for (auto& [n, v] : params) {
-    expect_close(model.gradient(n).to_vector<double>(), central_differences(v, J), 1e-8, 1e-6, "d" + n);
+    expect_close(model.gradient(n).to_vector<double>(), central_differences(v, J), 1e-8, 1e-6,
+                 "d" + n);
   }
   expect_close(dx, central_differences(xv, J), 1e-8, 1e-6, "dx");
 }
 
-TEST(DropoutModel, GradientsMatchFiniteDifferences) { check_gradients_with_dropout(Device::cpu()); }
+TEST(DropoutModel, GradientsMatchFiniteDifferences) {
+  check_gradients_with_dropout(Device::cpu());
+}
 
 TEST(DropoutModelCuda, GradientsMatchFiniteDifferences) {
   FUSELSTM_REQUIRE_GPU();

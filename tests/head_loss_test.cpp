@@ -34,7 +34,8 @@ TEST(Linear, ForwardMatchesDefinitionAndBackwardMatchesFiniteDifferences) {
     };
     // Forward against out[row, k] = Σ_j x[row, j]·W[k, j] + b[k].
     J();
-    const auto out = head.forward(Tensor::from_vector({T, B, H}, x, DType::f64)).to_vector<double>();
+    const auto out =
+        head.forward(Tensor::from_vector({T, B, H}, x, DType::f64)).to_vector<double>();
     std::vector<double> expected(T * B * K);
     for (std::int64_t row = 0; row < T * B; ++row)
       for (std::int64_t k = 0; k < K; ++k) {
@@ -63,9 +64,20 @@ TEST(Linear, RejectsWrongInputs) {
   Linear head(model, 3);
   EXPECT_THROW(head.forward(Tensor::zeros({2, 1, 5}, DType::f64)), ShapeError);
   EXPECT_THROW(head.forward(Tensor::zeros({2, 1, 4}, DType::f32)), ShapeError);
-  EXPECT_THROW(head.backward(Tensor::zeros({2, 1, 4}, DType::f64), Tensor::zeros({2, 1, 4}, DType::f64)),
-               ShapeError);
+  EXPECT_THROW(
+      head.backward(Tensor::zeros({2, 1, 4}, DType::f64), Tensor::zeros({2, 1, 4}, DType::f64)),
+      ShapeError);
   EXPECT_THROW(Linear(model, 0), ValueError);
+}
+
+TEST(Linear, ParameterListsSurviveMovingTheHead) {
+  Lstm model(train_config(2, 4, 1));
+  Linear a(model, 3);
+  const ParameterList before = parameters_of(a);
+  Linear b = std::move(a);
+  EXPECT_EQ(before[0].value, &b.weight());
+  EXPECT_EQ(before[1].gradient, &b.bias_grad());
+  EXPECT_EQ(before[1].name, "head.bias");
 }
 
 struct LossCase {
@@ -78,8 +90,10 @@ struct LossCase {
 };
 
 std::vector<LossCase> loss_cases() {
-  return {{Reduction::sum, LossSteps::all}, {Reduction::mean, LossSteps::all},
-          {Reduction::sum, LossSteps::last}, {Reduction::mean, LossSteps::last}};
+  return {{Reduction::sum, LossSteps::all},
+          {Reduction::mean, LossSteps::all},
+          {Reduction::sum, LossSteps::last},
+          {Reduction::mean, LossSteps::last}};
 }
 
 TEST(MseLoss, ValueAndGradientForEveryReductionAndStepChoice) {
@@ -152,15 +166,16 @@ TEST(CrossEntropyLoss, StableForHugeLogitsInFloat) {
   Lstm model(train_config(2, 4, 1, DType::f32));
   CrossEntropyLoss loss(model, {Reduction::sum, LossSteps::all, -100});
   // exp(1000) overflows float; the stable form gives log(1 + e^-1) + 1 = 1.3132616875...
-  const LossResult r = loss(Tensor::from_vector({1, 1, 2}, std::vector<double>{1000, 999}, DType::f32),
-                            {1});
+  const LossResult r =
+      loss(Tensor::from_vector({1, 1, 2}, std::vector<double>{1000, 999}, DType::f32), {1});
   EXPECT_NEAR(r.value, 1.0 + std::log1p(std::exp(-1.0)), 1e-6);
 }
 
 TEST(CrossEntropyLoss, AllIgnoredMeanIsZeroAndBadTargetsAreNamed) {
   Lstm model(train_config(2, 4, 1));
   CrossEntropyLoss loss(model);
-  const Tensor z = Tensor::from_vector({1, 2, 3}, std::vector<double>{1, 2, 3, 4, 5, 6}, DType::f64);
+  const Tensor z =
+      Tensor::from_vector({1, 2, 3}, std::vector<double>{1, 2, 3, 4, 5, 6}, DType::f64);
   const LossResult r = loss(z, {-100, -100});
   EXPECT_EQ(r.value, 0.0);
   for (double g : r.grad.to_vector<double>()) EXPECT_EQ(g, 0.0);

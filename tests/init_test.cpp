@@ -2,9 +2,10 @@
 // matrix with a positive R diagonal, LAPACK and plain C++ agreeing), seeding, and the forget-gate
 // bias.
 
+#include "fuselstm/init.hpp"
+
 #include <cmath>
 
-#include "fuselstm/init.hpp"
 #include "orthogonal.hpp"
 #include "train_test_util.hpp"
 
@@ -36,7 +37,8 @@ TEST(InitOrthogonal, EveryGateBlockIsOrthogonal) {
         for (int block = 0; block < 4; ++block) {
           // f64: QR in double, error ~n·1e-16; f32: each entry rounded at 6e-8, sums of n terms.
           const double tol = dtype == DType::f64 ? 1e-13 : 1e-6;
-          EXPECT_LT(orthogonality_error(w.data() + block * H * H, H, gain), tol) << "block " << block;
+          EXPECT_LT(orthogonality_error(w.data() + block * H * H, H, gain), tol)
+              << "block " << block;
         }
       }
       EXPECT_EQ(model.parameter("weight_ih_l1").to_vector<double>(), w_ih) << "only weight_hh";

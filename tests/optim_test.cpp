@@ -3,9 +3,10 @@
 // PyTorch; Adam's first step against its closed form; frozen parameters; state save/load;
 // argument checks; CUDA against host (skipped without a GPU).
 
+#include "fuselstm/optim.hpp"
+
 #include <cmath>
 
-#include "fuselstm/optim.hpp"
 #include "train_test_util.hpp"
 
 namespace fuselstm::testing {
@@ -37,8 +38,10 @@ std::unique_ptr<Optimizer> make(Kind kind, OneTensor& m) {
     o.lr = 0.1;
     o.momentum = 0.9;
     o.weight_decay = 0.01;
-    if (kind == Kind::sgd_momentum) o.dampening = 0.1;
-    else o.nesterov = true;
+    if (kind == Kind::sgd_momentum)
+      o.dampening = 0.1;
+    else
+      o.nesterov = true;
     return std::make_unique<Sgd>(params, o, m.frozen);
   }
   AdamOptions o;
@@ -121,11 +124,13 @@ TEST(Optimizers, StateRoundTripContinuesBitwise) {
     opt_a->step();
     // Save: the state tensors as a checkpoint would (copies on the host) and the step count.
     std::vector<std::pair<std::string, Tensor>> saved;
-    for (const auto& [name, t] : opt_a->state()) saved.emplace_back(name, t.get().to(Device::cpu()));
+    for (const auto& [name, t] : opt_a->state())
+      saved.emplace_back(name, t.get().to(Device::cpu()));
     NamedTensors restored;
     for (const auto& [name, t] : saved) restored.emplace_back(name, std::cref(t));
     EXPECT_EQ(restored.size(), kind == Kind::adam ? 2u : 1u);
-    EXPECT_EQ(restored[0].first, kind == Kind::adam ? "exp_avg.bias_ih_l0" : "momentum_buffer.bias_ih_l0");
+    EXPECT_EQ(restored[0].first,
+              kind == Kind::adam ? "exp_avg.bias_ih_l0" : "momentum_buffer.bias_ih_l0");
 
     b.model.parameter("bias_ih_l0").assign(a.value());
     auto opt_b = make(kind, b);

@@ -1,8 +1,9 @@
 // Learning-rate schedules against their formulas at chosen steps, and their use on an optimizer.
 
+#include "fuselstm/schedule.hpp"
+
 #include <cmath>
 
-#include "fuselstm/schedule.hpp"
 #include "train_test_util.hpp"
 
 namespace fuselstm::testing {
@@ -23,8 +24,8 @@ TEST(Schedules, CosineWithWarmup) {
   CosineWarmupLr s(1.0, 4, 14, 0.1);
   EXPECT_DOUBLE_EQ(s.lr_at(0), 0.25);  // warm-up: (s + 1)/4
   EXPECT_DOUBLE_EQ(s.lr_at(3), 1.0);
-  EXPECT_DOUBLE_EQ(s.lr_at(4), 1.0);                     // cosine starts at the top
-  EXPECT_DOUBLE_EQ(s.lr_at(9), 0.1 + 0.9 * 0.5);         // half-way: cos(π/2) = 0
+  EXPECT_DOUBLE_EQ(s.lr_at(4), 1.0);              // cosine starts at the top
+  EXPECT_DOUBLE_EQ(s.lr_at(9), 0.1 + 0.9 * 0.5);  // half-way: cos(π/2) = 0
   EXPECT_NEAR(s.lr_at(13), 0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * 0.9)), 1e-15);
   EXPECT_DOUBLE_EQ(s.lr_at(14), 0.1);
   EXPECT_DOUBLE_EQ(s.lr_at(100), 0.1);

@@ -2,6 +2,7 @@
 // Linear: the output head on an LSTM's hidden outputs (PyTorch nn.Linear).
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "fuselstm/lstm.hpp"
@@ -14,7 +15,9 @@ namespace fuselstm {
 /// gradient of the same shape that backward accumulates and zero_grad() clears.
 ///
 /// A head is bound to a model: it uses the model's dtype, device and stream (so its work is ordered
-/// with the model's), and the model must outlive it. One thread at a time, like the model.
+/// with the model's), and the model must outlive it. Its tensors keep their addresses when the
+/// head is moved, so a ParameterList taken from it stays valid. One thread at a time, like the
+/// model.
 class Linear {
 public:
   /// A head with `out_features` = K ≥ 1 outputs on `model`'s H hidden units, initialised as
@@ -57,9 +60,12 @@ public:
   detail::ModelImpl& owner() const { return *owner_; }
 
 private:
+  struct Tensors {
+    Tensor weight, bias, weight_grad, bias_grad;
+  };
   detail::ModelImpl* owner_;
   std::string name_;
-  Tensor weight_, bias_, weight_grad_, bias_grad_;
+  std::unique_ptr<Tensors> t_;  // on the heap: ParameterRefs point at these
 };
 
 }  // namespace fuselstm

@@ -91,8 +91,7 @@ public:
   /// Plain SGD on every parameter of `model` but `frozen` (e.g. {"bias_hh_l0"} for the seed's one
   /// bias per gate): p ← p − lr·dp.
   Sgd(Lstm& model, double lr, const std::vector<std::string>& frozen = {});
-  Sgd(ParameterList params, const SgdOptions& options,
-      const std::vector<std::string>& frozen = {});
+  Sgd(ParameterList params, const SgdOptions& options, const std::vector<std::string>& frozen = {});
   const SgdOptions& options() const { return options_; }
 
 private:
