@@ -40,6 +40,10 @@ void LstmConfig::validate() const {
     throw ValueError("fuselstm: LstmConfig.memory_limit_bytes must be >= 0 (0: free memory), got " +
                      std::to_string(memory_limit_bytes));
   }
+  if (!(dropout >= 0 && dropout < 1)) {
+    throw ValueError("fuselstm: LstmConfig.dropout must be in [0, 1), got " +
+                     std::to_string(dropout));
+  }
   if (device.is_cuda()) {
     const int count = cuda_device_count();
     if (!cuda_compiled()) {

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "fuselstm/error.hpp"
+#include "dropout.hpp"
 #include "model_impl.hpp"
 #include "memory_plan.hpp"
 #include "sequence.hpp"
@@ -66,7 +67,7 @@ ModelImpl::ModelImpl(const LstmConfig& cfg) : config(cfg), id(next_model_id()) {
 }
 
 SegmentPlan ModelImpl::segment_plan(std::int64_t steps, std::int64_t batch) const {
-  return resolve_segment_plan(config, steps, batch);
+  return resolve_segment_plan(config, steps, batch, dropout_active());
 }
 
 void ModelImpl::reserve_workspace(std::int64_t steps, std::int64_t batch, const SegmentPlan& plan) {
@@ -191,9 +192,14 @@ std::vector<LayerSaved<T>> saved_of(const ContextData& ctx) {
 
 template <typename T>
 LayerLinks<T> links_of(const ContextData& ctx) {
+  // The orchestration only reads through these during backward; the struct serves both passes.
   LayerLinks<T> links;
   for (const Tensor& t : ctx.reversed_input) links.reversed_input.push_back(const_cast<T*>(t.data_as<T>()));
   for (const Tensor& t : ctx.layer_output) links.output.push_back(const_cast<T*>(t.data_as<T>()));
+  for (const Tensor& t : ctx.dropped_input) {
+    links.dropped_input.push_back(t.defined() ? const_cast<T*>(t.data_as<T>()) : nullptr);
+  }
+  links.dropout_keys = ctx.dropout_keys;
   return links;
 }
 
@@ -417,6 +423,7 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
   out.y = Tensor::empty(detail::sequence_shape(cfg, T, B, D * H), cfg.dtype, cfg.device);
   out.hT = Tensor::empty(state, cfg.dtype, cfg.device);
   out.cT = Tensor::empty(state, cfg.dtype, cfg.device);
+  detail::prepare_dropout(m, *ctx);  // inter-layer dropout (training only)
 
   if (cfg.dtype == DType::f32) {
     detail::copy_time_major<float>(m, x, T, B, ctx->x);
@@ -474,9 +481,18 @@ InferenceResult Lstm::infer(const Tensor& x, const Tensor& h0, const Tensor& c0,
   const LstmConfig& cfg = m.config;
   const auto [T, B] = detail::check_sequence("infer", cfg, x, h0, c0, lengths);
   if (cfg.bidirectional) {
-    // The reverse direction needs the whole sequence; the training forward's buffers serve.
-    ForwardResult f = forward(x, h0, c0, lengths);
-    return {std::move(f.y), std::move(f.hT), std::move(f.cT)};
+    // The reverse direction needs the whole sequence; the training forward's buffers serve, in
+    // evaluation mode (inference never applies dropout).
+    const bool training = m.training;
+    m.training = false;
+    try {
+      ForwardResult f = forward(x, h0, c0, lengths);
+      m.training = training;
+      return {std::move(f.y), std::move(f.hT), std::move(f.cT)};
+    } catch (...) {
+      m.training = training;
+      throw;
+    }
   }
   const Shape state{cfg.num_layers, B, cfg.hidden_size};
   const detail::DeviceBuffer device_lengths = detail::device_lengths(cfg.device, lengths);
@@ -521,7 +537,8 @@ MemoryPlan Lstm::plan_memory(std::int64_t steps, std::int64_t batch) const {
     throw ValueError("fuselstm: plan_memory: need T >= 1 and B >= 1, got T=" +
                      std::to_string(steps) + ", B=" + std::to_string(batch));
   }
-  return detail::plan_bytes(impl_->config, steps, batch, impl_->segment_plan(steps, batch));
+  return detail::plan_bytes(impl_->config, steps, batch, impl_->segment_plan(steps, batch),
+                            impl_->dropout_active());
 }
 
 void Lstm::zero_grad() {

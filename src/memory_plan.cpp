@@ -9,7 +9,7 @@
 namespace fuselstm::detail {
 
 MemoryPlan plan_bytes(const LstmConfig& cfg, std::int64_t T, std::int64_t B,
-                      const SegmentPlan& plan) {
+                      const SegmentPlan& plan, bool dropout) {
   const std::int64_t H = cfg.hidden_size, X = cfg.input_size, L = cfg.num_layers;
   const std::int64_t D = cfg.directions(), units = L * D;
   const std::int64_t state = B * H, word = static_cast<std::int64_t>(dtype_size(cfg.dtype));
@@ -22,6 +22,7 @@ MemoryPlan plan_bytes(const LstmConfig& cfg, std::int64_t T, std::int64_t B,
   else context += units * ((T + 1) * state + T * B * 4 * H);            // c and gates of every step
   if (D == 2) context += T * B * X + (L - 1) * T * B * 2 * H   // reversed inputs
                          + (L - 1) * T * B * 2 * H;            // joined outputs of layers < L−1
+  if (dropout) context += (L - 1) * T * B * D * H;              // masked inputs of layers > 0
   std::int64_t workspace = plan.da_ring_steps() * B * 4 * H + 2 * state + 4 * H;
   if (L > 1) workspace += T * B * D * H;                               // dx of inner layers
   if (D == 2) workspace += T * state + T * B * std::max(X, D * H);    // reverse unit's dy, dx
@@ -48,7 +49,8 @@ SegmentPlan make_plan(std::int64_t T, std::int64_t B, std::int64_t k, bool recom
 
 }  // namespace
 
-SegmentPlan resolve_segment_plan(const LstmConfig& cfg, std::int64_t T, std::int64_t B) {
+SegmentPlan resolve_segment_plan(const LstmConfig& cfg, std::int64_t T, std::int64_t B,
+                                 bool dropout) {
   switch (cfg.memory_mode) {
     case MemoryMode::store_all: return make_plan(T, B, T, false);
     case MemoryMode::recompute: {
@@ -62,7 +64,7 @@ SegmentPlan resolve_segment_plan(const LstmConfig& cfg, std::int64_t T, std::int
   const std::int64_t budget =
       cfg.memory_limit_bytes > 0 ? cfg.memory_limit_bytes : available_bytes(cfg.device);
   const SegmentPlan stored = make_plan(T, B, T, false);
-  if (plan_bytes(cfg, T, B, stored).total_bytes() <= budget) return stored;
+  if (plan_bytes(cfg, T, B, stored, dropout).total_bytes() <= budget) return stored;
   // The largest segment that fits: fewer, longer segments mean fewer, larger GEMMs.
   std::int64_t least = std::numeric_limits<std::int64_t>::max();
   std::int64_t previous_k = 0;
@@ -71,7 +73,7 @@ SegmentPlan resolve_segment_plan(const LstmConfig& cfg, std::int64_t T, std::int
     if (k == previous_k) continue;
     previous_k = k;
     const SegmentPlan p = make_plan(T, B, k, true);
-    const std::int64_t bytes = plan_bytes(cfg, T, B, p).total_bytes();
+    const std::int64_t bytes = plan_bytes(cfg, T, B, p, dropout).total_bytes();
     if (bytes <= budget) return p;
     least = std::min(least, bytes);
   }

@@ -10,12 +10,14 @@
 
 namespace fuselstm::detail {
 
-/// The bytes of a plan, as a fresh model would allocate them.
+/// The bytes of a plan, as a fresh model would allocate them; `dropout` when the forward keeps
+/// inter-layer dropout masks (training, config.dropout > 0, L > 1).
 MemoryPlan plan_bytes(const LstmConfig& config, std::int64_t steps, std::int64_t batch,
-                      const SegmentPlan& plan);
+                      const SegmentPlan& plan, bool dropout);
 
 /// The segment plan of config.memory_mode for (T, B); automatic picks store_all when it fits the
 /// budget, else the largest k that does (OutOfMemoryError naming needed and available if none).
-SegmentPlan resolve_segment_plan(const LstmConfig& config, std::int64_t steps, std::int64_t batch);
+SegmentPlan resolve_segment_plan(const LstmConfig& config, std::int64_t steps, std::int64_t batch,
+                                 bool dropout);
 
 }  // namespace fuselstm::detail

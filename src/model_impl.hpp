@@ -29,6 +29,10 @@ struct ContextData {
   std::vector<Tensor> gates;       // per unit [T, B, 4H] when stored; empty when recomputing
   std::vector<Tensor> reversed_input;  // bidirectional: per layer [T, B, X_k]
   std::vector<Tensor> layer_output;    // bidirectional: per layer < L−1 [T, B, 2H]
+  // Inter-layer dropout (training with config.dropout > 0), per layer k > 0 at index k (index 0
+  // unused): layer k−1's output after the mask [T, B, D·H], and the mask's key.
+  std::vector<Tensor> dropped_input;
+  std::vector<kernels::DropoutKey> dropout_keys;
 };
 
 /// "_l{k}" or "_l{k}_reverse": the name suffix of unit = layer·D + direction.
@@ -43,6 +47,8 @@ struct ModelImpl {
   std::map<std::string, std::size_t> index_of;
   std::vector<Tensor> params;
   std::vector<Tensor> grads;
+  bool training = true;              // applies inter-layer dropout (Lstm::set_training)
+  std::uint64_t dropout_offset = 0;  // next position in the dropout stream
 
   std::unique_ptr<ops::Ops<float>> ops_f32;   // when config.dtype == f32
   std::unique_ptr<ops::Ops<double>> ops_f64;  // when config.dtype == f64
@@ -57,6 +63,10 @@ struct ModelImpl {
   } work;
 
   std::size_t lookup(const std::string& name) const;
+  /// Whether a forward now keeps inter-layer dropout masks.
+  bool dropout_active() const {
+    return training && config.dropout > 0 && config.num_layers > 1;
+  }
   /// The segment plan for (T, B) under config.memory_mode (automatic resolved).
   SegmentPlan segment_plan(std::int64_t steps, std::int64_t batch) const;
   /// Grows the workspace to serve (T, B, plan); allocates into locals first, so a failure

@@ -38,12 +38,20 @@ struct SequenceDims {
   std::int64_t units() const { return layers * directions; }  // unit = layer·D + direction
 };
 
-/// What ties the directions of a bidirectional layer together (owned by the context; empty
-/// vectors when D = 1, where layer k's input is simply layer k−1's h).
+/// What ties layers and directions together (owned by the context): empty vectors when D = 1
+/// and there is no dropout, where layer k's input is simply layer k−1's h.
 template <typename T>
 struct LayerLinks {
   std::vector<T*> reversed_input;  // per layer [T, B, X_k]: the reverse unit's input
   std::vector<T*> output;          // per layer < L−1 [T, B, 2H]: [forward h, reverse h] per step
+  // Inter-layer dropout (training only; empty: none), per layer k > 0 at index k: forward writes
+  // mask ⊙ (layer k−1's output) [T, B, D·H] here and layer k reads it as its input; backward
+  // reads it for dW_ih and masks the gradient it passes down with the same key.
+  std::vector<T*> dropped_input;
+  std::vector<kernels::DropoutKey> dropout_keys;
+  T* dropped(std::int64_t layer) const {
+    return layer < static_cast<std::int64_t>(dropped_input.size()) ? dropped_input[layer] : nullptr;
+  }
 };
 
 /// How time is cut. Stored: one segment of T steps whose buffers are kept. Recompute: segments of

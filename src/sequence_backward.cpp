@@ -120,6 +120,7 @@ void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims
   for (std::int64_t layer = dims.layers - 1; layer >= 0; --layer) {
     const std::int64_t X = dims.layer_input(layer);
     const T* input = layer == 0 ? x : D == 1 ? saved[layer - 1].h + state : links.output[layer - 1];
+    if (const T* dropped = links.dropped(layer)) input = dropped;  // what forward read
     // The gradient reaching this layer's output: the caller's dy (maybe batch-first) for the top
     // layer; below, the layer above's dx, which it wrote into dx_inner block by block after
     // reading its own dy rows (so dx_inner is read here and overwritten here the same way).
@@ -157,6 +158,8 @@ void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims
         ops.reverse_time(T_, B, X, dims.lengths, work.dx_reverse, B * X, X, layer_dx, true);
       }
     }
+    // Inter-layer dropout: the gradient reaches layer k−1's output through the same mask.
+    if (links.dropped(layer)) ops.dropout(T_ * B * X, links.dropout_keys[layer], layer_dx, layer_dx);
   }
   if (dx && dims.batch_first) ops.swap_axes(B, T_, dims.input, work.dx_time_major, dx);
 }

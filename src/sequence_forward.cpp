@@ -47,6 +47,10 @@ void sequence_forward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims&
   for (std::int64_t layer = 0; layer < dims.layers; ++layer) {
     const std::int64_t X = dims.layer_input(layer);
     const T* input = layer == 0 ? x : D == 1 ? saved[layer - 1].h + state : links.output[layer - 1];
+    if (T* dropped = links.dropped(layer)) {  // inter-layer dropout: read the input through the mask
+      ops.dropout(T_ * B * X, links.dropout_keys[layer], input, dropped);
+      input = dropped;
+    }
     for (std::int64_t direction = 0; direction < D; ++direction) {
       const std::int64_t unit = layer * D + direction;
       const T* unit_input = input;

@@ -131,6 +131,42 @@ public:
     inner_->join_directions(steps, batch, hidden, lengths, fwd, rev, out, batch_first);
   }
   void synchronize() override { record("synchronize"); }
+  void broadcast_rows(std::int64_t r, std::int64_t c, const double* s, double* d) override {
+    record("broadcast_rows");
+    inner_->broadcast_rows(r, c, s, d);
+  }
+  void scale(std::int64_t n, double alpha, double* x) override {
+    record("scale");
+    inner_->scale(n, alpha, x);
+  }
+  void clamp(std::int64_t n, double lo, double hi, double* x) override {
+    record("clamp");
+    inner_->clamp(n, lo, hi, x);
+  }
+  void reduce(kernels::ReduceKind k, std::int64_t n, const double* s, double* out) override {
+    record("reduce");
+    inner_->reduce(k, n, s, out);
+  }
+  void mse_loss(const kernels::MseArgs<double>& a) override {
+    record("mse_loss");
+    inner_->mse_loss(a);
+  }
+  void cross_entropy_loss(const kernels::CrossEntropyArgs<double>& a) override {
+    record("cross_entropy_loss");
+    inner_->cross_entropy_loss(a);
+  }
+  void sgd_update(std::int64_t n, const kernels::SgdStepArgs<double>& a) override {
+    record("sgd_update");
+    inner_->sgd_update(n, a);
+  }
+  void adam_update(std::int64_t n, const kernels::AdamStepArgs<double>& a) override {
+    record("adam_update");
+    inner_->adam_update(n, a);
+  }
+  void dropout(std::int64_t n, const kernels::DropoutKey& k, const double* s, double* d) override {
+    record("dropout");
+    inner_->dropout(n, k, s, d);
+  }
   int count(const std::string& op) const {
     int n = 0;
     for (const Call& c : calls) n += c.op == op;

@@ -59,6 +59,14 @@ struct LstmConfig {
   MemoryMode memory_mode = MemoryMode::store_all;
   std::int64_t segment_steps = 0;       ///< k of MemoryMode::recompute; 0: ⌈√T⌉
   std::int64_t memory_limit_bytes = 0;  ///< budget of MemoryMode::automatic; 0: free memory
+  /// Inter-layer dropout probability p ∈ [0, 1), as nn.LSTM's `dropout`: in training mode
+  /// (Lstm::set_training) the input of every layer k > 0, i.e. layer k−1's output, is multiplied
+  /// by a mask that keeps each element with probability 1 − p and scales it by 1/(1 − p); never
+  /// after the last layer, never in evaluation mode. 0: off.
+  double dropout = 0;
+  /// The masks' seed: a counter-based Philox4x32-10 stream (see Lstm::dropout_offset), so the same
+  /// seed gives the same masks on every device.
+  std::uint64_t dropout_seed = 0;
   /// A cudaStream_t to run on (borrowed, not destroyed); null: the model creates its own stream.
   void* cuda_stream = nullptr;
 

@@ -151,6 +151,18 @@ public:
   /// even the leanest recompute plan fits.
   MemoryPlan plan_memory(std::int64_t steps, std::int64_t batch) const;
 
+  /// Training mode (the default, as a new PyTorch module) applies config.dropout between layers;
+  /// evaluation mode (false) never does. Nothing else depends on the mode.
+  void set_training(bool training);
+  bool training() const;
+  /// The position in the dropout stream where the next training forward's masks start. Each
+  /// training forward with dropout > 0 takes (L − 1)·⌈T·B·H/4⌉·4 positions: layer k's mask
+  /// element e (row-major [T, B, H]) is position offset + (k − 1)·⌈T·B·H/4⌉·4 + e (see
+  /// kernels/dropout_math.hpp). Save it with a checkpoint and set it back to resume with the same
+  /// masks; a new model starts at 0. The context keeps its masks: backward needs no state.
+  std::uint64_t dropout_offset() const;
+  void set_dropout_offset(std::uint64_t offset);
+
   /// Sets every gradient to zero.
   void zero_grad();
   /// Waits until the device has finished the model's queued work (a no-op on the CPU).

@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include "../../kernels/launch.hpp"
+#include "../../kernels/train_launch.hpp"
 #include "../ops/ops.hpp"
 #include "cuda_check.hpp"
 
@@ -145,6 +146,43 @@ public:
   void synchronize() override {
     activate();
     FUSELSTM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+
+  void broadcast_rows(std::int64_t rows, std::int64_t cols, const T* src, T* dst) override {
+    activate();
+    kernels::launch_broadcast_rows(stream_, rows, cols, src, dst);
+  }
+  void scale(std::int64_t n, T alpha, T* x) override {
+    activate();
+    kernels::launch_scale(stream_, n, alpha, x);
+  }
+  void clamp(std::int64_t n, T low, T high, T* x) override {
+    activate();
+    kernels::launch_clamp(stream_, n, low, high, x);
+  }
+  void reduce(kernels::ReduceKind kind, std::int64_t n, const T* src, double* out) override {
+    activate();
+    kernels::launch_reduce(stream_, kind, n, src, out);
+  }
+  void mse_loss(const kernels::MseArgs<T>& args) override {
+    activate();
+    kernels::launch_mse_loss(stream_, args);
+  }
+  void cross_entropy_loss(const kernels::CrossEntropyArgs<T>& args) override {
+    activate();
+    kernels::launch_cross_entropy_loss(stream_, args);
+  }
+  void sgd_update(std::int64_t n, const kernels::SgdStepArgs<T>& args) override {
+    activate();
+    kernels::launch_sgd_update(stream_, n, args);
+  }
+  void adam_update(std::int64_t n, const kernels::AdamStepArgs<T>& args) override {
+    activate();
+    kernels::launch_adam_update(stream_, n, args);
+  }
+  void dropout(std::int64_t n, const kernels::DropoutKey& key, const T* src, T* dst) override {
+    activate();
+    kernels::launch_dropout(stream_, n, key, src, dst);
   }
 
 private:

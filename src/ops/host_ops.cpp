@@ -133,6 +133,38 @@ public:
   }
   void synchronize() override {}
 
+  void broadcast_rows(std::int64_t rows, std::int64_t cols, const T* src, T* dst) override {
+    for (std::int64_t r = 0; r < rows; ++r) {
+      for (std::int64_t j = 0; j < cols; ++j) dst[r * cols + j] = src[j];
+    }
+  }
+  void scale(std::int64_t n, T alpha, T* x) override {
+    for (std::int64_t e = 0; e < n; ++e) x[e] *= alpha;
+  }
+  void clamp(std::int64_t n, T low, T high, T* x) override {
+    for (std::int64_t e = 0; e < n; ++e) x[e] = kernels::clamp_value(x[e], low, high);
+  }
+  void reduce(kernels::ReduceKind kind, std::int64_t n, const T* src, double* out) override {
+    double sum = 0;
+    for (std::int64_t e = 0; e < n; ++e) sum += kernels::reduce_term(kind, src[e]);
+    *out = sum;
+  }
+  void mse_loss(const kernels::MseArgs<T>& args) override {
+    for (std::int64_t e = 0; e < args.n; ++e) kernels::mse_element(e, args);
+  }
+  void cross_entropy_loss(const kernels::CrossEntropyArgs<T>& args) override {
+    for (std::int64_t r = 0; r < args.rows; ++r) kernels::cross_entropy_row(r, args);
+  }
+  void sgd_update(std::int64_t n, const kernels::SgdStepArgs<T>& args) override {
+    for (std::int64_t e = 0; e < n; ++e) kernels::sgd_element(e, args);
+  }
+  void adam_update(std::int64_t n, const kernels::AdamStepArgs<T>& args) override {
+    for (std::int64_t e = 0; e < n; ++e) kernels::adam_element(e, args);
+  }
+  void dropout(std::int64_t n, const kernels::DropoutKey& key, const T* src, T* dst) override {
+    for (std::int64_t e = 0; e < n; ++e) kernels::dropout_element(e, key, src, dst);
+  }
+
 private:
   bool use_blas_;
   std::vector<T> sums_;  // scratch of add_column_sums, reused across calls

@@ -9,6 +9,9 @@
 
 #include "../../kernels/cell_math.hpp"
 #include "../../kernels/sequence_math.hpp"
+#include "../../kernels/dropout_math.hpp"
+#include "../../kernels/loss_math.hpp"
+#include "../../kernels/optim_math.hpp"
 #include "fuselstm/config.hpp"
 #include "fuselstm/device.hpp"
 
@@ -19,6 +22,7 @@ enum class Trans { N, T };
 template <typename T>
 class Ops {
 public:
+  using value_type = T;
   virtual ~Ops() = default;
   virtual Device device() const = 0;
 
@@ -57,6 +61,27 @@ public:
                                bool batch_first) = 0;
   /// Waits for every queued call.
   virtual void synchronize() = 0;
+
+  // --- The training toolkit: heads, losses, optimizers, clipping, guard, dropout ---------------
+  /// dst[r·cols + j] = src[j] for a row-major [rows, cols] dst (a bias on every row).
+  virtual void broadcast_rows(std::int64_t rows, std::int64_t cols, const T* src, T* dst) = 0;
+  /// x *= alpha over n elements.
+  virtual void scale(std::int64_t n, T alpha, T* x) = 0;
+  /// x = clamp(x, low, high) over n elements (kernels::clamp_value; NaN stays NaN).
+  virtual void clamp(std::int64_t n, T low, T high, T* x) = 0;
+  /// out[0] = Σ_e reduce_term(kind, src[e]) in double, in a fixed order on each device (so the same
+  /// inputs give the same bits). `out` is one double of the ops' device memory; n = 0 gives 0.
+  virtual void reduce(kernels::ReduceKind kind, std::int64_t n, const T* src, double* out) = 0;
+  /// kernels::mse_element over args.n elements.
+  virtual void mse_loss(const kernels::MseArgs<T>& args) = 0;
+  /// kernels::cross_entropy_row over args.rows rows.
+  virtual void cross_entropy_loss(const kernels::CrossEntropyArgs<T>& args) = 0;
+  /// One fused SGD update of one parameter tensor of n elements (kernels::sgd_element).
+  virtual void sgd_update(std::int64_t n, const kernels::SgdStepArgs<T>& args) = 0;
+  /// One fused Adam/AdamW update of one parameter tensor of n elements (kernels::adam_element).
+  virtual void adam_update(std::int64_t n, const kernels::AdamStepArgs<T>& args) = 0;
+  /// dst = src ⊙ mask over n elements (kernels::dropout_element); src may equal dst.
+  virtual void dropout(std::int64_t n, const kernels::DropoutKey& key, const T* src, T* dst) = 0;
 };
 
 /// Host ops: cblas (column-major) when BLAS was found at configure time, plain loops otherwise.

@@ -1,0 +1,84 @@
+#pragma once
+// Losses on a head's outputs: mean-squared error and softmax cross-entropy, each returning the loss
+// value and its gradient with respect to its input in one fused pass.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "fuselstm/lstm.hpp"
+
+namespace fuselstm {
+
+/// How the per-element (MSE) or per-row (cross-entropy) terms become one number.
+enum class Reduction {
+  sum,   ///< L = Σ terms
+  mean,  ///< L = Σ terms / N; N is stated per loss below
+};
+
+/// Which time steps of a [T, B, K] input the loss sees.
+enum class LossSteps {
+  all,   ///< every step: T·B rows
+  last,  ///< only step T−1 of each sequence: B rows (the gradient of the other steps is zero)
+};
+
+struct LossOptions {
+  Reduction reduction = Reduction::mean;
+  LossSteps steps = LossSteps::all;
+  /// Cross-entropy only: rows whose target equals this contribute nothing (padding). PyTorch's
+  /// default.
+  std::int64_t ignore_index = -100;
+};
+
+/// A loss value and dL/d(input).
+struct LossResult {
+  double value = 0;  ///< L, summed in double in a fixed order (deterministic)
+  Tensor grad;       ///< [T, B, K] like the input; zero on steps the loss does not see
+};
+
+/// Mean-squared error: term = (prediction − target)² per element of the rows seen.
+///   sum:  L = Σ (p − y)²;  mean: L = Σ (p − y)² / N with N = rows·K (every element counts, as
+///   torch.nn.MSELoss(reduction='mean')). dL/dp = 2(p − y) (sum) or 2(p − y)/N (mean).
+/// Bound to a model for its dtype, device and stream; the model must outlive the loss. Scratch
+/// buffers are kept and reused between calls.
+class MseLoss {
+public:
+  explicit MseLoss(Lstm& model, const LossOptions& options = {});
+  ~MseLoss();
+  MseLoss(MseLoss&&) noexcept;
+  MseLoss& operator=(MseLoss&&) noexcept;
+  /// prediction [T, B, K]; target [T, B, K] (steps = all) or [B, K] (steps = last), on the model's
+  /// device and dtype. Waits for the device to read the value back.
+  LossResult operator()(const Tensor& prediction, const Tensor& target);
+  const LossOptions& options() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Softmax cross-entropy over K classes with integer targets (torch.nn.CrossEntropyLoss on
+/// logits): per row r seen, with target t_r ≠ ignore_index,
+///   term_r = log Σ_j exp(z_rj) − z_{r,t_r}  (stable: the row's max is subtracted first)
+///   sum:  L = Σ_r term_r;  mean: L = Σ_r term_r / N with N = the number of rows seen whose target
+///   ≠ ignore_index (PyTorch's weighting); N = 0 gives L = 0 and a zero gradient (PyTorch: NaN).
+///   dL/dz_rj = (softmax(z_r)_j − [j = t_r]) (sum) or that / N (mean); 0 for ignored rows.
+/// Bound to a model like MseLoss.
+class CrossEntropyLoss {
+public:
+  explicit CrossEntropyLoss(Lstm& model, const LossOptions& options = {});
+  ~CrossEntropyLoss();
+  CrossEntropyLoss(CrossEntropyLoss&&) noexcept;
+  CrossEntropyLoss& operator=(CrossEntropyLoss&&) noexcept;
+  /// logits [T, B, K] on the model's device and dtype; targets on the host, row-major: [T·B]
+  /// (steps = all, index t·B + b) or [B] (steps = last), each in [0, K) or ignore_index
+  /// (ValueError naming the first bad index otherwise). Waits for the device to read the value.
+  LossResult operator()(const Tensor& logits, const std::vector<std::int64_t>& targets);
+  const LossOptions& options() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fuselstm
