@@ -15,9 +15,11 @@
 //   expected and actual values; a failed call changes nothing.
 // - A model is used by one thread at a time. Results are deterministic on a given device.
 
+#include "fuselstm/checkpoint.hpp"
 #include "fuselstm/config.hpp"
 #include "fuselstm/device.hpp"
 #include "fuselstm/error.hpp"
+#include "fuselstm/io.hpp"
 #include "fuselstm/lstm.hpp"
 #include "fuselstm/optim.hpp"
 #include "fuselstm/random.hpp"

@@ -84,9 +84,10 @@ struct LoadOptions {
   std::optional<DType> dtype;
   MathMode math = MathMode::fp32;  ///< as LstmConfig::math
   void* cuda_stream = nullptr;     ///< as LstmConfig::cuda_stream
-  /// The module prefix of the LSTM's tensors, e.g. "lstm." for `lstm.weight_ih_l0`. Default:
-  /// found from the names (the one prefix before weight_ih_l0; "" when unprefixed); FormatError
-  /// when several prefixes hold LSTM tensors.
+  /// The module prefix of the LSTM's tensors, e.g. "lstm." for `lstm.weight_ih_l0`. Default: ""
+  /// for files fuselstm wrote (fuselstm.format in the metadata); otherwise found from the names
+  /// (the one prefix before weight_ih_l0 ...; "" when unprefixed), FormatError when several
+  /// prefixes hold LSTM tensors.
   std::optional<std::string> prefix;
 };
 
@@ -111,7 +112,8 @@ LoadedModel load_model(TensorFile&& file, const LoadOptions& options = {},
                        const std::string& source = "<memory>");
 
 /// Loads the parameters of a file into an existing model: the file must hold exactly the model's
-/// parameters (same names after the prefix, same shapes; converted to the model's dtype) and, when
+/// parameters (same names after the prefix, found as LoadOptions::prefix says; same shapes;
+/// converted to the model's dtype) and, when
 /// it has fuselstm.* metadata, the same configuration. Nothing changes when a check fails.
 /// Returns the tensors that are not the model's parameters and the metadata.
 TensorFile load_weights(Lstm& model, const std::string& path,

@@ -22,9 +22,21 @@ void save_model(const Lstm& model, const std::string& path, const Metadata& meta
   write_safetensors(path, tensors, all);
 }
 
+namespace {
+
+// Our own files keep the model unprefixed, and their other tensors may carry parameter names
+// (an optimizer's "optim.exp_avg.weight_ih_l0"): no guessing there.
+std::optional<std::string> prefix_for(const TensorFile& file,
+                                      const std::optional<std::string>& prefix) {
+  if (prefix || !file.metadata.count(detail::kFormatKey)) return prefix;
+  return std::string();
+}
+
+}  // namespace
+
 LoadedModel load_model(TensorFile&& file, const LoadOptions& options, const std::string& source) {
-  detail::LstmTensors lstm =
-      detail::split_lstm_tensors(std::move(file.tensors), options.prefix, source);
+  const std::optional<std::string> prefix = prefix_for(file, options.prefix);
+  detail::LstmTensors lstm = detail::split_lstm_tensors(std::move(file.tensors), prefix, source);
   const std::optional<LstmConfig> recorded = detail::config_from_metadata(file.metadata, source);
   LstmConfig config = recorded ? *recorded : detail::infer_config(lstm, source);
   detail::check_lstm_tensors(lstm, config, source);
@@ -44,7 +56,8 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
 
 TensorFile load_weights(Lstm& model, TensorFile&& file, const std::optional<std::string>& prefix,
                         const std::string& source) {
-  detail::LstmTensors lstm = detail::split_lstm_tensors(std::move(file.tensors), prefix, source);
+  detail::LstmTensors lstm =
+      detail::split_lstm_tensors(std::move(file.tensors), prefix_for(file, prefix), source);
   const LstmConfig& mine = model.config();
   if (const std::optional<LstmConfig> recorded =
           detail::config_from_metadata(file.metadata, source)) {

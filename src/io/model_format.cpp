@@ -6,6 +6,7 @@
 #include <set>
 #include <vector>
 
+#include "fuselstm/checkpoint.hpp"
 #include "fuselstm/error.hpp"
 
 namespace fuselstm::detail {
@@ -133,9 +134,10 @@ std::optional<LstmConfig> config_from_metadata(const Metadata& metadata,
   if (format == metadata.end()) return std::nullopt;
   int newest = 0;
   if (format->second == kModelFormat) newest = kModelFormatVersion;
+  else if (format->second == kCheckpointFormat) newest = kCheckpointFormatVersion;
   else {
     fail(source, std::string(kFormatKey) + " is '" + format->second + "'; this build reads '" +
-                     kModelFormat + "'");
+                     kModelFormat + "' and '" + kCheckpointFormat + "'");
   }
   const std::int64_t version =
       parse_integer(required(metadata, kFormatVersionKey, source), kFormatVersionKey, 1,
