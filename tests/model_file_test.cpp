@@ -91,6 +91,27 @@ TEST(ModelFile, LoadedModelComputesTheSameBits) {
   EXPECT_TRUE(same_bits(a.cT, b.cT));
 }
 
+TEST(ModelFile, CudaModelsRoundTripThroughFiles) {
+  FUSELSTM_REQUIRE_GPU();
+  ScratchDir dir;
+  const Case c{1, 1, 3, 5, 2};
+  for (DType dtype : {DType::f32, DType::f64}) {
+    // Saved from the GPU, loaded on the CPU and back onto the GPU: the same bits everywhere.
+    LstmConfig cfg = config_of(c, dtype);
+    cfg.device = Device::cuda(0);
+    Lstm on_gpu(cfg);
+    on_gpu.init_uniform(21, -0.5, 0.5);
+    save_model(on_gpu, dir.file("gpu.safetensors"));
+    LoadedModel on_cpu = load_model(dir.file("gpu.safetensors"));
+    expect_same_parameters(on_gpu, on_cpu.model, "cuda -> cpu");
+    LoadOptions options;
+    options.device = Device::cuda(0);
+    LoadedModel back = load_model(dir.file("gpu.safetensors"), options);
+    EXPECT_EQ(back.model.config().device, Device::cuda(0));
+    expect_same_parameters(on_gpu, back.model, "cuda -> cuda");
+  }
+}
+
 TEST(ModelFile, PlainStateDictLoadsWithInferredConfig) {
   ScratchDir dir;
   for (bool bias : {true, false}) {
