@@ -17,6 +17,7 @@
 // - determinism.hpp lists which operations guarantee bitwise reproducibility, and on what.
 
 #include "fuselstm/clip.hpp"
+#include "fuselstm/checkpoint.hpp"
 #include "fuselstm/config.hpp"
 #include "fuselstm/determinism.hpp"
 #include "fuselstm/device.hpp"
@@ -25,6 +26,7 @@
 #include "fuselstm/head.hpp"
 #include "fuselstm/init.hpp"
 #include "fuselstm/loss.hpp"
+#include "fuselstm/io.hpp"
 #include "fuselstm/lstm.hpp"
 #include "fuselstm/optim.hpp"
 #include "fuselstm/parameters.hpp"

@@ -1,0 +1,279 @@
+#include "io/model_format.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <set>
+#include <vector>
+
+#include "fuselstm/checkpoint.hpp"
+#include "fuselstm/error.hpp"
+
+namespace fuselstm::detail {
+namespace {
+
+// Sizes in a file are capped so that 4·H and every shape product stay far from overflow.
+constexpr std::int64_t kMaxSize = 2147483647;
+
+[[noreturn]] void fail(const std::string& source, const std::string& problem) {
+  throw FormatError("fuselstm: " + source + ": " + problem);
+}
+
+std::string key(const char* field) { return std::string(kReservedPrefix) + field; }
+
+const std::string& required(const Metadata& metadata, const std::string& name,
+                            const std::string& source) {
+  const auto it = metadata.find(name);
+  if (it == metadata.end()) fail(source, "__metadata__ lacks " + name);
+  return it->second;
+}
+
+// A decimal integer in [low, high], the whole text and nothing else.
+std::int64_t parse_integer(const std::string& text, const std::string& name, std::int64_t low,
+                           std::int64_t high, const std::string& source) {
+  std::int64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || value < low || value > high) {
+    fail(source, name + " must be an integer in [" + std::to_string(low) + ", " +
+                     std::to_string(high) + "], got '" + text + "'");
+  }
+  return value;
+}
+
+struct ParsedName {
+  std::string prefix;  // "" or ending in '.'
+  std::string kind;    // weight_ih, weight_hh, bias_ih, bias_hh, weight_hr
+  std::int64_t layer = 0;
+  bool reverse = false;
+};
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// "lstm.weight_ih_l3" -> {"lstm.", "weight_ih", 3}; nullopt for names that are not nn.LSTM's.
+// Hand-written rather than std::regex: linear time and no deep recursion on hostile names.
+std::optional<ParsedName> parse_name(std::string name) {
+  ParsedName p;
+  if (ends_with(name, "_reverse")) {
+    p.reverse = true;
+    name.resize(name.size() - 8);
+  }
+  std::size_t digits = 0;
+  while (digits < name.size() && std::isdigit(static_cast<unsigned char>(name[name.size() - 1 - digits]))) {
+    ++digits;
+  }
+  if (digits == 0 || digits > 9) return std::nullopt;
+  const std::string number = name.substr(name.size() - digits);
+  if (number.size() > 1 && number[0] == '0') return std::nullopt;
+  name.resize(name.size() - digits);
+  if (!ends_with(name, "_l")) return std::nullopt;
+  name.resize(name.size() - 2);
+  for (const char* kind : {"weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"}) {
+    if (ends_with(name, kind)) {
+      p.prefix = name.substr(0, name.size() - std::string(kind).size());
+      if (!p.prefix.empty() && p.prefix.back() != '.') return std::nullopt;
+      p.kind = kind;
+      p.layer = std::stoll(number);
+      return p;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string quoted_list(const std::set<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "'" : ", '") + s + "'";
+  return out;
+}
+
+// The parameters of `config` with their shapes, in the model's order (so the first problem
+// reported is the first in the model). Only called once the file holds every layer's tensors
+// up to num_layers, or fails on the first missing one: the loop is bounded by the file.
+std::vector<std::pair<std::string, Shape>> expected_shapes(const LstmConfig& config) {
+  std::vector<std::pair<std::string, Shape>> shapes;
+  const std::int64_t H = config.hidden_size;
+  for (std::int64_t k = 0; k < config.num_layers; ++k) {
+    const std::string s = "_l" + std::to_string(k);
+    shapes.push_back({"weight_ih" + s, {4 * H, k == 0 ? config.input_size : H}});
+    shapes.push_back({"weight_hh" + s, {4 * H, H}});
+    if (config.bias) {
+      shapes.push_back({"bias_ih" + s, {4 * H}});
+      shapes.push_back({"bias_hh" + s, {4 * H}});
+    }
+  }
+  return shapes;
+}
+
+}  // namespace
+
+void check_caller_metadata(const Metadata& metadata, const char* where) {
+  for (const auto& [name, value] : metadata) {
+    if (name.rfind(kReservedPrefix, 0) == 0) {
+      throw ValueError(std::string("fuselstm: ") + where + ": metadata key '" + name +
+                       "' is reserved (keys starting with \"fuselstm.\" are the library's)");
+    }
+  }
+}
+
+void add_config_metadata(Metadata& metadata, const LstmConfig& config, const char* format,
+                         int version) {
+  metadata[kFormatKey] = format;
+  metadata[kFormatVersionKey] = std::to_string(version);
+  metadata[key("input_size")] = std::to_string(config.input_size);
+  metadata[key("hidden_size")] = std::to_string(config.hidden_size);
+  metadata[key("num_layers")] = std::to_string(config.num_layers);
+  metadata[key("bias")] = config.bias ? "true" : "false";
+  metadata[key("cell")] = cell_activation_name(config.cell);
+}
+
+std::optional<LstmConfig> config_from_metadata(const Metadata& metadata,
+                                               const std::string& source) {
+  const auto format = metadata.find(kFormatKey);
+  if (format == metadata.end()) return std::nullopt;
+  int newest = 0;
+  if (format->second == kModelFormat) newest = kModelFormatVersion;
+  else if (format->second == kCheckpointFormat) newest = kCheckpointFormatVersion;
+  else {
+    fail(source, std::string(kFormatKey) + " is '" + format->second + "'; this build reads '" +
+                     kModelFormat + "' and '" + kCheckpointFormat + "'");
+  }
+  const std::int64_t version =
+      parse_integer(required(metadata, kFormatVersionKey, source), kFormatVersionKey, 1,
+                    kMaxSize, source);
+  if (version > newest) {
+    fail(source, "written by a newer fuselstm (" + format->second + " format_version " +
+                     std::to_string(version) + "; this build reads up to " +
+                     std::to_string(newest) + "): upgrade fuselstm to load it");
+  }
+  LstmConfig config;
+  config.input_size = parse_integer(required(metadata, key("input_size"), source),
+                                    key("input_size"), 1, kMaxSize, source);
+  config.hidden_size = parse_integer(required(metadata, key("hidden_size"), source),
+                                     key("hidden_size"), 1, kMaxSize, source);
+  config.num_layers = parse_integer(required(metadata, key("num_layers"), source),
+                                    key("num_layers"), 1, kMaxSize, source);
+  const std::string& bias = required(metadata, key("bias"), source);
+  if (bias != "true" && bias != "false") {
+    fail(source, key("bias") + " must be 'true' or 'false', got '" + bias + "'");
+  }
+  config.bias = bias == "true";
+  const std::string& cell = required(metadata, key("cell"), source);
+  if (cell == "tanh") config.cell = CellActivation::tanh;
+  else if (cell == "identity") config.cell = CellActivation::identity;
+  else fail(source, key("cell") + " must be 'tanh' or 'identity', got '" + cell + "'");
+  return config;
+}
+
+LstmTensors split_lstm_tensors(TensorMap&& tensors, const std::optional<std::string>& prefix,
+                               const std::string& source) {
+  LstmTensors out;
+  if (prefix) {
+    out.prefix = *prefix;
+  } else {
+    std::set<std::string> prefixes;
+    for (const auto& [name, tensor] : tensors) {
+      if (const auto p = parse_name(name)) prefixes.insert(p->prefix);
+    }
+    if (prefixes.empty()) {
+      fail(source, "no LSTM parameters (weight_ih_l0, weight_hh_l0, ...) in the file");
+    }
+    if (prefixes.size() > 1) {
+      fail(source, "LSTM parameters under several prefixes (" + quoted_list(prefixes) +
+                       "): say which with LoadOptions::prefix");
+    }
+    out.prefix = *prefixes.begin();
+  }
+  for (auto& [name, tensor] : tensors) {
+    const auto p = parse_name(name);
+    if (!p || p->prefix != out.prefix) {
+      out.extra.emplace(name, std::move(tensor));
+      continue;
+    }
+    if (p->reverse) {
+      fail(source, "tensor '" + name + "' belongs to a bidirectional LSTM, which fuselstm does "
+                   "not support");
+    }
+    if (p->kind == "weight_hr") {
+      fail(source, "tensor '" + name + "' belongs to an LSTM with proj_size, which fuselstm does "
+                   "not support");
+    }
+    out.params.emplace(name.substr(out.prefix.size()), std::move(tensor));
+  }
+  if (out.params.empty()) {
+    fail(source, "no LSTM parameters under the prefix '" + out.prefix + "'");
+  }
+  return out;
+}
+
+LstmConfig infer_config(const LstmTensors& lstm, const std::string& source) {
+  const auto shape_of = [&](const std::string& name) -> const Shape& {
+    const auto it = lstm.params.find(name);
+    if (it == lstm.params.end()) fail(source, "missing tensor '" + lstm.prefix + name + "'");
+    return it->second.shape();
+  };
+  const Shape& ih = shape_of("weight_ih_l0");
+  if (ih.size() != 2 || ih[0] < 4 || ih[0] % 4 != 0 || ih[1] < 1 || ih[0] / 4 > kMaxSize ||
+      ih[1] > kMaxSize) {
+    fail(source, "tensor '" + lstm.prefix + "weight_ih_l0' must be [4H, X] with H, X >= 1, got " +
+                     shape_str(ih));
+  }
+  LstmConfig config;
+  config.input_size = ih[1];
+  config.hidden_size = ih[0] / 4;
+  config.bias = lstm.params.count("bias_ih_l0") || lstm.params.count("bias_hh_l0");
+  // Layers 0..L-1: L is one more than the largest layer index present; check_lstm_tensors then
+  // reports any layer missing in between.
+  std::int64_t layers = 0;
+  for (const auto& [name, tensor] : lstm.params) layers = std::max(layers, parse_name(name)->layer + 1);
+  config.num_layers = layers;
+  config.dtype = lstm.params.at("weight_ih_l0").dtype();
+  return config;
+}
+
+void check_lstm_tensors(const LstmTensors& lstm, const LstmConfig& config,
+                        const std::string& source) {
+  // A num_layers from metadata can claim more layers than the file holds: fail before building
+  // a list that long.
+  const std::int64_t per_layer = config.bias ? 4 : 2;
+  if (config.num_layers > static_cast<std::int64_t>(lstm.params.size()) / per_layer + 1) {
+    fail(source, "num_layers " + std::to_string(config.num_layers) + " needs " +
+                     std::to_string(per_layer) + " tensors per layer but the file has " +
+                     std::to_string(lstm.params.size()) + " LSTM tensors");
+  }
+  const auto expected = expected_shapes(config);
+  std::set<std::string> expected_names;
+  for (const auto& [name, shape] : expected) expected_names.insert(name);
+  const std::string described = "(input_size " + std::to_string(config.input_size) +
+                                ", hidden_size " + std::to_string(config.hidden_size) +
+                                ", num_layers " + std::to_string(config.num_layers) +
+                                (config.bias ? ", with bias)" : ", without bias)");
+  for (const auto& [name, shape] : expected) {
+    const auto it = lstm.params.find(name);
+    if (it == lstm.params.end()) {
+      fail(source, "missing tensor '" + lstm.prefix + name + "' of an LSTM " + described);
+    }
+    if (it->second.shape() != shape) {
+      fail(source, "tensor '" + lstm.prefix + name + "' has shape " +
+                       shape_str(it->second.shape()) + " but an LSTM " + described + " needs " +
+                       shape_str(shape));
+    }
+  }
+  for (const auto& [name, tensor] : lstm.params) {
+    if (!expected_names.count(name)) {
+      fail(source, "unexpected tensor '" + lstm.prefix + name + "' for an LSTM " + described);
+    }
+  }
+}
+
+void assign_parameters(Lstm& model, const LstmTensors& lstm) {
+  for (const std::string& name : model.parameter_names()) {
+    const Tensor& source = lstm.params.at(name);
+    Tensor& target = model.parameter(name);
+    if (target.dtype() == DType::f32) target.assign(source.to_vector<float>());
+    else target.assign(source.to_vector<double>());
+  }
+}
+
+}  // namespace fuselstm::detail

@@ -1,0 +1,55 @@
+#pragma once
+// How an Lstm sits in a file of named tensors: PyTorch's parameter names (with an optional module
+// prefix) and the fuselstm.* configuration keys of "__metadata__". Shared by model files and
+// checkpoints. Internal.
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "fuselstm/io.hpp"
+
+namespace fuselstm::detail {
+
+inline constexpr const char* kReservedPrefix = "fuselstm.";
+inline constexpr const char* kFormatKey = "fuselstm.format";
+inline constexpr const char* kFormatVersionKey = "fuselstm.format_version";
+
+/// ValueError when a caller's metadata key starts with "fuselstm." (`where` names the call).
+void check_caller_metadata(const Metadata& metadata, const char* where);
+
+/// Adds fuselstm.format / format_version and the configuration (sizes, bias, cell) to `metadata`.
+void add_config_metadata(Metadata& metadata, const LstmConfig& config, const char* format,
+                         int version);
+
+/// The configuration recorded in `metadata` (only sizes, bias and cell are set), or nullopt when
+/// the file has no fuselstm.format (a plain state_dict). FormatError naming `source` for an unknown
+/// format, a newer version (with the fix: upgrade), or a missing or malformed key.
+std::optional<LstmConfig> config_from_metadata(const Metadata& metadata, const std::string& source);
+
+/// A file's tensors split into the LSTM's parameters (keyed by their unprefixed PyTorch names) and
+/// everything else.
+struct LstmTensors {
+  std::string prefix;
+  std::map<std::string, Tensor> params;
+  TensorMap extra;
+};
+
+/// Splits `tensors` (moved from). `prefix`: the LSTM's module prefix, or nullopt to find it (the
+/// only prefix that holds LSTM parameter names). FormatError for no LSTM tensors, several
+/// candidate prefixes, a bidirectional (_reverse) or projected (weight_hr) LSTM.
+LstmTensors split_lstm_tensors(TensorMap&& tensors, const std::optional<std::string>& prefix,
+                               const std::string& source);
+
+/// The configuration implied by the shapes (cell = tanh, dtype f64 when weight_ih_l0 is f64).
+LstmConfig infer_config(const LstmTensors& lstm, const std::string& source);
+
+/// FormatError unless `lstm.params` holds exactly the parameters of `config`, with their shapes.
+void check_lstm_tensors(const LstmTensors& lstm, const LstmConfig& config,
+                        const std::string& source);
+
+/// Copies every parameter into the model, converted to its dtype and device (after
+/// check_lstm_tensors passed).
+void assign_parameters(Lstm& model, const LstmTensors& lstm);
+
+}  // namespace fuselstm::detail
