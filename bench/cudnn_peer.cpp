@@ -289,6 +289,7 @@ public:
     Outputs o;
     o.names = {"y", "hT", "cT", "dx", "dh0", "dc0"};
     for (const Buffer* b : {&y_, &hy_, &cy_, &dx_, &dhx_, &dcx_}) o.values.push_back(download(*b));
+    if (!training_) return o;  // forward only: no gradients were computed
     std::vector<reference::Params<double>> grads(1);
     auto& g = grads[0];
     for (std::int64_t k = 0; k < c_.L; ++k) {
@@ -492,8 +493,13 @@ Result run(const Inputs& in) {
       PEER_CUDA_CHECK(cudaStreamSynchronize(stream));
       const Outputs got = rnn.outputs();
       const Outputs& ref = *in.agreement_outputs;
-      for (std::size_t k = 0; k < got.names.size() && k < ref.names.size(); ++k) {
-        if (c.mode == Mode::fwd && k >= 3) break;  // forward only: y, hT, cT
+      const std::size_t compared = c.mode == Mode::fwd ? 3 : got.names.size();  // fwd: y, hT, cT
+      if (ref.names.size() < compared ||
+          !std::equal(got.names.begin(), got.names.begin() + long(compared), ref.names.begin())) {
+        throw DeviceError("fuselstm_bench: cuDNN's results and fuselstm's are not in the same "
+                          "order (a bench bug)");
+      }
+      for (std::size_t k = 0; k < compared; ++k) {
         const double e = scaled_max_error(got.values[k], ref.values[k]);
         a.agreement.push_back({got.names[k], e});
         if (e > a.max_error) {
