@@ -23,7 +23,8 @@ double flops_per_call(const BenchCase& c) {
   const double per_mac_pass = c.mode == Mode::fwd ? 8.0 : 24.0;  // 2 FLOPs × 4 gates × passes
   double total = 0;
   for (std::int64_t k = 0; k < c.L; ++k) {
-    total += per_mac_pass * double(c.B) * double(c.H) * double(c.layer_input(k) + c.H) * double(c.T);
+    total +=
+        per_mac_pass * double(c.B) * double(c.H) * double(c.layer_input(k) + c.H) * double(c.T);
   }
   return total;
 }
@@ -42,10 +43,10 @@ std::int64_t fuselstm_bytes_needed(const BenchCase& c, DType dtype, int input_bu
     elements += 2 * (4 * H * Xk + 4 * H * H + 8 * H);  // parameters and gradients
     elements += T * B * 4 * H + 2 * (T + 1) * B * H;   // context: gates, c, h
   }
-  elements += T * B * X;                    // context: copy of x
-  elements += T * B * H + 2 * L * B * H;    // y, hT, cT
-  elements += input_buffers * T * B * X;    // the bench's x buffers
-  elements += T * B * H + 4 * L * B * H;    // the bench's dy, h0, c0, dhT, dcT
+  elements += T * B * X;                  // context: copy of x
+  elements += T * B * H + 2 * L * B * H;  // y, hT, cT
+  elements += input_buffers * T * B * X;  // the bench's x buffers
+  elements += T * B * H + 4 * L * B * H;  // the bench's dy, h0, c0, dhT, dcT
   if (c.mode == Mode::fwdbwd) {
     elements += T * B * 4 * H + 2 * B * H + 4 * H;  // workspace: da, dh_rec, dc, dbias
     if (L > 1) elements += T * B * H;               // workspace: dx of inner layers

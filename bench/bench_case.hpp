@@ -12,8 +12,12 @@ namespace fuselstm::bench {
 enum class Precision { fp32, tf32 };
 enum class Mode { fwd, fwdbwd };
 
-inline const char* precision_name(Precision p) { return p == Precision::fp32 ? "fp32" : "tf32"; }
-inline const char* mode_name(Mode m) { return m == Mode::fwd ? "fwd" : "fwdbwd"; }
+inline const char* precision_name(Precision p) {
+  return p == Precision::fp32 ? "fp32" : "tf32";
+}
+inline const char* mode_name(Mode m) {
+  return m == Mode::fwd ? "fwd" : "fwdbwd";
+}
 
 struct BenchCase {
   Device device = Device::cpu();

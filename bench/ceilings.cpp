@@ -54,8 +54,8 @@ Ceilings measure_cpu() {
   double best = 1e30;
   for (int rep = 0; rep < 4; ++rep) {  // the first one warms up threads and caches
     const auto start = std::chrono::steady_clock::now();
-    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(),
-                n, 0.0f, out.data(), n);
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n,
+                0.0f, out.data(), n);
     if (rep > 0) best = std::min(best, seconds_since(start));
   }
   c.fp32_flops = 2.0 * n * double(n) * n / best;
@@ -85,8 +85,8 @@ const Ceilings& cpu_ceilings() {
 
 std::string host_blas_description() {
 #if BENCH_HAVE_CBLAS && defined(OPENBLAS_VERSION)
-  return std::string(openblas_get_config()) + " (" +
-         std::to_string(openblas_get_num_threads()) + " threads)";
+  return std::string(openblas_get_config()) + " (" + std::to_string(openblas_get_num_threads()) +
+         " threads)";
 #elif BENCH_HAVE_CBLAS
   return "a cblas (not OpenBLAS)";
 #else

@@ -8,10 +8,10 @@
 namespace fuselstm::bench {
 
 struct Ceilings {
-  double fp32_flops = 0;       // FLOP/s of plain fp32 FMA (0: unknown)
-  double tf32_flops = 0;       // FLOP/s of TF32 tensor cores (0: unknown or none)
-  double bytes_per_s = 0;      // memory bandwidth (0: unknown)
-  std::string source;          // where the figures come from, for the JSON and the table
+  double fp32_flops = 0;   // FLOP/s of plain fp32 FMA (0: unknown)
+  double tf32_flops = 0;   // FLOP/s of TF32 tensor cores (0: unknown or none)
+  double bytes_per_s = 0;  // memory bandwidth (0: unknown)
+  std::string source;      // where the figures come from, for the JSON and the table
 };
 
 /// Datasheet figures for the GPU called `name` (as cudaDeviceProp::name reports it):

@@ -19,7 +19,7 @@ namespace {
 
 /// A failed cuDNN call: the status, the call text and file:line.
 class CudnnError : public DeviceError {
-public:
+ public:
   CudnnError(cudnnStatus_t status, const std::string& text) : DeviceError(text), status(status) {}
   cudnnStatus_t status;
   bool not_supported() const {
@@ -52,27 +52,28 @@ public:
   throw DeviceError(text);
 }
 
-#define PEER_CUDNN_CHECK(call)                                                 \
-  do {                                                                         \
-    const cudnnStatus_t peer_status_ = (call);                                 \
-    if (peer_status_ != CUDNN_STATUS_SUCCESS)                                  \
-      throw_cudnn(peer_status_, #call, __FILE__, __LINE__);                    \
+#define PEER_CUDNN_CHECK(call)                              \
+  do {                                                      \
+    const cudnnStatus_t peer_status_ = (call);              \
+    if (peer_status_ != CUDNN_STATUS_SUCCESS)               \
+      throw_cudnn(peer_status_, #call, __FILE__, __LINE__); \
   } while (0)
-#define PEER_CUDA_CHECK(call)                                                                \
-  do {                                                                                       \
-    const cudaError_t peer_status_ = (call);                                                 \
-    if (peer_status_ != cudaSuccess) throw_cuda(peer_status_, #call, __FILE__, __LINE__);    \
+#define PEER_CUDA_CHECK(call)                                                             \
+  do {                                                                                    \
+    const cudaError_t peer_status_ = (call);                                              \
+    if (peer_status_ != cudaSuccess) throw_cuda(peer_status_, #call, __FILE__, __LINE__); \
   } while (0)
 // For destructors: print, never throw.
-#define PEER_WARN(ok, call)                                                                  \
-  do {                                                                                       \
-    if (!(ok)) std::fprintf(stderr, "fuselstm_bench: warning: %s failed (%s:%d)\n", #call,  \
-                            __FILE__, __LINE__);                                             \
+#define PEER_WARN(ok, call)                                                                 \
+  do {                                                                                      \
+    if (!(ok))                                                                              \
+      std::fprintf(stderr, "fuselstm_bench: warning: %s failed (%s:%d)\n", #call, __FILE__, \
+                   __LINE__);                                                               \
   } while (0)
 
 /// Device memory owned by the peer.
 class Buffer {
-public:
+ public:
   Buffer() = default;
   explicit Buffer(std::size_t bytes) : bytes_(bytes) {
     if (bytes) PEER_CUDA_CHECK(cudaMalloc(&ptr_, bytes));
@@ -88,7 +89,7 @@ public:
   float* f() const { return static_cast<float*>(ptr_); }
   std::size_t bytes() const { return bytes_; }
 
-private:
+ private:
   void* ptr_ = nullptr;
   std::size_t bytes_ = 0;
 };
@@ -124,26 +125,36 @@ struct DropoutDesc {
 
 const char* algo_name(cudnnRNNAlgo_t a) {
   switch (a) {
-    case CUDNN_RNN_ALGO_STANDARD: return "STANDARD";
-    case CUDNN_RNN_ALGO_PERSIST_STATIC: return "PERSIST_STATIC";
-    case CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H: return "PERSIST_STATIC_SMALL_H";
-    case CUDNN_RNN_ALGO_PERSIST_DYNAMIC: return "PERSIST_DYNAMIC";
-    default: return "?";
+    case CUDNN_RNN_ALGO_STANDARD:
+      return "STANDARD";
+    case CUDNN_RNN_ALGO_PERSIST_STATIC:
+      return "PERSIST_STATIC";
+    case CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H:
+      return "PERSIST_STATIC_SMALL_H";
+    case CUDNN_RNN_ALGO_PERSIST_DYNAMIC:
+      return "PERSIST_DYNAMIC";
+    default:
+      return "?";
   }
 }
 const char* math_name(cudnnMathType_t m) {
   switch (m) {
-    case CUDNN_FMA_MATH: return "FMA";
-    case CUDNN_DEFAULT_MATH: return "DEFAULT";
-    case CUDNN_TENSOR_OP_MATH: return "TENSOR_OP";
-    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: return "TENSOR_OP_ALLOW_CONVERSION";
-    default: return "?";
+    case CUDNN_FMA_MATH:
+      return "FMA";
+    case CUDNN_DEFAULT_MATH:
+      return "DEFAULT";
+    case CUDNN_TENSOR_OP_MATH:
+      return "TENSOR_OP";
+    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION:
+      return "TENSOR_OP_ALLOW_CONVERSION";
+    default:
+      return "?";
   }
 }
 
 /// One cuDNN LSTM stack of the case's sizes at length T, with its buffers; float data.
 class CudnnLstm {
-public:
+ public:
   CudnnLstm(const Handle& handle, const BenchCase& c, std::int64_t steps, cudnnRNNAlgo_t algo,
             cudnnMathType_t math)
       : handle_(handle), c_(c), T_(steps) {
@@ -179,9 +190,10 @@ public:
   std::int64_t bytes_needed() const {
     const std::int64_t f = sizeof(float);
     std::int64_t n = std::int64_t(weight_bytes_ + work_bytes_ + reserve_bytes_);
-    n += (T_ * c_.B * c_.X + T_ * c_.B * c_.H + 4 * c_.L * c_.B * c_.H) * f;  // x, y, hx, cx, hy, cy
+    n +=
+        (T_ * c_.B * c_.X + T_ * c_.B * c_.H + 4 * c_.L * c_.B * c_.H) * f;  // x, y, hx, cx, hy, cy
     if (training_) {
-      n += std::int64_t(weight_bytes_);                                       // dweights
+      n += std::int64_t(weight_bytes_);                                         // dweights
       n += (T_ * c_.B * c_.X + T_ * c_.B * c_.H + 4 * c_.L * c_.B * c_.H) * f;  // dx, dy, dh, dc
     }
     return n + c_.B * std::int64_t(sizeof(int32_t));
@@ -224,8 +236,8 @@ public:
       const auto& b = id < 4 ? p.bias_ih[layer] : p.bias_hh[layer];
       std::vector<float> block(std::size_t(rows * cols));
       for (std::size_t k = 0; k < block.size(); ++k) block[k] = float(w[gate * rows * cols + k]);
-      PEER_CUDA_CHECK(cudaMemcpy(matrix, block.data(), block.size() * sizeof(float),
-                                 cudaMemcpyHostToDevice));
+      PEER_CUDA_CHECK(
+          cudaMemcpy(matrix, block.data(), block.size() * sizeof(float), cudaMemcpyHostToDevice));
       std::vector<float> bias_block(static_cast<std::size_t>(rows));
       for (std::size_t k = 0; k < bias_block.size(); ++k) bias_block[k] = float(b[gate * rows + k]);
       PEER_CUDA_CHECK(cudaMemcpy(bias, bias_block.data(), bias_block.size() * sizeof(float),
@@ -264,21 +276,20 @@ public:
     PEER_CUDNN_CHECK(cudnnSetStream(handle_.h, stream));
     const auto* lengths = static_cast<const int32_t*>(dev_seq_lengths_.get());
     PEER_CUDNN_CHECK(cudnnRNNForward(
-        handle_.h, rnn_.d, training_ ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE,
-        lengths, x_desc_.d, x_.get(), y_desc_.d, y_.get(), h_desc_.d, hx_.get(), hy_.get(),
-        h_desc_.d, cx_.get(), cy_.get(), weight_bytes_, weights_.get(), work_bytes_, work_.get(),
+        handle_.h, rnn_.d, training_ ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE, lengths,
+        x_desc_.d, x_.get(), y_desc_.d, y_.get(), h_desc_.d, hx_.get(), hy_.get(), h_desc_.d,
+        cx_.get(), cy_.get(), weight_bytes_, weights_.get(), work_bytes_, work_.get(),
         reserve_bytes_, reserve_.get()));
     if (!training_) return;
     PEER_CUDNN_CHECK(cudnnRNNBackwardData_v8(
-        handle_.h, rnn_.d, lengths, y_desc_.d, y_.get(), dy_.get(), x_desc_.d, dx_.get(),
-        h_desc_.d, hx_.get(), dhy_.get(), dhx_.get(), h_desc_.d, cx_.get(), dcy_.get(),
-        dcx_.get(), weight_bytes_, weights_.get(), work_bytes_, work_.get(), reserve_bytes_,
-        reserve_.get()));
+        handle_.h, rnn_.d, lengths, y_desc_.d, y_.get(), dy_.get(), x_desc_.d, dx_.get(), h_desc_.d,
+        hx_.get(), dhy_.get(), dhx_.get(), h_desc_.d, cx_.get(), dcy_.get(), dcx_.get(),
+        weight_bytes_, weights_.get(), work_bytes_, work_.get(), reserve_bytes_, reserve_.get()));
     // Only CUDNN_WGRAD_MODE_ADD exists: clear first, as fuselstm's zero_grad does.
     PEER_CUDA_CHECK(cudaMemsetAsync(dweights_.get(), 0, weight_bytes_, stream));
     PEER_CUDNN_CHECK(cudnnRNNBackwardWeights_v8(
-        handle_.h, rnn_.d, CUDNN_WGRAD_MODE_ADD, lengths, x_desc_.d, x_.get(), h_desc_.d,
-        hx_.get(), y_desc_.d, y_.get(), weight_bytes_, dweights_.get(), work_bytes_, work_.get(),
+        handle_.h, rnn_.d, CUDNN_WGRAD_MODE_ADD, lengths, x_desc_.d, x_.get(), h_desc_.d, hx_.get(),
+        y_desc_.d, y_.get(), weight_bytes_, dweights_.get(), work_bytes_, work_.get(),
         reserve_bytes_, reserve_.get()));
     PEER_CUDA_CHECK(cudaGetLastError());
   }
@@ -304,9 +315,10 @@ public:
       const int gate = id % 4;
       auto& w = id < 4 ? g.weight_ih[layer] : g.weight_hh[layer];
       auto& b = id < 4 ? g.bias_ih[layer] : g.bias_hh[layer];
-      std::vector<float> block(std::size_t(rows * cols)), bias_block(static_cast<std::size_t>(rows));
-      PEER_CUDA_CHECK(cudaMemcpy(block.data(), matrix, block.size() * sizeof(float),
-                                 cudaMemcpyDeviceToHost));
+      std::vector<float> block(std::size_t(rows * cols)),
+          bias_block(static_cast<std::size_t>(rows));
+      PEER_CUDA_CHECK(
+          cudaMemcpy(block.data(), matrix, block.size() * sizeof(float), cudaMemcpyDeviceToHost));
       PEER_CUDA_CHECK(cudaMemcpy(bias_block.data(), bias, bias_block.size() * sizeof(float),
                                  cudaMemcpyDeviceToHost));
       for (std::size_t k = 0; k < block.size(); ++k) w[gate * rows * cols + k] = block[k];
@@ -314,15 +326,14 @@ public:
     });
     for (std::int64_t k = 0; k < c_.L; ++k) {
       const std::string s = "_l" + std::to_string(k);
-      o.names.insert(o.names.end(), {"dweight_ih" + s, "dweight_hh" + s, "dbias_ih" + s,
-                                     "dbias_hh" + s});
-      o.values.insert(o.values.end(), {g.weight_ih[k], g.weight_hh[k], g.bias_ih[k],
-                                       g.bias_hh[k]});
+      o.names.insert(o.names.end(),
+                     {"dweight_ih" + s, "dweight_hh" + s, "dbias_ih" + s, "dbias_hh" + s});
+      o.values.insert(o.values.end(), {g.weight_ih[k], g.weight_hh[k], g.bias_ih[k], g.bias_hh[k]});
     }
     return o;
   }
 
-private:
+ private:
   // Calls fn(layer, linear layer id, matrix, rows, cols, bias) for the 8 blocks of every layer of
   // `space` (the weight space or the weight-gradient space: same offsets), checking their shapes.
   template <typename Fn>
@@ -332,17 +343,16 @@ private:
       for (int id = 0; id < 8; ++id) {
         void* matrix = nullptr;
         void* bias = nullptr;
-        PEER_CUDNN_CHECK(cudnnGetRNNWeightParams(handle_.h, rnn_.d, int32_t(layer),
-                                                 weight_bytes_, space.get(), id, m_desc.d,
-                                                 &matrix, b_desc.d, &bias));
+        PEER_CUDNN_CHECK(cudnnGetRNNWeightParams(handle_.h, rnn_.d, int32_t(layer), weight_bytes_,
+                                                 space.get(), id, m_desc.d, &matrix, b_desc.d,
+                                                 &bias));
         const std::int64_t rows = c_.H, cols = id < 4 ? c_.layer_input(layer) : c_.H;
         const std::int64_t m_count = element_count(m_desc), b_count = element_count(b_desc);
         if (!matrix || !bias || m_count != rows * cols || b_count != rows) {
-          throw DeviceError("fuselstm_bench: cuDNN's weight block (layer " +
-                            std::to_string(layer) + ", id " + std::to_string(id) + ") has " +
-                            std::to_string(m_count) + " + " + std::to_string(b_count) +
-                            " values, expected " + std::to_string(rows * cols) + " + " +
-                            std::to_string(rows));
+          throw DeviceError("fuselstm_bench: cuDNN's weight block (layer " + std::to_string(layer) +
+                            ", id " + std::to_string(id) + ") has " + std::to_string(m_count) +
+                            " + " + std::to_string(b_count) + " values, expected " +
+                            std::to_string(rows * cols) + " + " + std::to_string(rows));
         }
         fn(layer, id, static_cast<float*>(matrix), rows, cols, static_cast<float*>(bias));
       }
@@ -431,11 +441,15 @@ bool guarded(Attempt& a, Body&& body) {
   return false;
 }
 
-std::string bytes_text(std::int64_t b) { return std::to_string(b / (1 << 20)) + " MiB"; }
+std::string bytes_text(std::int64_t b) {
+  return std::to_string(b / (1 << 20)) + " MiB";
+}
 
 }  // namespace
 
-bool compiled() { return true; }
+bool compiled() {
+  return true;
+}
 
 std::string version() {
   const std::size_t v = cudnnGetVersion();  // e.g. 91900 for 9.19.0 (8xxx for cuDNN 8)
@@ -482,8 +496,8 @@ Result run(const Inputs& in) {
       const gpu::MemoryInfo mem = gpu::memory_info(c.device.index);
       if (rnn.bytes_needed() > mem.free_bytes) {
         a.status = "skipped";
-        a.detail = "needs " + bytes_text(rnn.bytes_needed()) + ", " + bytes_text(mem.free_bytes) +
-                   " free";
+        a.detail =
+            "needs " + bytes_text(rnn.bytes_needed()) + ", " + bytes_text(mem.free_bytes) + " free";
         return;
       }
       rnn.allocate();
@@ -496,8 +510,9 @@ Result run(const Inputs& in) {
       const std::size_t compared = c.mode == Mode::fwd ? 3 : got.names.size();  // fwd: y, hT, cT
       if (ref.names.size() < compared ||
           !std::equal(got.names.begin(), got.names.begin() + long(compared), ref.names.begin())) {
-        throw DeviceError("fuselstm_bench: cuDNN's results and fuselstm's are not in the same "
-                          "order (a bench bug)");
+        throw DeviceError(
+            "fuselstm_bench: cuDNN's results and fuselstm's are not in the same "
+            "order (a bench bug)");
       }
       for (std::size_t k = 0; k < compared; ++k) {
         const double e = scaled_max_error(got.values[k], ref.values[k]);

@@ -36,21 +36,21 @@ struct Attempt {
 };
 
 struct Result {
-  std::string note;        // why it did not run, when it did not
+  std::string note;  // why it did not run, when it did not
   std::vector<Attempt> attempts;
-  int best = -1;           // index into attempts of the fastest that ran, -1 if none
+  int best = -1;  // index into attempts of the fastest that ran, -1 if none
   std::int64_t agreement_steps = 0;
   std::int64_t bytes_needed = 0, bytes_available = 0;  // for the full-T run of the best
 };
 
 struct Inputs {
-  BenchCase bench_case;                     // the timed configuration (T is the full length)
-  reference::Params<double> weights;        // fuselstm's f32 weights (as double)
-  const Problem* agreement_problem = nullptr;   // the validation inputs (T = agreement length)
-  const Outputs* agreement_outputs = nullptr;   // fuselstm's f32 results on them
+  BenchCase bench_case;                        // the timed configuration (T is the full length)
+  reference::Params<double> weights;           // fuselstm's f32 weights (as double)
+  const Problem* agreement_problem = nullptr;  // the validation inputs (T = agreement length)
+  const Outputs* agreement_outputs = nullptr;  // fuselstm's f32 results on them
   const std::vector<float>* timing_pattern = nullptr;  // tiled into the timing inputs
   TimingOptions timing;
-  void* stream = nullptr;                   // cudaStream_t, the same as fuselstm's
+  void* stream = nullptr;  // cudaStream_t, the same as fuselstm's
 };
 
 /// Ranks every algorithm at the agreement length (and checks agreement with fuselstm there),

@@ -4,8 +4,12 @@
 
 namespace fuselstm::bench::cudnn_peer {
 
-bool compiled() { return false; }
-std::string version() { return "not built (no cuDNN found; set -DFUSELSTM_CUDNN_ROOT)"; }
+bool compiled() {
+  return false;
+}
+std::string version() {
+  return "not built (no cuDNN found; set -DFUSELSTM_CUDNN_ROOT)";
+}
 Result run(const Inputs&) {
   Result r;
   r.note = "the bench was built without cuDNN";

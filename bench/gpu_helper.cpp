@@ -8,24 +8,24 @@
 
 #include "fuselstm/error.hpp"
 
-#define BENCH_CUDA_CHECK(call)                                                               \
-  do {                                                                                       \
-    const cudaError_t bench_status_ = (call);                                                \
-    if (bench_status_ != cudaSuccess) {                                                      \
-      throw ::fuselstm::DeviceError(std::string("fuselstm_bench: CUDA error ") +             \
-                                    cudaGetErrorName(bench_status_) + " (" +                 \
+#define BENCH_CUDA_CHECK(call)                                                                 \
+  do {                                                                                         \
+    const cudaError_t bench_status_ = (call);                                                  \
+    if (bench_status_ != cudaSuccess) {                                                        \
+      throw ::fuselstm::DeviceError(std::string("fuselstm_bench: CUDA error ") +               \
+                                    cudaGetErrorName(bench_status_) + " (" +                   \
                                     cudaGetErrorString(bench_status_) + ") at " __FILE__ ":" + \
-                                    std::to_string(__LINE__) + ": " #call);                  \
-    }                                                                                        \
+                                    std::to_string(__LINE__) + ": " #call);                    \
+    }                                                                                          \
   } while (0)
 
 // For destructors: print, never throw.
-#define BENCH_CUDA_WARN(call)                                                            \
-  do {                                                                                   \
-    const cudaError_t bench_status_ = (call);                                            \
-    if (bench_status_ != cudaSuccess)                                                    \
-      std::fprintf(stderr, "fuselstm_bench: warning: %s at %s:%d: %s\n",                 \
-                   cudaGetErrorString(bench_status_), __FILE__, __LINE__, #call);        \
+#define BENCH_CUDA_WARN(call)                                                     \
+  do {                                                                            \
+    const cudaError_t bench_status_ = (call);                                     \
+    if (bench_status_ != cudaSuccess)                                             \
+      std::fprintf(stderr, "fuselstm_bench: warning: %s at %s:%d: %s\n",          \
+                   cudaGetErrorString(bench_status_), __FILE__, __LINE__, #call); \
   } while (0)
 
 namespace fuselstm::bench::gpu {
@@ -101,8 +101,8 @@ double EventTimer::stop_ms() {
   // A launch that failed asynchronously must not turn into a fast-looking time.
   BENCH_CUDA_CHECK(cudaGetLastError());
   float ms = 0;
-  BENCH_CUDA_CHECK(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(begin_),
-                                        static_cast<cudaEvent_t>(end_)));
+  BENCH_CUDA_CHECK(
+      cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(begin_), static_cast<cudaEvent_t>(end_)));
   return ms;
 }
 

@@ -33,7 +33,7 @@ void copy_to_device(int device, void* dst, const void* src, std::size_t bytes);
 
 /// An owned, blocking CUDA stream (so Tensor's synchronous copies order with it).
 class Stream {
-public:
+ public:
   explicit Stream(int device);
   ~Stream();
   Stream(const Stream&) = delete;
@@ -41,14 +41,14 @@ public:
   void* handle() const { return stream_; }
   void synchronize();
 
-private:
+ private:
   int device_;
   void* stream_ = nullptr;
 };
 
 /// Times device work queued on `stream` between start() and stop() with a pair of CUDA events.
 class EventTimer {
-public:
+ public:
   EventTimer(int device, void* stream);
   ~EventTimer();
   EventTimer(const EventTimer&) = delete;
@@ -57,7 +57,7 @@ public:
   /// Records the stop event, waits for it and returns the elapsed milliseconds.
   double stop_ms();
 
-private:
+ private:
   int device_;
   void* stream_;
   void* begin_ = nullptr;

@@ -10,15 +10,27 @@ namespace {
 }
 }  // namespace
 
-Properties properties(int) { no_cuda(); }
-MemoryInfo memory_info(int) { no_cuda(); }
-void copy_to_device(int, void*, const void*, std::size_t) { no_cuda(); }
-Stream::Stream(int device) : device_(device) { no_cuda(); }
+Properties properties(int) {
+  no_cuda();
+}
+MemoryInfo memory_info(int) {
+  no_cuda();
+}
+void copy_to_device(int, void*, const void*, std::size_t) {
+  no_cuda();
+}
+Stream::Stream(int device) : device_(device) {
+  no_cuda();
+}
 Stream::~Stream() = default;
 void Stream::synchronize() {}
-EventTimer::EventTimer(int device, void* stream) : device_(device), stream_(stream) { no_cuda(); }
+EventTimer::EventTimer(int device, void* stream) : device_(device), stream_(stream) {
+  no_cuda();
+}
 EventTimer::~EventTimer() = default;
 void EventTimer::start() {}
-double EventTimer::stop_ms() { return 0; }
+double EventTimer::stop_ms() {
+  return 0;
+}
 
 }  // namespace fuselstm::bench::gpu

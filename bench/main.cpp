@@ -7,7 +7,6 @@
 // with fuselstm beyond the threshold; 64 bad arguments.
 
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -40,8 +39,9 @@ std::set<std::string> finished_keys(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"fuselstm_bench: LSTM training throughput on long sequences, validated, beside "
-               "cuDNN (GPU) or PyTorch (CPU, via bench/run_suite.sh)"};
+  CLI::App app{
+      "fuselstm_bench: LSTM training throughput on long sequences, validated, beside "
+      "cuDNN (GPU) or PyTorch (CPU, via bench/run_suite.sh)"};
   std::string device_text = default_device().str(), cell = "tanh", precision = "fp32",
               mode = "fwdbwd", suite, json_path;
   BenchCase one;
@@ -70,9 +70,12 @@ int main(int argc, char** argv) {
   app.add_option("--validate-steps", options.validate_steps,
                  "T of the timed-shape check in f64 (default 256 on GPU, 16 on CPU)");
   app.add_option("--seed", options.seed, "weights and inputs");
-  app.add_option("--suite", suite, "a named suite instead of one shape: smoke, cpu, gpu-quick, gpu")
+  app.add_option("--suite", suite,
+                 "a named suite instead of one shape: smoke, short, cpu, gpu-quick, gpu")
       ->check(CLI::IsMember(suite_names()));
-  app.add_option("--json", json_path, "write one JSON object per configuration per line, each as soon as it is measured");
+  app.add_option(
+      "--json", json_path,
+      "write one JSON object per configuration per line, each as soon as it is measured");
   app.add_flag("--table", table, "print the readable table at the end");
   app.add_flag("--resume", resume,
                "keep --json's rows and skip configurations it already has (ok or skipped)");
@@ -154,15 +157,15 @@ int main(int argc, char** argv) {
     rows.push_back(row);
     const std::string status = row["status"];
     if (status == "ok") {
-      std::fprintf(stderr, "    %.2f us/step, %.3g tokens/s, %.1f GFLOP/s%s\n",
-                   row["fuselstm"]["us_per_step"].get<double>(),
-                   row["fuselstm"]["tokens_per_s"].get<double>(),
-                   row["fuselstm"]["gflop_per_s"].get<double>(),
-                   row.contains("ratio_to_peer")
-                       ? (", " + std::to_string(row["ratio_to_peer"].get<double>()) +
-                          "x cuDNN's time")
-                             .c_str()
-                       : "");
+      std::fprintf(
+          stderr, "    %.2f us/step, %.3g tokens/s, %.1f GFLOP/s%s\n",
+          row["fuselstm"]["us_per_step"].get<double>(),
+          row["fuselstm"]["tokens_per_s"].get<double>(),
+          row["fuselstm"]["gflop_per_s"].get<double>(),
+          row.contains("ratio_to_peer")
+              ? (", " + std::to_string(row["ratio_to_peer"].get<double>()) + "x cuDNN's time")
+                    .c_str()
+              : "");
       if (row.contains("cudnn") && row["cudnn"].contains("agrees") &&
           !row["cudnn"]["agrees"].get<bool>()) {
         std::fprintf(stderr, "    WARNING: cuDNN disagrees with fuselstm: max error %g > %g\n",
@@ -171,7 +174,8 @@ int main(int argc, char** argv) {
         exit_code = std::max(exit_code, 3);
       }
     } else {
-      std::fprintf(stderr, "    %s: %s\n", status.c_str(), row["reason"].get<std::string>().c_str());
+      std::fprintf(stderr, "    %s: %s\n", status.c_str(),
+                   row["reason"].get<std::string>().c_str());
     }
     if (status == "error") exit_code = std::max(exit_code, 1);
     if (status == "validation_failed") {

@@ -69,7 +69,9 @@ std::int64_t available_bytes(const Device& d) {
   return d.is_cuda() ? gpu::memory_info(d.index).free_bytes : host_available_bytes();
 }
 
-std::string mib(std::int64_t bytes) { return std::to_string(bytes / MiB) + " MiB"; }
+std::string mib(std::int64_t bytes) {
+  return std::to_string(bytes / MiB) + " MiB";
+}
 
 /// 1,000,003 (a prime, so rows of any width differ) seeded uniform values in [-1, 1): tiled into
 /// the timing inputs. Random, never zeros: zeros can run faster than real data.
@@ -95,8 +97,10 @@ void fill_tiled(Tensor& t, const std::vector<float>& pattern, std::size_t offset
   const auto n = std::size_t(t.numel());
   for (std::size_t done = 0; done < n; done += chunk.size()) {
     const std::size_t count = std::min(chunk.size(), n - done);
-    if (t.device().is_cpu()) std::memcpy(dst + done, chunk.data(), count * sizeof(float));
-    else gpu::copy_to_device(t.device().index, dst + done, chunk.data(), count * sizeof(float));
+    if (t.device().is_cpu())
+      std::memcpy(dst + done, chunk.data(), count * sizeof(float));
+    else
+      gpu::copy_to_device(t.device().index, dst + done, chunk.data(), count * sizeof(float));
   }
 }
 
@@ -104,8 +108,8 @@ json validation_json(const Validation& v) {
   json errors = json::object();
   for (const auto& [name, e] : v.errors) errors[name] = e;
   return {{"what", v.what},
-          {"dims", {{"T", v.dims.T}, {"B", v.dims.B}, {"X", v.dims.X}, {"H", v.dims.H},
-                    {"L", v.dims.L}}},
+          {"dims",
+           {{"T", v.dims.T}, {"B", v.dims.B}, {"X", v.dims.X}, {"H", v.dims.H}, {"L", v.dims.L}}},
           {"metric", "max|got-ref| / max|ref| per tensor"},
           {"threshold", v.threshold},
           {"passed", v.passed},
@@ -158,8 +162,9 @@ json peer_json(const cudnn_peer::Result& r, const BenchCase& c, const Ceilings& 
   json j = {{"version", cudnn_peer::version()},
             {"note", r.note},
             {"agreement_steps", r.agreement_steps},
-            {"ranking", "every algorithm timed at the agreement length (warm-up 1, 3 reps); "
-                        "the fastest is then timed at the full length"},
+            {"ranking",
+             "every algorithm timed at the agreement length (warm-up 1, 3 reps); "
+             "the fastest is then timed at the full length"},
             {"attempts", attempts}};
   if (r.best >= 0) {
     const auto& best = r.attempts[std::size_t(r.best)];
@@ -169,8 +174,10 @@ json peer_json(const cudnn_peer::Result& r, const BenchCase& c, const Ceilings& 
     j["agreement_max_error"] = best.max_error;
     j["agreement_threshold"] = timed_shape_threshold(c.precision);
     j["agrees"] = best.max_error >= 0 && best.max_error <= timed_shape_threshold(c.precision);
-    if (best.timed.reps > 0) j["figures"] = figures_json(c, best.timed, ceil);
-    else j["note"] = r.note.empty() ? best.detail : r.note;
+    if (best.timed.reps > 0)
+      j["figures"] = figures_json(c, best.timed, ceil);
+    else
+      j["note"] = r.note.empty() ? best.detail : r.note;
   }
   j["bytes_needed"] = r.bytes_needed;
   j["bytes_available"] = r.bytes_available;
@@ -220,17 +227,25 @@ json run_case(const BenchCase& c, const RunOptions& o, const Environment& env) {
               {"cudnn_version", env.cudnn_version},
               {"blas", env.blas},
               {"threads", env.threads},
-              {"ceilings", {{"fp32_gflop_per_s", env.ceilings.fp32_flops * 1e-9},
-                            {"tf32_gflop_per_s", env.ceilings.tf32_flops * 1e-9},
-                            {"gbyte_per_s", env.ceilings.bytes_per_s * 1e-9},
-                            {"source", env.ceilings.source}}},
-              {"config", {{"T", c.T}, {"B", c.B}, {"X", c.X}, {"H", c.H}, {"L", c.L},
-                          {"cell", cell_activation_name(c.cell)},
-                          {"precision", precision_name(c.precision)},
-                          {"mode", mode_name(c.mode)}}},
-              {"timing", {{"warmup", o.timing.warmup}, {"reps", o.timing.reps},
-                          {"max_seconds", o.timing.max_seconds},
-                          {"clock", c.device.is_cuda() ? "CUDA events" : "steady_clock"}}},
+              {"ceilings",
+               {{"fp32_gflop_per_s", env.ceilings.fp32_flops * 1e-9},
+                {"tf32_gflop_per_s", env.ceilings.tf32_flops * 1e-9},
+                {"gbyte_per_s", env.ceilings.bytes_per_s * 1e-9},
+                {"source", env.ceilings.source}}},
+              {"config",
+               {{"T", c.T},
+                {"B", c.B},
+                {"X", c.X},
+                {"H", c.H},
+                {"L", c.L},
+                {"cell", cell_activation_name(c.cell)},
+                {"precision", precision_name(c.precision)},
+                {"mode", mode_name(c.mode)}}},
+              {"timing",
+               {{"warmup", o.timing.warmup},
+                {"reps", o.timing.reps},
+                {"max_seconds", o.timing.max_seconds},
+                {"clock", c.device.is_cuda() ? "CUDA events" : "steady_clock"}}},
               {"status", "ok"},
               {"reason", ""},
               {"validation", json::array()}};
@@ -243,8 +258,8 @@ json run_case(const BenchCase& c, const RunOptions& o, const Environment& env) {
     const std::int64_t margin = c.device.is_cuda() ? gpu_margin_bytes : cpu_margin_bytes;
     const std::int64_t needed = fuselstm_bytes_needed(c, DType::f32, input_buffers) + margin;
     const std::int64_t available = available_bytes(c.device);
-    row["memory"] = {{"needed_bytes", needed}, {"available_bytes", available},
-                     {"input_buffers", input_buffers}};
+    row["memory"] = {
+        {"needed_bytes", needed}, {"available_bytes", available}, {"input_buffers", input_buffers}};
     if (needed > available) {
       row["status"] = "skipped";
       row["reason"] = "does not fit: needs " + mib(needed) + ", " + mib(available) + " available";

@@ -3,9 +3,8 @@
 // fuselstm, then the cuDNN peer on the GPU.
 
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "bench_case.hpp"
 #include "ceilings.hpp"

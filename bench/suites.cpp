@@ -25,7 +25,7 @@ BenchCase make(const Device& d, std::int64_t T, std::int64_t B, std::int64_t X, 
 }  // namespace
 
 const std::vector<std::string>& suite_names() {
-  static const std::vector<std::string> names = {"smoke", "cpu", "gpu-quick", "gpu"};
+  static const std::vector<std::string> names = {"smoke", "short", "cpu", "gpu-quick", "gpu"};
   return names;
 }
 
@@ -41,6 +41,14 @@ std::vector<BenchCase> suite_cases(const std::string& name, const Device& device
     out.push_back(make(cpu, 16, 3, 5, 12, 1));
     out.push_back(make(cpu, 24, 2, 7, 9, 2, CellActivation::identity));
     out.push_back(make(cpu, 16, 4, 8, 16, 1, CellActivation::tanh, Precision::fp32, Mode::fwd));
+  } else if (name == "short") {
+    // tools/main.sh's look at the speed, on whatever device was chosen: seconds, not minutes.
+    if (device.is_cuda()) {
+      out.push_back(make(device, 1000, 16, 768, 768, 1));
+      out.push_back(make(device, 1000, 64, 1024, 1024, 1));
+    } else {
+      out.push_back(make(device, 200, 16, 256, 256, 1));
+    }
   } else if (name == "cpu") {
     for (std::int64_t H : {256, 512}) {
       for (std::int64_t B : {16, 64}) out.push_back(make(cpu, 1000, B, H, H, 1));

@@ -2,10 +2,9 @@
 // The readable, fixed-width table of a run's JSON rows (bench/report.py prints the same columns
 // for a suite's merged rows, with the PyTorch peer).
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace fuselstm::bench {
 

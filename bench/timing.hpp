@@ -17,9 +17,9 @@ struct Stats {
 Stats summarize(std::vector<double> ms);
 
 struct TimingOptions {
-  int warmup = 2;            // untimed calls first (at least 1: its time sizes the repetitions)
-  int reps = 10;             // timed calls
-  double max_seconds = 0;    // > 0: fewer repetitions (but at least 3) when they would take longer
+  int warmup = 2;          // untimed calls first (at least 1: its time sizes the repetitions)
+  int reps = 10;           // timed calls
+  double max_seconds = 0;  // > 0: fewer repetitions (but at least 3) when they would take longer
 };
 
 /// Calls `fn` warmup + reps times. On a CUDA device the events go on `stream`, so `fn` must queue

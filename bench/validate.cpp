@@ -4,8 +4,12 @@
 
 namespace fuselstm::bench {
 
-double small_case_threshold(Precision p) { return p == Precision::fp32 ? 1e-4 : 1e-2; }
-double timed_shape_threshold(Precision p) { return p == Precision::fp32 ? 1e-3 : 2e-2; }
+double small_case_threshold(Precision p) {
+  return p == Precision::fp32 ? 1e-4 : 1e-2;
+}
+double timed_shape_threshold(Precision p) {
+  return p == Precision::fp32 ? 1e-3 : 2e-2;
+}
 
 Dims small_dims(const BenchCase& c) {
   return {std::min<std::int64_t>(c.T, 7), std::min<std::int64_t>(c.B, 3),

@@ -15,13 +15,13 @@
 namespace fuselstm::bench {
 
 struct Validation {
-  std::string what;          // "small case vs reference (f64, host)" / "timed shape vs CUDA f64"
-  Dims dims;                 // the sizes it ran on
-  double threshold = 0;      // on scaled_max_error
-  bool ran = false;          // false: skipped, see note
+  std::string what;      // "small case vs reference (f64, host)" / "timed shape vs CUDA f64"
+  Dims dims;             // the sizes it ran on
+  double threshold = 0;  // on scaled_max_error
+  bool ran = false;      // false: skipped, see note
   bool passed = false;
-  double max_error = 0;      // the worst tensor's error
-  std::string worst_tensor;  // its name
+  double max_error = 0;                                // the worst tensor's error
+  std::string worst_tensor;                            // its name
   std::vector<std::pair<std::string, double>> errors;  // every tensor's scaled max error
   std::string note;
 };
