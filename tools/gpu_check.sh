@@ -56,16 +56,16 @@ step() {
   rc=$?
   status=PASS
   [[ $rc -eq 0 ]] || { status="FAIL (exit $rc)"; failed=1; }
-  rows+=("$(printf '%-22s %-34s %6ss' "$name" "$status" "$(($(date +%s) - t0))")")
+  rows+=("$(printf '%-18s %-46s %6ss' "$name" "$status" "$(($(date +%s) - t0))")")
   echo "   $status; log: $outdir/$name.log" >&2
   return $rc
 }
 skip() {
-  rows+=("$(printf '%-22s %-34s %6ss' "$1" "SKIPPED: $2" 0)")
+  rows+=("$(printf '%-18s %-46s %6ss' "$1" "SKIPPED: $2" 0)")
   echo "== $1: SKIPPED: $2" | tee "$outdir/$1.log" >&2
 }
 record() {  # record NAME STATUS SECONDS (for steps judged from their log)
-  rows+=("$(printf '%-22s %-34s %6ss' "$1" "$2" "$3")")
+  rows+=("$(printf '%-18s %-46s %6ss' "$1" "$2" "$3")")
   [[ $2 == FAIL* ]] && failed=1
   echo "   $2" >&2
 }
@@ -95,8 +95,12 @@ if [[ -z $cudnn_root ]] && ! ls "$cuda_root"/include/cudnn.h "$cuda_root"/target
   cudnn_root=$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null || true)
 fi
 if [[ -n $cudnn_root ]]; then
-  # cuDNN 9 loads its sub-libraries (libcudnn_adv.so.9, ...) at run time.
-  export LD_LIBRARY_PATH=$cudnn_root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  # cuDNN 9 loads its sub-libraries (libcudnn_adv.so.9, ...) and, from a wheel, the CUDA libraries
+  # it was built with (nvidia/cublas/lib, nvidia/cuda_nvrtc/lib, ...) at run time.
+  for lib in "$cudnn_root"/lib "$(dirname "$cudnn_root")"/*/lib; do
+    [[ -d $lib ]] && LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  done
+  export LD_LIBRARY_PATH
 fi
 deps=()
 [[ -d .deps ]] && deps=(-DFUSELSTM_DEPS_DIR="$PWD/.deps")
@@ -111,7 +115,7 @@ if ! step configure configure "$arch"; then
     # CMake < 3.24 or no visible GPU: Hopper's architecture.
     rows=("${rows[@]:0:${#rows[@]}-1}")
     failed=0
-    rm -rf "$build"
+    rm -rf "$build/CMakeCache.txt" "$build/CMakeFiles"  # a fresh language check, same sources
     arch=90
     step configure configure 90
   fi
@@ -126,7 +130,8 @@ if step build cmake --build "$build" -j "$(nproc)"; then
   [[ $skipped -gt 0 ]] && echo "   note: $skipped tests skipped (see tests.log)" >&2
 
   # --- compute-sanitizer: SKIPPED (never PASS) when missing or unable to start ---------------
-  sanitizer=$(command -v compute-sanitizer || ls "$cuda_root"/bin/compute-sanitizer 2>/dev/null || true)
+  sanitizer=$(command -v compute-sanitizer || ls "$cuda_root"/bin/compute-sanitizer \
+                 "$cuda_root"/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1 || true)
   sanitize() {  # sanitize NAME TOOL FILTER
     local name=$1 tool=$2 filter=$3 t0 rc
     if [[ -z $sanitizer ]]; then skip "$name" "compute-sanitizer not found"; return; fi
@@ -174,7 +179,7 @@ fi
 {
   echo "gpu_check $mode on ${gpu_name:-no GPU} ($(date -u +%FT%TZ)), CUDA arch $arch, cuDNN root ${cudnn_root:-toolkit}"
   head -2 "$outdir/machine.log" | tail -1
-  printf '%-22s %-34s %7s\n' step status time
+  printf '%-18s %-46s %7s\n' step status time
   printf '%s\n' "${rows[@]}"
   echo "total $(($(date +%s) - start_all)) s; logs in $outdir"
   for t in "$outdir"/bench-*/table.txt; do [[ -f $t ]] && { echo; echo "# ${t#$outdir/}"; cat "$t"; }; done
