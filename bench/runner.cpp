@@ -73,6 +73,17 @@ std::string mib(std::int64_t bytes) {
   return std::to_string(bytes / MiB) + " MiB";
 }
 
+std::string sci(double v) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.3g", v);
+  return text;
+}
+
+std::string failure(const Validation& v) {
+  return v.what + ": " + v.worst_tensor + " error " + sci(v.max_error) + " > threshold " +
+         sci(v.threshold) + (v.note.empty() ? "" : " (" + v.note + ")");
+}
+
 /// 1,000,003 (a prime, so rows of any width differ) seeded uniform values in [-1, 1): tiled into
 /// the timing inputs. Random, never zeros: zeros can run faster than real data.
 const std::vector<float>& timing_pattern(std::uint64_t seed) {
@@ -271,8 +282,7 @@ json run_case(const BenchCase& c, const RunOptions& o, const Environment& env) {
     row["validation"].push_back(validation_json(small));
     if (!small.passed) {
       row["status"] = "validation_failed";
-      row["reason"] = small.what + ": " + small.worst_tensor + " error " +
-                      std::to_string(small.max_error) + " > " + std::to_string(small.threshold);
+      row["reason"] = failure(small);
       return row;
     }
 
@@ -300,8 +310,7 @@ json run_case(const BenchCase& c, const RunOptions& o, const Environment& env) {
       row["validation"].push_back(validation_json(shape));
       if (!shape.passed) {
         row["status"] = "validation_failed";
-        row["reason"] = shape.what + ": " + shape.worst_tensor + " error " +
-                        std::to_string(shape.max_error) + " > " + std::to_string(shape.threshold);
+        row["reason"] = failure(shape);
         return row;
       }
     }
