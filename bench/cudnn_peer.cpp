@@ -12,6 +12,7 @@
 
 #include "fuselstm/error.hpp"
 #include "gpu_helper.hpp"
+#include "timing_inputs.hpp"
 
 namespace fuselstm::bench::cudnn_peer {
 
@@ -257,16 +258,19 @@ class CudnnLstm {
     }
   }
 
-  /// The timing inputs: `pattern` tiled, as fuselstm's timing gets them.
+  /// The timing inputs: the pattern tiled exactly as fuselstm's timing inputs (its first x).
   void set_timing_inputs(const std::vector<float>& pattern) {
-    for (Buffer* b : {&x_, &hx_, &cx_, &dy_, &dhy_, &dcy_}) {
-      if (!b->get()) continue;
-      const std::size_t n = b->bytes() / sizeof(float);
-      for (std::size_t done = 0; done < n; done += pattern.size()) {
-        const std::size_t count = std::min(pattern.size(), n - done);
-        PEER_CUDA_CHECK(cudaMemcpy(b->f() + done, pattern.data(), count * sizeof(float),
-                                   cudaMemcpyHostToDevice));
-      }
+    namespace ti = timing_inputs;
+    const std::pair<Buffer*, ti::Fill> fills[] = {{&x_, ti::x},     {&hx_, ti::h0},
+                                                  {&cx_, ti::c0},   {&dy_, ti::dy},
+                                                  {&dhy_, ti::dhT}, {&dcy_, ti::dcT}};
+    for (const auto& [buffer, fill] : fills) {
+      if (!buffer->get()) continue;
+      ti::tile(pattern.data(), pattern.size(), buffer->bytes() / sizeof(float), fill,
+               [&](std::size_t at, const float* values, std::size_t count) {
+                 PEER_CUDA_CHECK(cudaMemcpy(buffer->f() + at, values, count * sizeof(float),
+                                            cudaMemcpyHostToDevice));
+               });
     }
   }
 

@@ -15,6 +15,7 @@
 #include "cudnn_peer.hpp"
 #include "gpu_helper.hpp"
 #include "problem.hpp"
+#include "timing_inputs.hpp"
 #include "validate.hpp"
 
 namespace fuselstm::bench {
@@ -98,21 +99,18 @@ const std::vector<float>& timing_pattern(std::uint64_t seed) {
   return pattern;
 }
 
-/// Fills `t` (f32) with the pattern rotated by `offset`, tiled; `scale` multiplies it.
-void fill_tiled(Tensor& t, const std::vector<float>& pattern, std::size_t offset, float scale) {
-  std::vector<float> chunk(pattern.size());
-  for (std::size_t k = 0; k < chunk.size(); ++k) {
-    chunk[k] = scale * pattern[(k + offset) % pattern.size()];
-  }
+/// Fills `t` (f32) with the timing pattern as `fill` says (timing_inputs.hpp).
+void fill_tiled(Tensor& t, const std::vector<float>& pattern, timing_inputs::Fill fill) {
   auto* dst = t.data_as<float>();
-  const auto n = std::size_t(t.numel());
-  for (std::size_t done = 0; done < n; done += chunk.size()) {
-    const std::size_t count = std::min(chunk.size(), n - done);
-    if (t.device().is_cpu())
-      std::memcpy(dst + done, chunk.data(), count * sizeof(float));
-    else
-      gpu::copy_to_device(t.device().index, dst + done, chunk.data(), count * sizeof(float));
-  }
+  timing_inputs::tile(pattern.data(), pattern.size(), std::size_t(t.numel()), fill,
+                      [&](std::size_t at, const float* values, std::size_t count) {
+                        if (t.device().is_cpu()) {
+                          std::memcpy(dst + at, values, count * sizeof(float));
+                        } else {
+                          gpu::copy_to_device(t.device().index, dst + at, values,
+                                              count * sizeof(float));
+                        }
+                      });
 }
 
 json validation_json(const Validation& v) {
@@ -329,20 +327,21 @@ json run_case(const BenchCase& c, const RunOptions& o, const Environment& env) {
       std::vector<Tensor> xs;
       for (int k = 0; k < input_buffers; ++k) {
         xs.push_back(Tensor::empty(seq, DType::f32, c.device));
-        fill_tiled(xs.back(), pattern, std::size_t(k) * 7919, 1.0f);
+        fill_tiled(xs.back(), pattern,
+                   {std::size_t(k) * timing_inputs::x_rotation_stride, timing_inputs::x.scale});
       }
       Tensor h0 = Tensor::empty(state, DType::f32, c.device);
       Tensor c0 = Tensor::empty(state, DType::f32, c.device);
-      fill_tiled(h0, pattern, 11, 0.5f);
-      fill_tiled(c0, pattern, 13, 0.5f);
+      fill_tiled(h0, pattern, timing_inputs::h0);
+      fill_tiled(c0, pattern, timing_inputs::c0);
       Tensor dy, dhT, dcT;
       if (c.mode == Mode::fwdbwd) {
         dy = Tensor::empty(out, DType::f32, c.device);
         dhT = Tensor::empty(state, DType::f32, c.device);
         dcT = Tensor::empty(state, DType::f32, c.device);
-        fill_tiled(dy, pattern, 17, 1.0f);
-        fill_tiled(dhT, pattern, 19, 1.0f);
-        fill_tiled(dcT, pattern, 23, 1.0f);
+        fill_tiled(dy, pattern, timing_inputs::dy);
+        fill_tiled(dhT, pattern, timing_inputs::dhT);
+        fill_tiled(dcT, pattern, timing_inputs::dcT);
       }
       model.synchronize();
       reset_peak_memory(c.device);
