@@ -1,0 +1,80 @@
+#include "suites.hpp"
+
+#include "fuselstm/error.hpp"
+
+namespace fuselstm::bench {
+
+namespace {
+
+BenchCase make(const Device& d, std::int64_t T, std::int64_t B, std::int64_t X, std::int64_t H,
+               std::int64_t L, CellActivation cell = CellActivation::tanh,
+               Precision p = Precision::fp32, Mode m = Mode::fwdbwd) {
+  BenchCase c;
+  c.device = d;
+  c.T = T;
+  c.B = B;
+  c.X = X;
+  c.H = H;
+  c.L = L;
+  c.cell = cell;
+  c.precision = p;
+  c.mode = m;
+  return c;
+}
+
+}  // namespace
+
+const std::vector<std::string>& suite_names() {
+  static const std::vector<std::string> names = {"smoke", "short", "cpu", "gpu-quick", "gpu"};
+  return names;
+}
+
+std::vector<BenchCase> suite_cases(const std::string& name, const Device& device) {
+  const bool gpu_suite = name == "gpu" || name == "gpu-quick";
+  if (gpu_suite && !device.is_cuda()) {
+    throw ValueError("suite '" + name + "' needs --device cuda:N, got " + device.str());
+  }
+  const Device cpu = Device::cpu();
+  std::vector<BenchCase> out;
+  if (name == "smoke") {
+    // Odd sizes, both cells, 1 and 2 layers, both modes: every path the bench has, in seconds.
+    out.push_back(make(cpu, 16, 3, 5, 12, 1));
+    out.push_back(make(cpu, 24, 2, 7, 9, 2, CellActivation::identity));
+    out.push_back(make(cpu, 16, 4, 8, 16, 1, CellActivation::tanh, Precision::fp32, Mode::fwd));
+  } else if (name == "short") {
+    // tools/main.sh's look at the speed, on whatever device was chosen: seconds, not minutes.
+    if (device.is_cuda()) {
+      out.push_back(make(device, 1000, 16, 768, 768, 1));
+      out.push_back(make(device, 1000, 64, 1024, 1024, 1));
+    } else {
+      out.push_back(make(device, 200, 16, 256, 256, 1));
+    }
+  } else if (name == "cpu") {
+    for (std::int64_t H : {256, 512}) {
+      for (std::int64_t B : {16, 64}) out.push_back(make(cpu, 1000, B, H, H, 1));
+    }
+  } else if (name == "gpu-quick") {
+    out.push_back(make(device, 1000, 1, 256, 256, 1));
+    out.push_back(make(device, 1000, 16, 768, 768, 1));
+    out.push_back(make(device, 1000, 16, 768, 768, 1, CellActivation::tanh, Precision::tf32));
+    out.push_back(make(device, 1000, 64, 1024, 1024, 1));
+    out.push_back(make(device, 1000, 256, 1024, 1024, 1, CellActivation::tanh, Precision::tf32));
+    out.push_back(make(device, 1000, 16, 768, 768, 2));
+    out.push_back(make(device, 10000, 16, 768, 768, 1));
+  } else if (name == "gpu") {
+    for (std::int64_t T : {1000, 10000, 100000}) {
+      for (std::int64_t L : {1, 2}) {
+        for (std::int64_t H : {256, 768, 1024, 2048}) {
+          for (std::int64_t B : {1, 16, 64, 256}) out.push_back(make(device, T, B, H, H, L));
+        }
+      }
+    }
+  } else {
+    std::string valid;
+    for (const auto& n : suite_names()) valid += (valid.empty() ? "" : ", ") + n;
+    throw ValueError("unknown suite '" + name + "' (valid: " + valid + ")");
+  }
+  return out;
+}
+
+}  // namespace fuselstm::bench

@@ -1,0 +1,103 @@
+#include "validate.hpp"
+
+#include <algorithm>
+
+namespace fuselstm::bench {
+
+double small_case_threshold(Precision p) {
+  return p == Precision::fp32 ? 1e-4 : 1e-2;
+}
+double timed_shape_threshold(Precision p) {
+  return p == Precision::fp32 ? 1e-3 : 2e-2;
+}
+
+Dims small_dims(const BenchCase& c) {
+  return {std::min<std::int64_t>(c.T, 7), std::min<std::int64_t>(c.B, 3),
+          std::min<std::int64_t>(c.X, 11), std::min<std::int64_t>(c.H, 13), c.L};
+}
+
+LstmConfig lstm_config(const BenchCase& c, DType dtype, void* cuda_stream) {
+  LstmConfig cfg;
+  cfg.input_size = c.X;
+  cfg.hidden_size = c.H;
+  cfg.num_layers = c.L;
+  cfg.bias = true;
+  cfg.cell = c.cell;
+  cfg.dtype = dtype;
+  cfg.device = c.device;
+  cfg.math = c.precision == Precision::tf32 ? MathMode::tf32 : MathMode::fp32;
+  cfg.cuda_stream = cuda_stream;
+  return cfg;
+}
+
+namespace {
+
+void compare(const Outputs& got, const Outputs& ref, Validation& v) {
+  v.ran = true;
+  v.passed = got.names == ref.names;
+  if (!v.passed) v.note = "the outputs' names differ from the reference's (a bench bug)";
+  for (std::size_t k = 0; k < got.names.size() && k < ref.values.size(); ++k) {
+    const double e = scaled_max_error(got.values[k], ref.values[k]);
+    v.errors.push_back({got.names[k], e});
+    if (e > v.max_error || v.worst_tensor.empty()) {
+      v.max_error = e;
+      v.worst_tensor = got.names[k];
+    }
+    if (!(e <= v.threshold)) v.passed = false;  // NaN-safe
+  }
+}
+
+}  // namespace
+
+Validation validate_small_case(const BenchCase& c, std::uint64_t seed) {
+  Validation v;
+  v.what = "small case vs the double reference";
+  v.dims = small_dims(c);
+  v.threshold = small_case_threshold(c.precision);
+  BenchCase small = c;
+  small.T = v.dims.T;
+  small.B = v.dims.B;
+  small.X = v.dims.X;
+  small.H = v.dims.H;
+  Lstm model(lstm_config(small, DType::f32));
+  model.init_pytorch_default(seed);
+  Problem p = make_problem(v.dims, seed);
+  round_to_float(p);  // the reference sees exactly the numbers the f32 model saw
+  compare(run_forward_backward(model, p), run_reference(model, p), v);
+  return v;
+}
+
+Validation validate_against_f64(const BenchCase& c, std::int64_t steps, std::uint64_t seed,
+                                Problem& problem, Outputs& outputs) {
+  Validation v;
+  v.what = std::string("timed shape vs fuselstm's ") + (c.device.is_cuda() ? "CUDA" : "host") +
+           " path in f64";
+  v.dims = {steps, c.B, c.X, c.H, c.L};
+  v.threshold = timed_shape_threshold(c.precision);
+  BenchCase shape = c;
+  shape.T = steps;
+  problem = make_problem(v.dims, seed);
+  round_to_float(problem);
+  std::vector<reference::Params<double>> weights;
+  {
+    Lstm f32(lstm_config(shape, DType::f32));
+    f32.init_pytorch_default(seed);
+    outputs = run_forward_backward(f32, problem);
+    weights.push_back(reference_params(f32));
+  }
+  // The f64 model gets the f32 model's (rounded) weights, so only the arithmetic differs.
+  BenchCase exact = shape;
+  exact.precision = Precision::fp32;  // no TF32 shortcut for the oracle
+  Lstm f64(lstm_config(exact, DType::f64));
+  for (std::int64_t k = 0; k < c.L; ++k) {
+    const std::string s = "_l" + std::to_string(k);
+    f64.parameter("weight_ih" + s).assign(weights[0].weight_ih[k]);
+    f64.parameter("weight_hh" + s).assign(weights[0].weight_hh[k]);
+    f64.parameter("bias_ih" + s).assign(weights[0].bias_ih[k]);
+    f64.parameter("bias_hh" + s).assign(weights[0].bias_hh[k]);
+  }
+  compare(outputs, run_forward_backward(f64, problem), v);
+  return v;
+}
+
+}  // namespace fuselstm::bench

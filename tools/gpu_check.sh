@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The GPU check: on a machine with an NVIDIA GPU, the CUDA toolkit, CMake, ninja and PyTorch but no
+# package registry, configure (Release, this GPU's architecture), build, run every test, run
+# compute-sanitizer, then the benchmark; logs, JSON and a summary table go into OUTDIR.
+#
+# Usage: tools/gpu_check.sh quick|full OUTDIR [--archive FILE.tar.gz]
+#   quick  configure, build, all tests, memcheck on a small filter of the CUDA tests, racecheck on
+#          one small case, the gpu-quick bench suite (under 5 minutes on an H100)
+#   full   the same, then the gpu bench suite until the time budget (FULL_BUDGET_S, default: what
+#          is left of 560 s since the start); rows are written as measured; continue later with
+#            bench/run_suite.sh gpu OUTDIR/bench-gpu --build BUILD_DIR --resume
+#   --archive FILE  also pack OUTDIR into FILE (one file: the device tool returns few files)
+#
+# Dependencies from source, for a machine without a registry: run tools/pack_gpu_deps.sh on a
+# machine with Debian's packages first; it fills .deps/ (googletest, nlohmann-json, CLI11), which
+# this script passes as -DFUSELSTM_DEPS_DIR when present (carry .deps to the GPU machine).
+# cuDNN: taken from the toolkit when cudnn.h is there, else from PyTorch's wheel (nvidia.cudnn);
+# FUSELSTM_CUDNN_ROOT=... overrides.
+# Environment: BUILD_DIR (default build-gpu), CUDA_ARCH (default native, falling back to 90),
+#   MEMCHECK_FILTER, RACECHECK_FILTER (gtest filters), FULL_BUDGET_S.
+# Each step is PASS, FAIL or SKIPPED (with the reason); a sanitizer that is missing or cannot
+# start is SKIPPED, never PASS. Exit status: 0 when no step failed.
+set -uo pipefail
+
+usage() { sed -n '2,25p' "$0" >&2; exit 64; }
+[[ $# -ge 2 ]] || usage
+mode=$1 outdir=$2
+shift 2
+archive=
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --archive) archive=$2; shift 2 ;;
+    *) usage ;;
+  esac
+done
+[[ $mode == quick || $mode == full ]] || usage
+[[ -f CMakeLists.txt && -d bench ]] || { echo "gpu_check: run this from the project's root" >&2; exit 64; }
+
+start_all=$(date +%s)
+build=${BUILD_DIR:-build-gpu}
+memcheck_filter=${MEMCHECK_FILTER:-'DTypes/CudaAgreement.MatchesReference/f32:CudaAgreementTf32.*:SeedRun.CudaMatchesTheSeedInDouble'}
+racecheck_filter=${RACECHECK_FILTER:-'CudaAgreementTf32.*'}
+mkdir -p "$outdir"
+outdir=$(cd "$outdir" && pwd)
+summary=$outdir/summary.txt
+declare -a rows=()
+failed=0
+
+# step NAME COMMAND...: runs it with its output in OUTDIR/NAME.log and records PASS/FAIL.
+step() {
+  local name=$1 t0 rc status
+  shift
+  t0=$(date +%s)
+  echo "== $name: $*" | tee "$outdir/$name.log" >&2
+  "$@" >>"$outdir/$name.log" 2>&1
+  rc=$?
+  status=PASS
+  [[ $rc -eq 0 ]] || { status="FAIL (exit $rc)"; failed=1; }
+  rows+=("$(printf '%-18s %-46s %6ss' "$name" "$status" "$(($(date +%s) - t0))")")
+  echo "   $status; log: $outdir/$name.log" >&2
+  return $rc
+}
+skip() {
+  rows+=("$(printf '%-18s %-46s %6ss' "$1" "SKIPPED: $2" 0)")
+  echo "== $1: SKIPPED: $2" | tee "$outdir/$1.log" >&2
+}
+record() {  # record NAME STATUS SECONDS (for steps judged from their log)
+  rows+=("$(printf '%-18s %-46s %6ss' "$1" "$2" "$3")")
+  [[ $2 == FAIL* ]] && failed=1
+  echo "   $2" >&2
+}
+
+# --- the machine ------------------------------------------------------------------------------
+{
+  echo "date: $(date -u +%FT%TZ)"
+  echo "commit: $(git describe --always --dirty --abbrev=12 2>/dev/null || echo "${FUSELSTM_COMMIT:-unknown (no .git)}")"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1 || echo "no nvidia-smi"
+  command -v nvcc >/dev/null && nvcc --version | tail -2
+  cmake --version | head -1
+  ninja --version 2>/dev/null | sed 's/^/ninja /'
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>&1
+} >"$outdir/machine.log"
+cat "$outdir/machine.log" >&2
+gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+
+# --- configure --------------------------------------------------------------------------------
+# The CUDA toolkit's nvcc even when it is not on PATH.
+if ! command -v nvcc >/dev/null; then
+  for d in /usr/local/cuda/bin /usr/local/cuda-*/bin; do [[ -x $d/nvcc ]] && PATH=$d:$PATH && break; done
+fi
+cuda_root=$(dirname "$(dirname "$(command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)")")
+cudnn_root=${FUSELSTM_CUDNN_ROOT:-}
+if [[ -z $cudnn_root ]] && ! ls "$cuda_root"/include/cudnn.h "$cuda_root"/targets/*/include/cudnn.h >/dev/null 2>&1; then
+  # PyTorch's wheel: site-packages/nvidia/cudnn/{include,lib} (a namespace package: no __file__).
+  cudnn_root=$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null || true)
+fi
+if [[ -n $cudnn_root ]]; then
+  # cuDNN 9 loads its sub-libraries (libcudnn_adv.so.9, ...) and, from a wheel, the CUDA libraries
+  # it was built with (nvidia/cublas/lib, nvidia/cuda_nvrtc/lib, ...) at run time.
+  for lib in "$cudnn_root"/lib "$(dirname "$cudnn_root")"/*/lib; do
+    [[ -d $lib ]] && LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  done
+  export LD_LIBRARY_PATH
+fi
+deps=()
+[[ -d .deps ]] && deps=(-DFUSELSTM_DEPS_DIR="$PWD/.deps")
+arch=${CUDA_ARCH:-native}
+configure() {
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFUSELSTM_CUDA=ON \
+    -DFUSELSTM_BUILD_TESTS=ON -DFUSELSTM_BUILD_BENCH=ON -DCMAKE_CUDA_ARCHITECTURES="$1" \
+    ${cudnn_root:+-DFUSELSTM_CUDNN_ROOT="$cudnn_root"} "${deps[@]}"
+}
+if ! step configure configure "$arch"; then
+  if [[ $arch == native ]]; then
+    # CMake < 3.24 or no visible GPU: Hopper's architecture.
+    rows=("${rows[@]:0:${#rows[@]}-1}")
+    failed=0
+    rm -rf "$build/CMakeCache.txt" "$build/CMakeFiles"  # a fresh language check, same sources
+    arch=90
+    step configure configure 90
+  fi
+fi
+grep -E "fuselstm:" "$outdir/configure.log" >&2
+
+# --- build and tests --------------------------------------------------------------------------
+if step build cmake --build "$build" -j "$(nproc)"; then
+  # The gtest binary itself (one process: one CUDA start-up, not one per test).
+  step tests "$build/tests/fuselstm_tests" --gtest_output="xml:$outdir/tests.xml"
+  skipped=$(grep -c '\[  SKIPPED \]' "$outdir/tests.log" || true)
+  [[ $skipped -gt 0 ]] && echo "   note: $skipped tests skipped (see tests.log)" >&2
+
+  # --- compute-sanitizer: SKIPPED (never PASS) when missing or unable to start ---------------
+  sanitizer=$(command -v compute-sanitizer || ls "$cuda_root"/bin/compute-sanitizer \
+                 "$cuda_root"/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1 || true)
+  sanitize() {  # sanitize NAME TOOL FILTER
+    local name=$1 tool=$2 filter=$3 t0 rc
+    if [[ -z $sanitizer ]]; then skip "$name" "compute-sanitizer not found"; return; fi
+    if [[ -z $gpu_name ]]; then skip "$name" "no GPU visible (nvidia-smi)"; return; fi
+    t0=$(date +%s)
+    echo "== $name: $tool on --gtest_filter=$filter" | tee "$outdir/$name.log" >&2
+    "$sanitizer" --tool "$tool" --error-exitcode 99 "$build/tests/fuselstm_tests" \
+      --gtest_filter="$filter" >>"$outdir/$name.log" 2>&1
+    rc=$?
+    local seconds=$(($(date +%s) - t0))
+    if ! grep -q '^\[==========\] .* ran\.' "$outdir/$name.log"; then
+      record "$name" "SKIPPED: sanitizer could not start" "$seconds"  # see the log's tail
+    elif [[ $rc -eq 0 ]] && grep -q 'ERROR SUMMARY: 0 errors' "$outdir/$name.log" &&
+         ! grep -q '\[  SKIPPED \]' "$outdir/$name.log"; then
+      record "$name" PASS "$seconds"
+    elif grep -q '\[  SKIPPED \]' "$outdir/$name.log" && [[ $rc -eq 0 ]]; then
+      record "$name" "SKIPPED: the CUDA tests skipped" "$seconds"
+    else
+      record "$name" "FAIL (exit $rc)" "$seconds"
+    fi
+  }
+  sanitize memcheck memcheck "$memcheck_filter"
+  sanitize racecheck racecheck "$racecheck_filter"
+
+  # --- the benchmark --------------------------------------------------------------------------
+  if [[ -z $gpu_name ]]; then
+    skip bench-gpu-quick "no GPU visible (nvidia-smi)"
+  else
+    step bench-gpu-quick bench/run_suite.sh gpu-quick "$outdir/bench-quick" --build "$build"
+    if [[ $mode == full ]]; then
+      budget=${FULL_BUDGET_S:-$((560 - ($(date +%s) - start_all)))}
+      if [[ $budget -gt 30 ]]; then
+        step bench-gpu bench/run_suite.sh gpu "$outdir/bench-gpu" --build "$build" --budget-s "$budget"
+        echo "   to continue: bench/run_suite.sh gpu $outdir/bench-gpu --build $build --resume" >&2
+      else
+        skip bench-gpu "no time left in this command (budget ${budget}s); run it with --resume"
+      fi
+    fi
+  fi
+else
+  skip tests "the build failed"
+fi
+
+# --- summary ----------------------------------------------------------------------------------
+{
+  echo "gpu_check $mode on ${gpu_name:-no GPU} ($(date -u +%FT%TZ)), CUDA arch $arch, cuDNN root ${cudnn_root:-toolkit}"
+  head -2 "$outdir/machine.log" | tail -1
+  printf '%-18s %-46s %7s\n' step status time
+  printf '%s\n' "${rows[@]}"
+  echo "total $(($(date +%s) - start_all)) s; logs in $outdir"
+  for t in "$outdir"/bench-*/table.txt; do [[ -f $t ]] && { echo; echo "# ${t#$outdir/}"; cat "$t"; }; done
+} | tee "$summary"
+if [[ -n $archive ]]; then
+  tar -C "$(dirname "$outdir")" -czf "$archive" "$(basename "$outdir")" && echo "packed: $archive" >&2
+fi
+exit $failed
