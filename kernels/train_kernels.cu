@@ -1,26 +1,16 @@
 // The training toolkit's CUDA kernels: thin grid-stride loops over the element functions of
 // dropout_math.hpp, loss_math.hpp and optim_math.hpp, plus one deterministic reduction.
 
-#include <algorithm>
-
 #include "../src/cuda/cuda_check.hpp"
+#include "grid.cuh"
 #include "train_launch.hpp"
 
 namespace fuselstm::kernels {
 namespace {
 
-constexpr int kThreads = 256;
 constexpr int kReduceThreads = 1024;
 
-unsigned blocks_for(std::int64_t n) {
-  const std::int64_t blocks = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(std::max<std::int64_t>(1, std::min<std::int64_t>(blocks, 65535)));
-}
-
-// Calls body(e) for every e in [0, n), grid-stride.
-#define FUSELSTM_FOR_EACH(e, n)                                                       \
-  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < (n); \
-       e += std::int64_t(gridDim.x) * blockDim.x)
+#define FUSELSTM_FOR_EACH(e, n) FUSELSTM_GRID_STRIDE_LOOP(e, n)
 
 template <typename T>
 __global__ void broadcast_rows_kernel(std::int64_t rows, std::int64_t cols, const T* src, T* dst) {
