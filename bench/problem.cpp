@@ -62,17 +62,7 @@ Outputs run_forward_backward(Lstm& model, const Problem& p) {
 }
 
 reference::Params<double> reference_params(const Lstm& model) {
-  reference::Params<double> p;
-  for (std::int64_t k = 0; k < model.config().num_layers; ++k) {
-    const std::string s = "_l" + std::to_string(k);
-    p.weight_ih.push_back(model.parameter("weight_ih" + s).to_vector<double>());
-    p.weight_hh.push_back(model.parameter("weight_hh" + s).to_vector<double>());
-    if (model.config().bias) {
-      p.bias_ih.push_back(model.parameter("bias_ih" + s).to_vector<double>());
-      p.bias_hh.push_back(model.parameter("bias_hh" + s).to_vector<double>());
-    }
-  }
-  return p;
+  return reference::params_of(model);
 }
 
 Outputs run_reference(const Lstm& model, const Problem& p) {

@@ -118,34 +118,30 @@ std::size_t ModelImpl::lookup(const std::string& name) const {
 
 namespace {
 
-template <typename T>
-std::vector<LayerWeights<T>> layer_weights(ModelImpl& m) {
-  std::vector<LayerWeights<T>> out(static_cast<std::size_t>(m.config.num_layers * m.config.directions()));
+// Pointers to one tensor set (parameters or gradients) per unit, in unit order.
+template <typename T, typename Unit>
+std::vector<Unit> unit_pointers(ModelImpl& m, std::vector<Tensor>& tensors) {
+  std::vector<Unit> out(static_cast<std::size_t>(m.config.num_layers * m.config.directions()));
   for (std::size_t k = 0; k < out.size(); ++k) {
     const std::string s = unit_suffix(m.config, static_cast<std::int64_t>(k));
-    out[k].weight_ih = m.params[m.lookup("weight_ih" + s)].data_as<T>();
-    out[k].weight_hh = m.params[m.lookup("weight_hh" + s)].data_as<T>();
+    out[k].weight_ih = tensors[m.lookup("weight_ih" + s)].data_as<T>();
+    out[k].weight_hh = tensors[m.lookup("weight_hh" + s)].data_as<T>();
     if (m.config.bias) {
-      out[k].bias_ih = m.params[m.lookup("bias_ih" + s)].data_as<T>();
-      out[k].bias_hh = m.params[m.lookup("bias_hh" + s)].data_as<T>();
+      out[k].bias_ih = tensors[m.lookup("bias_ih" + s)].data_as<T>();
+      out[k].bias_hh = tensors[m.lookup("bias_hh" + s)].data_as<T>();
     }
   }
   return out;
 }
 
 template <typename T>
+std::vector<LayerWeights<T>> layer_weights(ModelImpl& m) {
+  return unit_pointers<T, LayerWeights<T>>(m, m.params);
+}
+
+template <typename T>
 std::vector<LayerGradients<T>> layer_gradients(ModelImpl& m) {
-  std::vector<LayerGradients<T>> out(static_cast<std::size_t>(m.config.num_layers * m.config.directions()));
-  for (std::size_t k = 0; k < out.size(); ++k) {
-    const std::string s = unit_suffix(m.config, static_cast<std::int64_t>(k));
-    out[k].weight_ih = m.grads[m.lookup("weight_ih" + s)].data_as<T>();
-    out[k].weight_hh = m.grads[m.lookup("weight_hh" + s)].data_as<T>();
-    if (m.config.bias) {
-      out[k].bias_ih = m.grads[m.lookup("bias_ih" + s)].data_as<T>();
-      out[k].bias_hh = m.grads[m.lookup("bias_hh" + s)].data_as<T>();
-    }
-  }
-  return out;
+  return unit_pointers<T, LayerGradients<T>>(m, m.grads);
 }
 
 template <typename T>

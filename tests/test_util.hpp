@@ -50,20 +50,7 @@ inline std::vector<double> random_values(std::size_t n, std::mt19937_64& rng, do
 }
 
 /// The model's parameters, read back into the reference's layout (in double).
-inline reference::Params<double> params_of(const Lstm& model) {
-  reference::Params<double> p;
-  const std::int64_t D = model.config().directions();
-  for (std::int64_t k = 0; k < model.config().num_layers * D; ++k) {
-    const std::string s = "_l" + std::to_string(k / D) + (k % D ? "_reverse" : "");
-    p.weight_ih.push_back(model.parameter("weight_ih" + s).to_vector<double>());
-    p.weight_hh.push_back(model.parameter("weight_hh" + s).to_vector<double>());
-    if (model.config().bias) {
-      p.bias_ih.push_back(model.parameter("bias_ih" + s).to_vector<double>());
-      p.bias_hh.push_back(model.parameter("bias_hh" + s).to_vector<double>());
-    }
-  }
-  return p;
-}
+inline reference::Params<double> params_of(const Lstm& model) { return reference::params_of(model); }
 
 /// The reference parameter tensor called `name` ("weight_ih_l1", "bias_hh_l0_reverse", ...) of a
 /// model with D directions (units are layer·D + direction).

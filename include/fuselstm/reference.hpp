@@ -8,6 +8,10 @@
 
 #include "fuselstm/config.hpp"
 
+namespace fuselstm {
+class Lstm;
+}
+
 namespace fuselstm::reference {
 
 struct Dims {
@@ -43,6 +47,11 @@ struct Gradients {
   std::vector<T> dc0;  // [L·D, B, H]
   Params<T> dparams;   // same shapes as the parameters
 };
+
+/// A model's dimensions and parameters (read back to the host in double), to check it against.
+/// T and B are the caller's (0 here).
+Dims dims_of(const Lstm& model);
+Params<double> params_of(const Lstm& model);
 
 /// x [T, B, X]; h0, c0 [L·D, B, H] (empty: zeros). The reverse direction runs on the
 /// time-reversed input and its outputs are reversed back.
