@@ -68,6 +68,9 @@ struct LstmConfig {
   /// seed gives the same masks on every device.
   std::uint64_t dropout_seed = 0;
   /// A cudaStream_t to run on (borrowed, not destroyed); null: the model creates its own stream.
+  /// The model's own stream is a blocking one, so Tensor's synchronous copies (to_vector, to,
+  /// assign) are ordered after the work queued on it; with a borrowed stream created
+  /// cudaStreamNonBlocking, call Lstm::synchronize() before reading results on the host.
   void* cuda_stream = nullptr;
 
   /// Throws ValueError naming the field when a size is < 1 or the device is not usable.
