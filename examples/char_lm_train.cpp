@@ -15,8 +15,7 @@ const CharLmOptions& checked(const CharLmOptions& o) {
   require(o.window >= 1, "window must be >= 1, got " + std::to_string(o.window));
   require(o.batch >= 1, "batch must be >= 1, got " + std::to_string(o.batch));
   require(o.steps >= 1, "steps must be >= 1, got " + std::to_string(o.steps));
-  require(o.warmup_steps >= 0 && o.warmup_steps < o.steps,
-          "warmup_steps must be in [0, steps), got " + std::to_string(o.warmup_steps));
+  require(o.warmup_steps >= 0, "warmup_steps must be >= 0, got " + std::to_string(o.warmup_steps));
   require(std::isfinite(o.lr) && o.lr > 0, "lr must be finite and > 0");
   require(std::isfinite(o.clip) && o.clip > 0, "clip must be finite and > 0");
   require(o.val_fraction > 0 && o.val_fraction < 1, "val_fraction must be in (0, 1)");
@@ -116,7 +115,8 @@ CharLm::CharLm(const CharLmOptions& options, const std::u32string& text)
       head_(model_, vocab_.size(), options_.seed + 1),
       loss_(model_),
       optimizer_(parameters_of(model_, head_), AdamOptions{options_.lr, 0.9, 0.999, 1e-8, 0}),
-      schedule_(options_.lr, options_.warmup_steps, options_.steps, options_.lr / 10) {
+      schedule_(options_.lr, std::min(options_.warmup_steps, options_.steps - 1), options_.steps,
+                options_.lr / 10) {
   model_.init_pytorch_default(options_.seed);
   init_forget_gate_bias(model_, 1.0);  // remember by default: helps early in training
 }

@@ -28,7 +28,7 @@ struct CharLmOptions {
   std::int64_t batch = 32;         ///< B, parallel streams
   std::int64_t steps = 600;        ///< total optimizer steps (the schedule's length)
   double lr = 3e-2;                ///< Adam's peak learning rate (cosine decay to lr/10)
-  std::int64_t warmup_steps = 10;
+  std::int64_t warmup_steps = 10;  ///< linear warm-up (at most steps − 1)
   double clip = 1.0;               ///< max global gradient norm
   double val_fraction = 0.1;       ///< the text's tail held out for validation
   std::uint64_t seed = 1;          ///< weights

@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
     }
     const ForecastEvaluation e = forecaster.evaluate();
     std::printf("held-out MSE over %zu forecasts: model %.5f, predict-last-value baseline %.5f "
-                "(ratio %.3f); the noise alone costs %.5f\n",
+                "(ratio %.3f); no forecast beats the noise, %.5f\n",
                 e.time.size(), e.model_mse, e.baseline_mse, e.model_mse / e.baseline_mse,
                 o.noise * o.noise);
 

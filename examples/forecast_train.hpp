@@ -18,11 +18,11 @@ namespace fuselstm::examples {
 struct ForecastOptions {
   Device device = Device::cpu();
   DType dtype = DType::f32;
-  std::int64_t hidden_size = 32;       ///< H
+  std::int64_t hidden_size = 64;       ///< H
   std::int64_t num_layers = 1;         ///< L
   std::int64_t window = 48;            ///< T, steps per training and evaluation window
   std::int64_t batch = 32;             ///< B, windows per step (random starts in the train part)
-  std::int64_t steps = 300;            ///< Adam steps (the schedule's length)
+  std::int64_t steps = 1000;           ///< Adam steps (the schedule's length)
   std::int64_t horizon = 1;            ///< predict s(t + horizon) from s(0..t)
   double lr = 1e-2;                    ///< Adam's peak learning rate (cosine decay to lr/10)
   double clip = 1.0;                   ///< max global gradient norm
