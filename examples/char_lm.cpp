@@ -31,11 +31,15 @@ std::string gnuplot_quoted(const std::string& path) {
 void plot_losses(const std::string& csv, const std::string& png, double unigram) {
   const std::string script =
       "set terminal png truecolor noenhanced size 900,540\n"
-      "set output " + gnuplot_quoted(png) + "\n"
+      "set output " +
+      gnuplot_quoted(png) +
+      "\n"
       "set datafile separator ','\n"
       "set title 'char_lm: cross-entropy (nats/char)'\n"
       "set xlabel 'step'\nset ylabel 'nats/char'\nset grid\nset key top right\n"
-      "plot " + gnuplot_quoted(csv) + " using 1:3 with lines lc rgb '#99aabb' title 'train (window)', "
+      "plot " +
+      gnuplot_quoted(csv) +
+      " using 1:3 with lines lc rgb '#99aabb' title 'train (window)', "
       "'' using 1:4 with linespoints pt 7 lc rgb '#cc3300' title 'held-out', " +
       std::to_string(unigram) + " with lines dt 2 lc rgb '#333333' title 'held-out unigram'\n";
   if (run_gnuplot(script, png)) std::printf("loss curve: %s\n", png.c_str());
@@ -73,7 +77,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "seed of the weights")->capture_default_str();
   app.add_option("--eval-every", eval_every, "held-out loss every N steps (0: only at the end)")
       ->capture_default_str();
-  app.add_option("--sample-every", sample_every, "print a sample every N steps (0: only at the end)")
+  app.add_option("--sample-every", sample_every,
+                 "print a sample every N steps (0: only at the end)")
       ->capture_default_str();
   app.add_option("--sample-length", sample_length, "characters per sample")->capture_default_str();
   app.add_option("--temperature", temperature, "sampling temperature (> 0; lower: safer)")
@@ -95,19 +100,19 @@ int main(int argc, char** argv) {
     const std::u32string text = decode_utf8(read_text_files(text_files));
     CharLm lm(o, text);
     if (!resume_path.empty()) lm.resume(resume_path);
-    std::printf("# char_lm on %s (%s), %s: %zu file(s), %lld characters (%lld train, %lld "
-                "held out), vocabulary %lld\n",
-                o.device.str().c_str(), device_name(o.device).c_str(), dtype.c_str(),
-                text_files.size(), static_cast<long long>(text.size()),
-                static_cast<long long>(lm.train_characters()),
-                static_cast<long long>(lm.held_out_characters()),
-                static_cast<long long>(lm.vocabulary().size()));
-    std::printf("# LSTM %lld x %lld, window %lld, batch %lld, steps %lld%s\n",
-                static_cast<long long>(o.num_layers), static_cast<long long>(o.hidden_size),
-                static_cast<long long>(o.window), static_cast<long long>(o.batch),
-                static_cast<long long>(o.steps),
-                resume_path.empty() ? ""
-                                    : (", resumed at step " + std::to_string(lm.step())).c_str());
+    std::printf(
+        "# char_lm on %s (%s), %s: %zu file(s), %lld characters (%lld train, %lld "
+        "held out), vocabulary %lld\n",
+        o.device.str().c_str(), device_name(o.device).c_str(), dtype.c_str(), text_files.size(),
+        static_cast<long long>(text.size()), static_cast<long long>(lm.train_characters()),
+        static_cast<long long>(lm.held_out_characters()),
+        static_cast<long long>(lm.vocabulary().size()));
+    std::printf(
+        "# LSTM %lld x %lld, window %lld, batch %lld, steps %lld%s\n",
+        static_cast<long long>(o.num_layers), static_cast<long long>(o.hidden_size),
+        static_cast<long long>(o.window), static_cast<long long>(o.batch),
+        static_cast<long long>(o.steps),
+        resume_path.empty() ? "" : (", resumed at step " + std::to_string(lm.step())).c_str());
     std::fflush(stdout);
 
     const bool append = !resume_path.empty() && std::filesystem::exists(log_path);
@@ -117,18 +122,17 @@ int main(int argc, char** argv) {
 
     std::mt19937_64 sampling(sample_seed);
     const auto print_sample = [&](const char* when) {
-      std::printf("--- sample %s (temperature %g) ---\n%s%s\n---\n", when, temperature,
-                  prime.c_str(),
-                  encode_utf8(lm.sample(decode_utf8(prime), sample_length, temperature, sampling))
-                      .c_str());
+      std::printf(
+          "--- sample %s (temperature %g) ---\n%s%s\n---\n", when, temperature, prime.c_str(),
+          encode_utf8(lm.sample(decode_utf8(prime), sample_length, temperature, sampling)).c_str());
       std::fflush(stdout);
     };
 
     ProgressLine progress(lm.step(), o.steps, lm.tokens_per_step());
     double val_loss = -1;
     while (lm.step() < o.steps) {
-      const double lr = lm.lr();
       const double loss = lm.train_step();
+      const double lr = lm.lr();            // the step's, set by the schedule
       const std::int64_t step = lm.step();  // steps done
       const bool last = step == o.steps;
       progress.update(step - 1, loss);
@@ -152,10 +156,10 @@ int main(int argc, char** argv) {
 
     print_sample("at the end");
     const double unigram = lm.unigram_cross_entropy();
-    std::printf("held-out cross-entropy: model %.4f nats/char (%.3f bits), unigram baseline "
-                "%.4f nats/char (%.3f bits): ratio %.3f\n",
-                val_loss, val_loss / std::log(2.0), unigram, unigram / std::log(2.0),
-                val_loss / unigram);
+    std::printf(
+        "held-out cross-entropy: model %.4f nats/char (%.3f bits), unigram baseline "
+        "%.4f nats/char (%.3f bits): ratio %.3f\n",
+        val_loss, val_loss / std::log(2.0), unigram, unigram / std::log(2.0), val_loss / unigram);
     std::printf("log: %s\n", log_path.c_str());
     if (!save_path.empty()) std::printf("checkpoint: %s\n", save_path.c_str());
     if (!plot_path.empty()) plot_losses(log_path, plot_path, unigram);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 namespace fuselstm::examples {
 namespace {
@@ -22,23 +23,33 @@ const CharLmOptions& checked(const CharLmOptions& o) {
   return o;
 }
 
+// The split point: the held-out part is the text's last round(n·val_fraction) characters.
+std::int64_t held_out_size(std::int64_t n, double val_fraction) {
+  return static_cast<std::int64_t>(std::llround(static_cast<double>(n) * val_fraction));
+}
+
 // The text's ids before (train) or from (held out) the split point, after checking that each
-// part is long enough for the streams that read it.
+// part is long enough for the streams that read it: B streams of T + 1 and one held-out window.
 std::vector<std::int64_t> split_part(const Vocabulary& vocab, const std::u32string& text,
                                      const CharLmOptions& o, bool held_out) {
+  const auto fits = [&](std::int64_t n) {
+    const std::int64_t n_held = held_out_size(n, o.val_fraction);
+    return n - n_held >= o.batch * (o.window + 1) && n_held >= o.window + 1;
+  };
   const auto n = static_cast<std::int64_t>(text.size());
-  const std::int64_t n_held = static_cast<std::int64_t>(std::llround(n * o.val_fraction));
-  const std::int64_t n_train = n - n_held;
-  if (n_train < o.batch * (o.window + 1) || n_held < o.window + 1) {
-    throw ValueError("fuselstm: char_lm: the text has " + std::to_string(n) +
-                     " characters; with window " + std::to_string(o.window) + ", batch " +
-                     std::to_string(o.batch) + " and val_fraction " + std::to_string(o.val_fraction) +
-                     " it needs at least " +
-                     std::to_string(std::max(o.batch * (o.window + 1) + o.window + 1,
-                                             static_cast<std::int64_t>(std::ceil(
-                                                 (o.window + 1) / o.val_fraction)))) +
-                     " (use a longer text, or a smaller --window / --batch)");
+  if (!fits(n)) {
+    const double f = o.val_fraction;
+    auto needed = static_cast<std::int64_t>(
+                      std::max(o.batch * (o.window + 1) / (1 - f), (o.window + 1) / f)) -
+                  2;
+    while (!fits(needed)) ++needed;
+    std::ostringstream message;
+    message << "fuselstm: char_lm: the text has " << n << " characters; with window " << o.window
+            << ", batch " << o.batch << " and val_fraction " << f << " it needs at least " << needed
+            << " (use a longer text, or a smaller --window / --batch)";
+    throw ValueError(message.str());
   }
+  const std::int64_t n_train = n - held_out_size(n, o.val_fraction);
   const std::u32string part = held_out ? text.substr(n_train) : text.substr(0, n_train);
   return vocab.encode(part);
 }
@@ -175,8 +186,8 @@ double CharLm::evaluate() {
   return total / static_cast<double>(l.windows);
 }
 
-std::u32string CharLm::sample(const std::u32string& prime, std::int64_t length,
-                              double temperature, std::mt19937_64& rng) {
+std::u32string CharLm::sample(const std::u32string& prime, std::int64_t length, double temperature,
+                              std::mt19937_64& rng) {
   if (!(temperature > 0) || !std::isfinite(temperature)) {
     throw ValueError("fuselstm: char_lm: temperature must be finite and > 0");
   }
@@ -235,7 +246,8 @@ void CharLm::resume(const std::string& path) {
   const auto fail = [&](const std::string& problem) {
     throw FormatError("fuselstm: char_lm: cannot resume from " + path + ": " + problem);
   };
-  const auto expect = [&](const std::string& key, const std::string& want, const std::string& what) {
+  const auto expect = [&](const std::string& key, const std::string& want,
+                          const std::string& what) {
     const auto found = state.metadata.find(key);
     if (found == state.metadata.end()) fail("it has no " + key);
     if (found->second != want) fail("it was trained with another " + what + " (" + key + ")");
@@ -267,12 +279,12 @@ void CharLm::resume(const std::string& path) {
   }
   head_.weight().assign(weight->to_vector<double>());
   head_.bias().assign(bias->to_vector<double>());
-  carry_h_ = h ? Tensor::from_vector(state_shape, h->to_vector<double>(), options_.dtype,
-                                     options_.device)
-               : Tensor();
-  carry_c_ = c ? Tensor::from_vector(state_shape, c->to_vector<double>(), options_.dtype,
-                                     options_.device)
-               : Tensor();
+  carry_h_ =
+      h ? Tensor::from_vector(state_shape, h->to_vector<double>(), options_.dtype, options_.device)
+        : Tensor();
+  carry_c_ =
+      c ? Tensor::from_vector(state_shape, c->to_vector<double>(), options_.dtype, options_.device)
+        : Tensor();
   step_ = state.step;
   schedule_.set_steps_done(state.step);
 }

@@ -35,7 +35,7 @@ struct CharLmOptions {
 };
 
 class CharLm {
-public:
+ public:
   /// Builds the vocabulary from the whole text, holds out its last val_fraction, and makes the
   /// model (LSTM + Linear head, seeded). ValueError naming the option when the text is too short
   /// for B streams of T + 1 characters and a held-out window, or an option is out of range.
@@ -70,10 +70,10 @@ public:
   std::int64_t held_out_characters() const { return static_cast<std::int64_t>(held_out_.size()); }
   const Vocabulary& vocabulary() const { return vocab_; }
   const CharLmOptions& options() const { return options_; }
-  double lr() const { return optimizer_.lr(); }
+  double lr() const { return optimizer_.lr(); }  ///< the last step's (set by the schedule)
   Lstm& model() { return model_; }
 
-private:
+ private:
   // One-hot inputs [T, B, V] and targets [T·B] (index t·B + b) for `streams` streams of `ids`
   // of `stream_length` each, window `window` (inputs at w·T + t, targets one later).
   Tensor one_hot_window(const std::vector<std::int64_t>& ids, std::int64_t streams,

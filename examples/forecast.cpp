@@ -60,15 +60,15 @@ int main(int argc, char** argv) {
     o.device = Device::parse(device);
     o.dtype = dtype == "f64" ? DType::f64 : DType::f32;
     Forecaster forecaster(o);
-    std::printf("# forecast on %s (%s), %s: %lld points (%lld train, %lld held out), noise %g, "
-                "horizon %lld; LSTM %lld x %lld, window %lld, batch %lld, steps %lld\n",
-                o.device.str().c_str(), device_name(o.device).c_str(), dtype.c_str(),
-                static_cast<long long>(o.series_length),
-                static_cast<long long>(forecaster.train_points()),
-                static_cast<long long>(o.series_length - forecaster.train_points()), o.noise,
-                static_cast<long long>(o.horizon), static_cast<long long>(o.num_layers),
-                static_cast<long long>(o.hidden_size), static_cast<long long>(o.window),
-                static_cast<long long>(o.batch), static_cast<long long>(o.steps));
+    std::printf(
+        "# forecast on %s (%s), %s: %lld points (%lld train, %lld held out), noise %g, "
+        "horizon %lld; LSTM %lld x %lld, window %lld, batch %lld, steps %lld\n",
+        o.device.str().c_str(), device_name(o.device).c_str(), dtype.c_str(),
+        static_cast<long long>(o.series_length), static_cast<long long>(forecaster.train_points()),
+        static_cast<long long>(o.series_length - forecaster.train_points()), o.noise,
+        static_cast<long long>(o.horizon), static_cast<long long>(o.num_layers),
+        static_cast<long long>(o.hidden_size), static_cast<long long>(o.window),
+        static_cast<long long>(o.batch), static_cast<long long>(o.steps));
     std::fflush(stdout);
     ProgressLine progress(0, o.steps, forecaster.points_per_step(), 50);
     while (forecaster.step() < o.steps) {
@@ -76,10 +76,11 @@ int main(int argc, char** argv) {
       progress.update(forecaster.step() - 1, loss);
     }
     const ForecastEvaluation e = forecaster.evaluate();
-    std::printf("held-out MSE over %zu forecasts: model %.5f, predict-last-value baseline %.5f "
-                "(ratio %.3f); no forecast beats the noise, %.5f\n",
-                e.time.size(), e.model_mse, e.baseline_mse, e.model_mse / e.baseline_mse,
-                o.noise * o.noise);
+    std::printf(
+        "held-out MSE over %zu forecasts: model %.5f, predict-last-value baseline %.5f "
+        "(ratio %.3f); no forecast beats the noise, %.5f\n",
+        e.time.size(), e.model_mse, e.baseline_mse, e.model_mse / e.baseline_mse,
+        o.noise * o.noise);
 
     if (!csv_path.empty()) {
       std::ofstream csv(csv_path);
@@ -92,12 +93,13 @@ int main(int argc, char** argv) {
       std::printf("held-out forecast: %s\n", csv_path.c_str());
       if (!plot_path.empty()) {
         const std::string script =
-            "set terminal png truecolor noenhanced size 900,480\nset output " + gnuplot_quoted(plot_path) +
+            "set terminal png truecolor noenhanced size 900,480\nset output " +
+            gnuplot_quoted(plot_path) +
             "\nset datafile separator ','\nset key top right\nset grid\n"
-            "set title 'held-out forecast, horizon " + std::to_string(o.horizon) +
-            "'\nset xlabel 't'\nplot " + gnuplot_quoted(csv_path) + " every ::1::" +
-            std::to_string(plot_points) +
-            " using ($1+" + std::to_string(o.horizon) +
+            "set title 'held-out forecast, horizon " +
+            std::to_string(o.horizon) + "'\nset xlabel 't'\nplot " + gnuplot_quoted(csv_path) +
+            " every ::1::" + std::to_string(plot_points) + " using ($1+" +
+            std::to_string(o.horizon) +
             "):3 with points pt 7 ps 0.5 lc rgb '#333333' title 'series s(t)', '' every ::1::" +
             std::to_string(plot_points) + " using ($1+" + std::to_string(o.horizon) +
             "):4 with lines lw 2 lc rgb '#cc3300' title 'LSTM forecast'\n";

@@ -8,7 +8,9 @@ namespace {
 
 constexpr double kTwoPi = 6.283185307179586;
 
-double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+double uniform01(std::mt19937_64& rng) {
+  return static_cast<double>(rng() >> 11) * 0x1.0p-53;
+}
 
 const ForecastOptions& checked(const ForecastOptions& o) {
   const auto require = [](bool ok, const std::string& what) {
@@ -62,9 +64,8 @@ std::vector<double> make_signal(std::int64_t length, double noise, std::uint64_t
 Forecaster::Forecaster(const ForecastOptions& options)
     : options_(checked(options)),
       series_(make_signal(options_.series_length, options_.noise, options_.seed)),
-      train_points_(options_.series_length -
-                    static_cast<std::int64_t>(
-                        std::llround(options_.series_length * options_.test_fraction))),
+      train_points_(options_.series_length - static_cast<std::int64_t>(std::llround(
+                                                 options_.series_length * options_.test_fraction))),
       model_(model_config(options_)),
       head_(model_, 1, options_.seed + 1),
       loss_(model_),

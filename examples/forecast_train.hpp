@@ -46,7 +46,7 @@ struct ForecastEvaluation {
 };
 
 class Forecaster {
-public:
+ public:
   /// Generates the series and makes the model (LSTM with X = 1 + Linear head with K = 1).
   /// ValueError naming the option when it is out of range or the parts are too short for a
   /// window.
@@ -62,7 +62,7 @@ public:
   const std::vector<double>& series() const { return series_; }
   std::int64_t train_points() const { return train_points_; }
 
-private:
+ private:
   ForecastOptions options_;
   std::vector<double> series_;
   std::int64_t train_points_;

@@ -29,8 +29,7 @@ void ProgressLine::update(std::int64_t step, double loss) {
   const double eta = seconds / done * static_cast<double>(total_ - step - 1);
   std::fprintf(stderr, "%sstep %lld/%lld  loss %.4f  %.1fk tok/s  %s %s%s", terminal_ ? "\r" : "",
                static_cast<long long>(step + 1), static_cast<long long>(total_), loss,
-               rate / 1000.0, last ? "took" : "ETA",
-               format_duration(last ? seconds : eta).c_str(),
+               rate / 1000.0, last ? "took" : "ETA", format_duration(last ? seconds : eta).c_str(),
                terminal_ ? (last ? "\033[K\n" : "\033[K") : "\n");
   std::fflush(stderr);
 }
@@ -42,12 +41,16 @@ void ProgressLine::clear() {
 std::string format_duration(double seconds) {
   const auto s = static_cast<long long>(seconds + 0.5);
   char text[32];
-  if (s >= 3600) std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
-  else std::snprintf(text, sizeof text, "%lld:%02lld", s / 60, s % 60);
+  if (s >= 3600)
+    std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+  else
+    std::snprintf(text, sizeof text, "%lld:%02lld", s / 60, s % 60);
   return text;
 }
 
-bool gnuplot_available() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
+bool gnuplot_available() {
+  return std::system("command -v gnuplot >/dev/null 2>&1") == 0;
+}
 
 bool run_gnuplot(const std::string& script, const std::string& output) {
   if (!gnuplot_available()) {

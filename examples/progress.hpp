@@ -11,7 +11,7 @@ namespace fuselstm::examples {
 /// "step 120/400  loss 2.134  12.3k tok/s  ETA 0:23" on stderr: redrawn in place on a terminal,
 /// one line per `every_lines` steps otherwise (a log file gets no carriage returns).
 class ProgressLine {
-public:
+ public:
   /// Steps first_step .. total_steps − 1 will be reported; `tokens_per_step` counts throughput.
   ProgressLine(std::int64_t first_step, std::int64_t total_steps, std::int64_t tokens_per_step,
                std::int64_t every_lines = 25);
@@ -21,7 +21,7 @@ public:
   void clear();
   double elapsed_seconds() const;
 
-private:
+ private:
   std::int64_t first_, total_, tokens_per_step_, every_;
   bool terminal_;
   std::chrono::steady_clock::time_point start_;

@@ -21,9 +21,10 @@ std::vector<std::string> default_corpus_files() {
   const fs::path readme = root / "README.md", headers = root / "include" / "fuselstm";
   for (const fs::path& needed : {readme, headers}) {
     if (!fs::exists(needed)) {
-      throw ValueError("fuselstm: the default text (the project's README.md and public headers) "
-                       "is missing: " + needed.string() +
-                       " does not exist; pass a text file of your own (--text FILE)");
+      throw ValueError(
+          "fuselstm: the default text (the project's README.md and public headers) "
+          "is missing: " +
+          needed.string() + " does not exist; pass a text file of your own (--text FILE)");
     }
   }
   std::vector<std::string> files;
@@ -129,7 +130,8 @@ double unigram_cross_entropy(const std::vector<std::int64_t>& train,
   for (const std::int64_t id : train) count[static_cast<std::size_t>(id)] += 1;
   const double total = static_cast<double>(train.size() + static_cast<std::size_t>(vocab_size));
   double nats = 0;
-  for (const std::int64_t id : held_out) nats -= std::log(count[static_cast<std::size_t>(id)] / total);
+  for (const std::int64_t id : held_out)
+    nats -= std::log(count[static_cast<std::size_t>(id)] / total);
   return held_out.empty() ? 0.0 : nats / static_cast<double>(held_out.size());
 }
 

@@ -26,7 +26,7 @@ std::string encode_utf8(const std::u32string& text);
 
 /// The distinct characters of a text, sorted by code point; id = position.
 class Vocabulary {
-public:
+ public:
   Vocabulary() = default;
   explicit Vocabulary(const std::u32string& text);
   std::int64_t size() const { return static_cast<std::int64_t>(chars_.size()); }
@@ -38,7 +38,7 @@ public:
   /// The characters in order (a checkpoint stores them to check it is resumed on the same text).
   const std::u32string& characters() const { return chars_; }
 
-private:
+ private:
   std::u32string chars_;
 };
 

@@ -16,7 +16,9 @@
 namespace fuselstm::examples {
 namespace {
 
-std::u32string project_text() { return decode_utf8(read_text_files(default_corpus_files())); }
+std::u32string project_text() {
+  return decode_utf8(read_text_files(default_corpus_files()));
+}
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("fuselstm_examples_test_" + name)).string();
@@ -71,9 +73,10 @@ TEST(CharLmExample, ShortRunBeatsTheUnigramBaseline) {
     ASSERT_TRUE(std::isfinite(loss)) << "step " << s;
   }
   const double after = lm.evaluate(), unigram = lm.unigram_cross_entropy();
-  std::printf("char_lm: held-out %.4f nats/char (untrained %.4f, first window %.4f), unigram "
-              "%.4f, ratio %.3f\n",
-              after, before, first_loss, unigram, after / unigram);
+  std::printf(
+      "char_lm: held-out %.4f nats/char (untrained %.4f, first window %.4f), unigram "
+      "%.4f, ratio %.3f\n",
+      after, before, first_loss, unigram, after / unigram);
   // An untrained model is near log V; a trained one must clearly beat character frequencies,
   // i.e. have learnt which characters follow which.
   EXPECT_LT(after, 0.9 * unigram);
