@@ -5,8 +5,9 @@
 // held-out loss beside the unigram baseline.
 //
 //   build/examples/char_lm                            # the project's own README and headers
-//   build/examples/char_lm --text book.txt --steps 3000 --hidden 256 --save book.ckpt
-//   build/examples/char_lm --text book.txt --steps 6000 --hidden 256 --resume book.ckpt
+//   build/examples/char_lm --text book.txt --steps 3000 --hidden 256 --save book.safetensors
+//   build/examples/char_lm --text book.txt --steps 6000 --hidden 256 --resume book.safetensors
+//       --save book.safetensors                      # 3000 more steps, saved again
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

@@ -108,7 +108,8 @@ void take_optimizer_state(Adam& optimizer, const TrainingState& state) {
   }
   NamedTensors named;
   for (const auto& [name, tensor] : state.tensors) {
-    if (name.rfind(kOptimPrefix, 0) == 0) named.emplace_back(name.substr(6), std::cref(tensor));
+    if (name.rfind(kOptimPrefix, 0) == 0)
+      named.emplace_back(name.substr(std::string(kOptimPrefix).size()), std::cref(tensor));
   }
   optimizer.load_state(state.step, named);  // checks every name and shape before changing
 }
