@@ -24,7 +24,7 @@
 namespace fuselstm {
 
 inline constexpr const char* kCheckpointFormat = "lstm-checkpoint";
-inline constexpr int kCheckpointFormatVersion = 1;
+inline constexpr int kCheckpointFormatVersion = 2;
 
 /// Everything besides the parameters that a training run carries from step to step.
 struct TrainingState {
