@@ -48,8 +48,8 @@ void export_case(const std::string& folder, const ExportCase& c) {
   std::mt19937_64 rng(c.seed + 1);
   const std::int64_t LD = c.L * cfg.directions();
   TensorMap check;
-  check.emplace("x", seeded(c.batch_first ? Shape{c.B, c.T, c.X} : Shape{c.T, c.B, c.X}, c.dtype,
-                            rng));
+  check.emplace("x",
+                seeded(c.batch_first ? Shape{c.B, c.T, c.X} : Shape{c.T, c.B, c.X}, c.dtype, rng));
   check.emplace("h0", seeded({LD, c.B, c.H}, c.dtype, rng));
   check.emplace("c0", seeded({LD, c.B, c.H}, c.dtype, rng));
   ForwardResult out = model.forward(check.at("x"), check.at("h0"), check.at("c0"));
@@ -70,11 +70,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    //           name                      dtype       T  B  X  H  L  bias   bidir  b_first drop  seed
+    // name, dtype, T, B, X, H, L, bias, bidirectional, batch_first, dropout, seed
     export_case(argv[1], {"f64_2layer", DType::f64, 6, 2, 3, 5, 2, true, false, false, 0, 11});
     export_case(argv[1], {"f32_1layer", DType::f32, 5, 3, 4, 3, 1, true, false, false, 0, 12});
-    export_case(argv[1], {"f32_3layer_nobias", DType::f32, 4, 1, 1, 2, 3, false, false, false, 0, 13});
-    export_case(argv[1], {"f64_2layer_bidirectional", DType::f64, 5, 3, 3, 5, 2, true, true, false, 0, 14});
+    export_case(argv[1],
+                {"f32_3layer_nobias", DType::f32, 4, 1, 1, 2, 3, false, false, false, 0, 13});
+    export_case(argv[1],
+                {"f64_2layer_bidirectional", DType::f64, 5, 3, 3, 5, 2, true, true, false, 0, 14});
     export_case(argv[1], {"f32_3layer_bidirectional_batch_first_dropout", DType::f32, 4, 2, 5, 3, 3,
                           true, true, true, 0.25, 15});
   } catch (const std::exception& e) {

@@ -75,9 +75,10 @@ inline constexpr int kModelFormatVersion = 2;
 
 /// Saves the model's parameters under PyTorch's names (weight_ih_l{k}, weight_hh_l{k},
 /// bias_ih_l{k}, bias_hh_l{k} and, when bidirectional, the same with the suffix _reverse; no
-/// prefix: `nn.LSTM.load_state_dict` takes the file's tensors as they are), in the model's dtype, with the configuration and `metadata` (keys not starting with
-/// "fuselstm.") in "__metadata__". `extra` tensors (e.g. a head's, under its own prefix such as
-/// "head.weight") are stored beside them; their names must not clash with the model's.
+/// prefix: `nn.LSTM.load_state_dict` takes the file's tensors as they are), in the model's dtype,
+/// with the configuration and `metadata` (keys not starting with "fuselstm.") in "__metadata__".
+/// `extra` tensors (e.g. a head's, under its own prefix such as "head.weight") are stored beside
+/// them; their names must not clash with the model's.
 /// Atomic (see write_safetensors). ValueError for a reserved metadata key or a clashing name.
 void save_model(const Lstm& model, const std::string& path, const Metadata& metadata = {},
                 const TensorMap& extra = {});

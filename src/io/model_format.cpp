@@ -119,13 +119,6 @@ bool parse_bool(const Metadata& metadata, const std::string& name, const std::st
   return text == "true";
 }
 
-// The shortest decimal text that reads back to the same double, independent of the locale.
-std::string exact_text(double value) {
-  char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, result.ptr);
-}
-
 std::string describe(const LstmConfig& config) {
   return "(input_size " + std::to_string(config.input_size) + ", hidden_size " +
          std::to_string(config.hidden_size) + ", num_layers " +
@@ -134,6 +127,12 @@ std::string describe(const LstmConfig& config) {
 }
 
 }  // namespace
+
+std::string exact_text(double value) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
+}
 
 void check_caller_metadata(const Metadata& metadata, const char* where) {
   for (const auto& [name, value] : metadata) {
@@ -159,25 +158,30 @@ void add_config_metadata(Metadata& metadata, const LstmConfig& config, const cha
   metadata[key("dropout_seed")] = std::to_string(config.dropout_seed);
 }
 
-std::optional<LstmConfig> config_from_metadata(const Metadata& metadata,
-                                               const std::string& source) {
-  const auto format = metadata.find(kFormatKey);
-  if (format == metadata.end()) return std::nullopt;
+std::int64_t format_version(const Metadata& metadata, const std::string& source) {
+  const std::string& format = required(metadata, kFormatKey, source);
   int newest = 0;
-  if (format->second == kModelFormat) newest = kModelFormatVersion;
-  else if (format->second == kCheckpointFormat) newest = kCheckpointFormatVersion;
+  if (format == kModelFormat) newest = kModelFormatVersion;
+  else if (format == kCheckpointFormat) newest = kCheckpointFormatVersion;
   else {
-    fail(source, std::string(kFormatKey) + " is '" + format->second + "'; this build reads '" +
+    fail(source, std::string(kFormatKey) + " is '" + format + "'; this build reads '" +
                      kModelFormat + "' and '" + kCheckpointFormat + "'");
   }
   const std::int64_t version =
       parse_integer(required(metadata, kFormatVersionKey, source), kFormatVersionKey, 1,
                     kMaxSize, source);
   if (version > newest) {
-    fail(source, "written by a newer fuselstm (" + format->second + " format_version " +
+    fail(source, "written by a newer fuselstm (" + format + " format_version " +
                      std::to_string(version) + "; this build reads up to " +
                      std::to_string(newest) + "): upgrade fuselstm to load it");
   }
+  return version;
+}
+
+std::optional<LstmConfig> config_from_metadata(const Metadata& metadata,
+                                               const std::string& source) {
+  if (!metadata.count(kFormatKey)) return std::nullopt;
+  const std::int64_t version = format_version(metadata, source);
   LstmConfig config;
   config.input_size = parse_integer(required(metadata, key("input_size"), source),
                                     key("input_size"), 1, kMaxSize, source);

@@ -15,6 +15,9 @@ inline constexpr const char* kReservedPrefix = "fuselstm.";
 inline constexpr const char* kFormatKey = "fuselstm.format";
 inline constexpr const char* kFormatVersionKey = "fuselstm.format_version";
 
+/// The shortest decimal text that reads back to the same double, independent of the locale.
+std::string exact_text(double value);
+
 /// ValueError when a caller's metadata key starts with "fuselstm." (`where` names the call).
 void check_caller_metadata(const Metadata& metadata, const char* where);
 
@@ -22,6 +25,10 @@ void check_caller_metadata(const Metadata& metadata, const char* where);
 /// bidirectional, batch_first, dropout, dropout_seed) to `metadata`.
 void add_config_metadata(Metadata& metadata, const LstmConfig& config, const char* format,
                          int version);
+
+/// The fuselstm.format_version of a file with a known fuselstm.format (FormatError naming
+/// `source` for an unknown format, a malformed version, or a newer one than this build reads).
+std::int64_t format_version(const Metadata& metadata, const std::string& source);
 
 /// The configuration recorded in `metadata` (the fields add_config_metadata writes; version 1
 /// files leave the last four at their defaults), or nullopt when
