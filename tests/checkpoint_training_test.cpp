@@ -10,8 +10,9 @@ namespace {
 
 constexpr std::int64_t T = 4, B = 3, X = 3, H = 5, L = 2, K = 3;
 
-LstmConfig dropout_config(DType dtype) {
+LstmConfig dropout_config(DType dtype, Device device = Device::cpu()) {
   LstmConfig cfg;
+  cfg.device = device;
   cfg.input_size = X;
   cfg.hidden_size = H;
   cfg.num_layers = L;
@@ -36,8 +37,9 @@ struct AdamWRun {
   AdamW optimizer;
   std::mt19937_64 data_rng;  // draws each step's batch and targets
   std::int64_t step = 0;
-  AdamWRun(DType dtype, std::uint64_t init_seed, double lr, std::uint64_t data_seed)
-      : model(dropout_config(dtype)),
+  AdamWRun(DType dtype, std::uint64_t init_seed, double lr, std::uint64_t data_seed,
+           Device device = Device::cpu())
+      : model(dropout_config(dtype, device)),
         head(model, K, init_seed + 1),
         loss(model),
         optimizer(parameters_of(model, head), adamw_options(lr)),
@@ -48,7 +50,8 @@ struct AdamWRun {
 
 void train_step(AdamWRun& run) {
   const DType dt = run.model.config().dtype;
-  const Tensor x = Tensor::from_vector({T, B, X}, random_values(T * B * X, run.data_rng), dt);
+  const Tensor x = Tensor::from_vector({T, B, X}, random_values(T * B * X, run.data_rng), dt,
+                                       run.model.config().device);
   std::vector<std::int64_t> targets(T * B);
   for (std::int64_t& t : targets) t = static_cast<std::int64_t>(run.data_rng() % K);
   run.model.zero_grad();
@@ -106,22 +109,22 @@ TrainingState copy_of(const TrainingState& state) {
   return copy;
 }
 
-class AdamWResume : public ::testing::TestWithParam<DType> {};
-
-TEST_P(AdamWResume, ResumedRunIsBitwiseTheUninterruptedRun) {
+// Same device, same bits: the resumed run is the uninterrupted one on that device.
+void check_resume(DType dtype, Device device) {
+  SCOPED_TRACE(std::string(dtype_name(dtype)) + " on " + device.str());
   ScratchDir dir;
   const std::int64_t total = 8, stop_at = 3;
   const std::string path = dir.file("ckpt.safetensors");
-  AdamWRun straight(GetParam(), 1, 0.02, 2);
+  AdamWRun straight(dtype, 1, 0.02, 2, device);
   for (std::int64_t k = 0; k < total; ++k) train_step(straight);
   ASSERT_GT(straight.model.dropout_offset(), 0u) << "dropout must have drawn masks";
 
-  AdamWRun first(GetParam(), 1, 0.02, 2);
+  AdamWRun first(dtype, 1, 0.02, 2, device);
   for (std::int64_t k = 0; k < stop_at; ++k) train_step(first);
   save(first, path);
 
   // Fresh objects with another start, lr and data stream: everything must come from the file.
-  AdamWRun resumed(GetParam(), 77, 0.5, 99);
+  AdamWRun resumed(dtype, 77, 0.5, 99, device);
   resume(resumed, path);
   EXPECT_EQ(resumed.step, stop_at);
   EXPECT_EQ(resumed.optimizer.lr(), 0.02);
@@ -133,7 +136,7 @@ TEST_P(AdamWResume, ResumedRunIsBitwiseTheUninterruptedRun) {
 
   // The test can tell: without the optimizer state (fresh moments, step count 0, the same lr)
   // the run goes elsewhere.
-  AdamWRun no_optimizer(GetParam(), 77, 0.02, 99);
+  AdamWRun no_optimizer(dtype, 77, 0.02, 99, device);
   resume(no_optimizer, path, {/*optimizer=*/false, /*dropout_offset=*/true});
   while (no_optimizer.step < total) train_step(no_optimizer);
   EXPECT_FALSE(same_run_state(straight, no_optimizer));
@@ -145,7 +148,7 @@ TEST_P(AdamWResume, ResumedRunIsBitwiseTheUninterruptedRun) {
   EXPECT_TRUE(weights_differ) << "the weights themselves, not only the optimizer's bookkeeping";
 
   // Nor with the dropout masks drawn again from the start of the stream.
-  AdamWRun no_offset(GetParam(), 77, 0.5, 99);
+  AdamWRun no_offset(dtype, 77, 0.5, 99, device);
   resume(no_offset, path, {/*optimizer=*/true, /*dropout_offset=*/false});
   while (no_offset.step < total) train_step(no_offset);
   const ParameterList po = parameters_of(no_offset.model, no_offset.head);
@@ -153,6 +156,17 @@ TEST_P(AdamWResume, ResumedRunIsBitwiseTheUninterruptedRun) {
   for (std::size_t k = 0; k < ps.size(); ++k)
     masks_matter |= !same_bits(*ps[k].value, *po[k].value);
   EXPECT_TRUE(masks_matter);
+}
+
+class AdamWResume : public ::testing::TestWithParam<DType> {};
+
+TEST_P(AdamWResume, ResumedRunIsBitwiseTheUninterruptedRun) {
+  check_resume(GetParam(), Device::cpu());
+}
+
+TEST(AdamWResumeCuda, ResumedRunIsBitwiseTheUninterruptedRun) {
+  FUSELSTM_REQUIRE_GPU();
+  for (DType dtype : {DType::f32, DType::f64}) check_resume(dtype, Device::cuda(0));
 }
 
 INSTANTIATE_TEST_SUITE_P(DTypes, AdamWResume, ::testing::Values(DType::f64, DType::f32),
