@@ -14,6 +14,7 @@ LstmConfig config_of(const Case& c, DType dtype) {
   cfg.num_layers = c.L;
   cfg.bias = c.bias;
   cfg.cell = c.cell;
+  cfg.bidirectional = c.bidirectional;
   cfg.dtype = dtype;
   return cfg;
 }
@@ -42,7 +43,9 @@ TEST(ModelFile, RoundTripIsBitwiseAndKeepsConfigExtrasAndMetadata) {
   ScratchDir dir;
   const std::vector<Case> cases = {{1, 1, 1, 1, 1},
                                    {1, 1, 3, 5, 2, CellActivation::tanh, false},
-                                   {1, 1, 7, 4, 3, CellActivation::identity, true}};
+                                   {1, 1, 7, 4, 3, CellActivation::identity, true},
+                                   {1, 1, 1, 1, 1, CellActivation::tanh, true, true},
+                                   {1, 1, 3, 5, 2, CellActivation::identity, false, true}};
   std::uint64_t seed = 10;
   for (const Case& c : cases) {
     for (DType dtype : {DType::f32, DType::f64}) {
@@ -60,13 +63,17 @@ TEST(ModelFile, RoundTripIsBitwiseAndKeepsConfigExtrasAndMetadata) {
       EXPECT_EQ(got.num_layers, c.L) << what;
       EXPECT_EQ(got.bias, c.bias) << what;
       EXPECT_EQ(got.cell, c.cell) << what;
+      EXPECT_EQ(got.bidirectional, c.bidirectional) << what;
       EXPECT_EQ(got.dtype, dtype) << what;
       expect_same_parameters(original, loaded.model, what);
       ASSERT_EQ(loaded.extra.size(), 1u) << what;
       EXPECT_TRUE(same_bits(loaded.extra.at("head.weight"), extra.at("head.weight"))) << what;
       EXPECT_EQ(loaded.metadata.at("note"), "trained on toy data") << what;
       EXPECT_EQ(loaded.metadata.at("fuselstm.format"), "lstm-model") << what;
-      EXPECT_EQ(loaded.metadata.at("fuselstm.format_version"), "1") << what;
+      EXPECT_EQ(loaded.metadata.at("fuselstm.format_version"), std::to_string(kModelFormatVersion))
+          << what;
+      EXPECT_EQ(loaded.metadata.at("fuselstm.bidirectional"), c.bidirectional ? "true" : "false")
+          << what;
 
       // Into an existing model of the same configuration: also bitwise.
       Lstm target(config_of(c, dtype));
@@ -89,6 +96,91 @@ TEST(ModelFile, LoadedModelComputesTheSameBits) {
   const ForwardResult b = loaded.model.forward(x);
   EXPECT_TRUE(same_bits(a.y, b.y));
   EXPECT_TRUE(same_bits(a.cT, b.cT));
+}
+
+TEST(ModelFile, BidirectionalModelComputesTheSameBitsAfterLoading) {
+  ScratchDir dir;
+  const Case c{4, 3, 5, 3, 3, CellActivation::tanh, true, true};
+  Lstm original = seeded_model(c, DType::f64, 31);
+  save_model(original, dir.file("m.safetensors"));
+  LoadedModel loaded = load_model(dir.file("m.safetensors"));
+  ASSERT_TRUE(loaded.model.config().bidirectional);
+  expect_same_parameters(original, loaded.model, c.str());
+  std::mt19937_64 rng(32);
+  const Tensor x =
+      Tensor::from_vector({c.T, c.B, c.X}, random_values(c.T * c.B * c.X, rng), DType::f64);
+  const Tensor h0 = Tensor::from_vector({2 * c.L, c.B, c.H},
+                                        random_values(2 * c.L * c.B * c.H, rng), DType::f64);
+  const ForwardResult a = original.forward(x, h0);
+  const ForwardResult b = loaded.model.forward(x, h0);
+  EXPECT_TRUE(same_bits(a.y, b.y)) << c.str();
+  EXPECT_TRUE(same_bits(a.hT, b.hT)) << c.str();
+  EXPECT_TRUE(same_bits(a.cT, b.cT)) << c.str();
+}
+
+TEST(ModelFile, BatchFirstAndDropoutAreRecordedAndRestored) {
+  ScratchDir dir;
+  LstmConfig cfg = config_of({1, 1, 3, 4, 2, CellActivation::tanh, true, true}, DType::f32);
+  cfg.batch_first = true;
+  cfg.dropout = 0.1;  // not exact in binary: the text must read back to the same double
+  cfg.dropout_seed = 18446744073709551615ULL;  // the largest seed
+  Lstm original(cfg);
+  const std::string path = dir.file("m.safetensors");
+  save_model(original, path);
+  const TensorFile file = read_safetensors(path);
+  EXPECT_EQ(file.metadata.at("fuselstm.batch_first"), "true");
+  EXPECT_EQ(file.metadata.at("fuselstm.dropout"), "0.1");
+  EXPECT_EQ(file.metadata.at("fuselstm.dropout_seed"), "18446744073709551615");
+
+  LoadedModel loaded = load_model(path);
+  EXPECT_TRUE(loaded.model.config().batch_first);
+  EXPECT_EQ(loaded.model.config().dropout, 0.1);
+  EXPECT_EQ(loaded.model.config().dropout_seed, cfg.dropout_seed);
+  expect_same_parameters(original, loaded.model, "batch_first + dropout");
+
+  // LoadOptions overrides them, and sets what the file does not record.
+  LoadOptions options;
+  options.batch_first = false;
+  options.dropout = 0.0;
+  options.dropout_seed = 5;
+  options.memory_mode = MemoryMode::recompute;
+  options.segment_steps = 2;
+  LoadedModel overridden = load_model(path, options);
+  EXPECT_FALSE(overridden.model.config().batch_first);
+  EXPECT_EQ(overridden.model.config().dropout, 0.0);
+  EXPECT_EQ(overridden.model.config().dropout_seed, 5u);
+  EXPECT_EQ(overridden.model.config().memory_mode, MemoryMode::recompute);
+  EXPECT_EQ(overridden.model.config().segment_steps, 2);
+  options.dropout = 1.0;
+  EXPECT_THROW(load_model(path, options), ValueError);
+
+  // A plain state_dict has no such record: PyTorch's defaults unless the options say otherwise.
+  write_safetensors(path, state_dict(original));
+  LoadedModel plain = load_model(path);
+  EXPECT_FALSE(plain.model.config().batch_first);
+  EXPECT_EQ(plain.model.config().dropout, 0.0);
+  EXPECT_TRUE(plain.model.config().bidirectional);
+  LoadOptions batch_first;
+  batch_first.batch_first = true;
+  EXPECT_TRUE(load_model(path, batch_first).model.config().batch_first);
+}
+
+TEST(ModelFile, Version1FilesLoadWithTheNewFieldsAtTheirDefaults) {
+  // What format_version 1 wrote: no bidirectional, batch_first, dropout or dropout_seed keys.
+  ScratchDir dir;
+  const Lstm original = seeded_model({1, 1, 3, 5, 2}, DType::f32, 33);
+  const std::string path = dir.file("v1.safetensors");
+  write_safetensors(path, state_dict(original),
+                    {{"fuselstm.format", "lstm-model"}, {"fuselstm.format_version", "1"},
+                     {"fuselstm.input_size", "3"}, {"fuselstm.hidden_size", "5"},
+                     {"fuselstm.num_layers", "2"}, {"fuselstm.bias", "true"},
+                     {"fuselstm.cell", "identity"}});
+  LoadedModel loaded = load_model(path);
+  EXPECT_EQ(loaded.model.config().cell, CellActivation::identity);
+  EXPECT_FALSE(loaded.model.config().bidirectional);
+  EXPECT_FALSE(loaded.model.config().batch_first);
+  EXPECT_EQ(loaded.model.config().dropout, 0.0);
+  expect_same_parameters(original, loaded.model, "version 1");
 }
 
 TEST(ModelFile, CudaModelsRoundTripThroughFiles) {
@@ -114,8 +206,9 @@ TEST(ModelFile, CudaModelsRoundTripThroughFiles) {
 
 TEST(ModelFile, PlainStateDictLoadsWithInferredConfig) {
   ScratchDir dir;
-  for (bool bias : {true, false}) {
-    const Case c{1, 1, 3, 5, 2, CellActivation::identity, bias};  // identity must not be inferred
+  for (bool bidirectional : {false, true}) for (bool bias : {true, false}) {
+    // identity must not be inferred
+    const Case c{1, 1, 3, 5, 2, CellActivation::identity, bias, bidirectional};
     const Lstm original = seeded_model(c, DType::f64, 5);
     const std::string path = dir.file("plain.safetensors");
     write_safetensors(path, state_dict(original));
@@ -124,6 +217,7 @@ TEST(ModelFile, PlainStateDictLoadsWithInferredConfig) {
     EXPECT_EQ(loaded.model.config().hidden_size, 5);
     EXPECT_EQ(loaded.model.config().num_layers, 2);
     EXPECT_EQ(loaded.model.config().bias, bias);
+    EXPECT_EQ(loaded.model.config().bidirectional, bidirectional);
     EXPECT_EQ(loaded.model.config().cell, CellActivation::tanh) << "PyTorch's cell";
     EXPECT_EQ(loaded.model.config().dtype, DType::f64);
     EXPECT_TRUE(loaded.extra.empty());
@@ -244,11 +338,44 @@ TEST_F(ModelFileErrors, WrongShapes) {
                     {"'bias_ih_l1'", "[20, 1]", "[20]"});
 }
 
-TEST_F(ModelFileErrors, UnsupportedVariants) {
-  expect_load_error([](TensorMap& t) { t.emplace("weight_ih_l0_reverse", Tensor::zeros({20, 3}, DType::f32)); },
-                    {"weight_ih_l0_reverse", "bidirectional"});
+TEST_F(ModelFileErrors, ProjectionsAreRejected) {
   expect_load_error([](TensorMap& t) { t.emplace("weight_hr_l0", Tensor::zeros({2, 5}, DType::f32)); },
-                    {"weight_hr_l0", "proj_size"});
+                    {"weight_hr_l0", "proj_size", "not support"});
+  expect_load_error([](TensorMap& t) { t.emplace("weight_hr_l1_reverse", Tensor::zeros({2, 5}, DType::f32)); },
+                    {"weight_hr_l1_reverse", "proj_size"});
+}
+
+TEST_F(ModelFileErrors, IncompleteOrMisshapedBidirectionalModels) {
+  // One _reverse tensor makes the model bidirectional: every other reverse tensor is missing.
+  expect_load_error([](TensorMap& t) { t.emplace("weight_ih_l0_reverse", Tensor::zeros({20, 3}, DType::f32)); },
+                    {"missing tensor 'weight_hh_l0_reverse'", "bidirectional"});
+  const Lstm bidirectional = seeded_model({1, 1, 3, 5, 2, CellActivation::tanh, true, true}, DType::f32, 12);
+  const auto from_bidirectional = [&](auto edit, const std::vector<std::string>& parts) {
+    expect_load_error([&](TensorMap& t) { t = state_dict(bidirectional); edit(t); }, parts);
+  };
+  from_bidirectional([](TensorMap& t) { t.erase("bias_hh_l1_reverse"); },
+                     {"missing tensor 'bias_hh_l1_reverse'"});
+  // Layer 1 reads both directions of layer 0: 2H = 10 inputs, not H = 5.
+  from_bidirectional([](TensorMap& t) { t["weight_ih_l1"] = Tensor::zeros({20, 5}, DType::f32); },
+                     {"'weight_ih_l1' has shape [20, 5]", "bidirectional", "[20, 10]"});
+  from_bidirectional([](TensorMap& t) { t["weight_ih_l1_reverse"] = Tensor::zeros({20, 5}, DType::f32); },
+                     {"'weight_ih_l1_reverse' has shape [20, 5]", "[20, 10]"});
+  // A metadata record that says unidirectional disowns the reverse tensors.
+  Metadata meta = {{"fuselstm.format", "lstm-model"}, {"fuselstm.format_version", "2"},
+                   {"fuselstm.input_size", "3"}, {"fuselstm.hidden_size", "5"},
+                   {"fuselstm.num_layers", "2"}, {"fuselstm.bias", "true"},
+                   {"fuselstm.cell", "tanh"}, {"fuselstm.bidirectional", "false"},
+                   {"fuselstm.batch_first", "false"}, {"fuselstm.dropout", "0"},
+                   {"fuselstm.dropout_seed", "0"}};
+  expect_load_error([&](TensorMap& t) { t = state_dict(bidirectional); },
+                    {"'weight_ih_l1' has shape [20, 10]", "needs [20, 5]"}, meta);
+  const Lstm one_layer = seeded_model({1, 1, 3, 5, 1, CellActivation::tanh, true, true}, DType::f32, 13);
+  Metadata one_layer_meta = meta;
+  one_layer_meta["fuselstm.num_layers"] = "1";
+  expect_load_error([&](TensorMap& t) { t = state_dict(one_layer); },
+                    {"unexpected tensor 'bias_hh_l0_reverse'"}, one_layer_meta);
+  meta["fuselstm.bidirectional"] = "true";
+  expect_load_error([](TensorMap&) {}, {"missing tensor 'weight_ih_l0_reverse'", "bidirectional"}, meta);
 }
 
 TEST_F(ModelFileErrors, MetadataMustAgreeAndBeReadable) {
@@ -271,8 +398,9 @@ TEST_F(ModelFileErrors, MetadataMustAgreeAndBeReadable) {
   m["fuselstm.hidden_size"] = "4";
   expect_load_error(none, {"'weight_ih_l0' has shape [20, 3]", "[16, 3]"}, m);
   m = meta;
-  m["fuselstm.format_version"] = "2";
-  expect_load_error(none, {"newer fuselstm", "format_version 2", "upgrade"}, m);
+  const std::string newer = std::to_string(kModelFormatVersion + 1);
+  m["fuselstm.format_version"] = newer;
+  expect_load_error(none, {"newer fuselstm", "format_version " + newer, "upgrade"}, m);
   m = meta;
   m["fuselstm.format"] = "something-else";
   expect_load_error(none, {"something-else", "lstm-model"}, m);
@@ -285,6 +413,35 @@ TEST_F(ModelFileErrors, MetadataMustAgreeAndBeReadable) {
   m = meta;
   m["fuselstm.bias"] = "yes";
   expect_load_error(none, {"fuselstm.bias", "'yes'"}, m);
+
+  // Version 2's keys: required there, and checked.
+  Metadata v2 = meta;
+  v2["fuselstm.format_version"] = "2";
+  v2["fuselstm.bidirectional"] = "false";
+  v2["fuselstm.batch_first"] = "true";
+  v2["fuselstm.dropout"] = "0.25";
+  v2["fuselstm.dropout_seed"] = "7";
+  write_safetensors(path, state_dict(original), v2);
+  EXPECT_EQ(load_model(path).model.config().dropout, 0.25);
+  for (const char* key : {"fuselstm.bidirectional", "fuselstm.batch_first", "fuselstm.dropout",
+                          "fuselstm.dropout_seed"}) {
+    m = v2;
+    m.erase(key);
+    expect_load_error(none, {std::string("lacks ") + key}, m);
+  }
+  m = v2;
+  m["fuselstm.batch_first"] = "1";
+  expect_load_error(none, {"fuselstm.batch_first", "'1'"}, m);
+  for (const char* bad : {"1", "-0.5", "nan", "0.5x", ""}) {
+    m = v2;
+    m["fuselstm.dropout"] = bad;
+    expect_load_error(none, {"fuselstm.dropout", "[0, 1)", std::string("'") + bad + "'"}, m);
+  }
+  for (const char* bad : {"-1", "18446744073709551616", "7 "}) {
+    m = v2;
+    m["fuselstm.dropout_seed"] = bad;
+    expect_load_error(none, {"fuselstm.dropout_seed", std::string("'") + bad + "'"}, m);
+  }
 }
 
 TEST_F(ModelFileErrors, LoadWeightsChecksAndChangesNothingOnFailure) {
@@ -301,6 +458,13 @@ TEST_F(ModelFileErrors, LoadWeightsChecksAndChangesNothingOnFailure) {
   save_model(identity_model, path);
   expect_error_with<FormatError>([&] { load_weights(target, path); }, {path, "cell", "identity", "tanh"});
   expect_same_parameters(before, target, "after a refused configuration");
+
+  // A bidirectional file into a unidirectional model of the same sizes.
+  Lstm both_ways = seeded_model({1, 1, 3, 5, 2, CellActivation::tanh, true, true}, DType::f32, 3);
+  save_model(both_ways, path);
+  expect_error_with<FormatError>([&] { load_weights(target, path); },
+                                 {path, "bidirectional", "true", "false"});
+  expect_same_parameters(before, target, "after a refused direction count");
 
   // A model with fewer layers than the file.
   Lstm one_layer = seeded_model({1, 1, 3, 5, 1}, DType::f32, 2);

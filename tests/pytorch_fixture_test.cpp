@@ -52,6 +52,10 @@ void check_against_pytorch(const std::string& file_name, DType dtype, Tolerance 
   const TensorMap& t = loaded.extra;
   const std::string what = file_name + " " + loaded.metadata.at("fixture.dims") + " " + dtype_name(dtype);
   EXPECT_EQ(model.config().cell, CellActivation::tanh) << what;
+  // No fuselstm metadata in a fixture: bidirectional is inferred from the _reverse tensors.
+  const bool bidirectional = loaded.metadata.at("fixture.dims").find("bidirectional=True") !=
+                             std::string::npos;
+  EXPECT_EQ(model.config().bidirectional, bidirectional) << what;
 
   ForwardResult fwd = model.forward(as_dtype(t.at("input.x"), dtype), as_dtype(t.at("input.h0"), dtype),
                                     as_dtype(t.at("input.c0"), dtype));
@@ -75,8 +79,9 @@ void check_against_pytorch(const std::string& file_name, DType dtype, Tolerance 
 }
 
 // f64: fuselstm (host ops, BLAS) and PyTorch (CPU, MKL/OpenBLAS) add the same terms in different
-// orders. Values and gradients are O(1) and each is a sum over at most T·(X+H+1)·B ≈ 150 products
-// through T ≤ 5 steps, so rounding differences are ~1e-15 absolute; 1e-10 relative (+1e-12
+// orders. Values and gradients are O(1) and each is a sum over at most T·(X_k+H+1)·B ≈ 160
+// products (X_k = 2H for a bidirectional layer 1) through T ≤ 5 steps, so rounding differences
+// are ~1e-15 absolute; 1e-10 relative (+1e-12
 // absolute for entries near zero) leaves a wide margin yet is ten orders below any layout error.
 constexpr Tolerance kF64{1e-12, 1e-10};
 // f32: the same computation in float (eps 6e-8) from weights and inputs rounded to float, through
@@ -95,7 +100,8 @@ TEST_P(PyTorchFixture, OutputsStatesAndEveryGradientMatchInF32) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, PyTorchFixture,
                          ::testing::Values("lstm_1layer.safetensors", "lstm_2layer.safetensors",
-                                           "lstm_2layer_nobias_size1.safetensors"),
+                                           "lstm_2layer_nobias_size1.safetensors",
+                                           "lstm_2layer_bidirectional.safetensors"),
                          [](const auto& info) {
                            std::string n = info.param;
                            return n.substr(0, n.find('.'));

@@ -3,7 +3,8 @@
 
 Write the fixtures (committed under tests/fixtures/, so the C++ tests need no PyTorch):
     /usr/bin/python3 tools/make_pytorch_fixtures.py [--out tests/fixtures]
-Each lstm_*.safetensors holds a small nn.LSTM's parameters (under its module prefix), fixed inputs
+Each lstm_*.safetensors holds a small nn.LSTM's parameters (under its module prefix; one model is
+bidirectional, with PyTorch's *_reverse parameters and [2L, B, H] states), fixed inputs
 (x, h0, c0 and the loss weights Ry, Rh, Rc), the outputs (y, hT, cT) and every gradient of
     J = sum(y * Ry) + sum(hT * Rh) + sum(cT * Rc)
 (dx, dh0, dc0 and one per parameter), all computed by PyTorch in float64 on the CPU.
@@ -33,11 +34,13 @@ import safetensors_lite  # noqa: E402
 FIXTURE_FORMAT = "fuselstm-pytorch-fixture"
 FIXTURE_FORMAT_VERSION = 1
 
-# name, T, B, X, H, L, bias, module prefix of the LSTM's parameters
+# name, T, B, X, H, L, bias, module prefix of the LSTM's parameters, bidirectional
 CASES = [
-    ("lstm_1layer", 5, 3, 3, 5, 1, True, ""),
-    ("lstm_2layer", 4, 2, 5, 3, 2, True, "lstm."),
-    ("lstm_2layer_nobias_size1", 3, 1, 1, 1, 2, False, ""),
+    ("lstm_1layer", 5, 3, 3, 5, 1, True, "", False),
+    ("lstm_2layer", 4, 2, 5, 3, 2, True, "lstm.", False),
+    ("lstm_2layer_nobias_size1", 3, 1, 1, 1, 2, False, "", False),
+    # Layer 1 reads [forward h, reverse h], 2H wide; states are [2L, B, H].
+    ("lstm_2layer_bidirectional", 5, 2, 3, 5, 2, True, "rnn.", True),
 ]
 
 
@@ -53,14 +56,15 @@ def base_metadata():
             "numpy.version": np.__version__}
 
 
-def make_case(out_dir, name, T, B, X, H, L, bias, prefix, seed):
+def make_case(out_dir, name, T, B, X, H, L, bias, prefix, bidirectional, seed):
     torch.manual_seed(seed)  # nn.LSTM's own initialisation: uniform(-1/sqrt(H), 1/sqrt(H))
-    lstm = torch.nn.LSTM(X, H, num_layers=L, bias=bias).double()
+    lstm = torch.nn.LSTM(X, H, num_layers=L, bias=bias, bidirectional=bidirectional).double()
+    D = 2 if bidirectional else 1
     g = torch.Generator().manual_seed(seed + 1000)
     x = uniform(g, T, B, X).requires_grad_()
-    h0 = uniform(g, L, B, H).requires_grad_()
-    c0 = uniform(g, L, B, H).requires_grad_()
-    Ry, Rh, Rc = uniform(g, T, B, H), uniform(g, L, B, H), uniform(g, L, B, H)
+    h0 = uniform(g, D * L, B, H).requires_grad_()
+    c0 = uniform(g, D * L, B, H).requires_grad_()
+    Ry, Rh, Rc = uniform(g, T, B, D * H), uniform(g, D * L, B, H), uniform(g, D * L, B, H)
     y, (hT, cT) = lstm(x, (h0, c0))
     J = (y * Ry).sum() + (hT * Rh).sum() + (cT * Rc).sum()
     J.backward()
@@ -73,8 +77,10 @@ def make_case(out_dir, name, T, B, X, H, L, bias, prefix, seed):
     for k, p in lstm.named_parameters():
         tensors["grad." + k] = p.grad
     metadata = base_metadata()
-    metadata.update({"fixture.case": name, "fixture.prefix": prefix,
-                     "fixture.dims": f"T={T} B={B} X={X} H={H} L={L} bias={bias}",
+    dims = f"T={T} B={B} X={X} H={H} L={L} bias={bias}"
+    if bidirectional:
+        dims += " bidirectional=True"
+    metadata.update({"fixture.case": name, "fixture.prefix": prefix, "fixture.dims": dims,
                      "fixture.loss": "J = sum(y*Ry) + sum(hT*Rh) + sum(cT*Rc)",
                      "fixture.dtype": "float64"})
     path = os.path.join(out_dir, name + ".safetensors")
@@ -140,12 +146,16 @@ def verify(program):
             if metadata.get("fuselstm.cell") != "tanh":
                 print(f"SKIP {model_file}: cell {metadata.get('fuselstm.cell')} has no nn.LSTM")
                 continue
+            # Every constructor argument from the file's metadata, so the metadata is checked too.
             lstm = torch.nn.LSTM(int(metadata["fuselstm.input_size"]),
                                  int(metadata["fuselstm.hidden_size"]),
                                  num_layers=int(metadata["fuselstm.num_layers"]),
-                                 bias=metadata["fuselstm.bias"] == "true")
+                                 bias=metadata["fuselstm.bias"] == "true",
+                                 bidirectional=metadata["fuselstm.bidirectional"] == "true",
+                                 batch_first=metadata["fuselstm.batch_first"] == "true",
+                                 dropout=float(metadata["fuselstm.dropout"]))
             dtype = tensors["weight_ih_l0"].dtype
-            lstm = lstm.to(dtype)
+            lstm = lstm.to(dtype).eval()  # evaluation mode: no dropout, as fuselstm's check run
             lstm.load_state_dict(tensors, strict=True)  # the file's tensors as they are
 
             check, _ = safetensors_lite.load_file(path.replace(".model.", ".check."))

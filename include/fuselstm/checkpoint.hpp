@@ -5,12 +5,21 @@
 // The file: the model's parameters under PyTorch's names (as save_model writes them, so
 // load_model and PyTorch's load_state_dict(strict=False) read the model out of a checkpoint),
 // the state's tensors under their own names, and "__metadata__" with fuselstm.format =
-// "lstm-checkpoint", the configuration, fuselstm.step and the state's strings.
+// "lstm-checkpoint", the configuration (as a model file's), fuselstm.step,
+// fuselstm.dropout_offset (the model's position in its dropout stream) and the state's strings.
 //
-// Plugging in an optimizer: it writes its hyperparameters as strings under "optim." (with
-// "optim.type" naming it) and its per-parameter tensors under "optim.<slot>.<parameter>" (Adam:
-// "optim.exp_avg.weight_ih_l0", ...), through a save_optimizer_state / load_optimizer_state pair
-// like Sgd's below; load_optimizer_state checks optim.type and every shape before changing anything.
+// The optimizer (save_optimizer_state, any Optimizer): "optim.type" ("sgd", "adam", "adamw"),
+// "optim.lr" (exact), "optim.step" (its step_count()) as strings, and each tensor of its state()
+// under "optim.<state name>" (Adam: "optim.exp_avg.weight_ih_l0", ...,
+// "optim.exp_avg.head.weight").
+// Tensors outside the model, such as a head's, go in under their own names (save_parameters:
+// "head.weight", "head.bias").
+//
+// A typical resume, into objects built as the first run built them:
+//   TrainingState s = load_checkpoint(path, model);
+//   load_parameters(parameters_of(head), s);
+//   load_optimizer_state(optimizer, s);
+//   restore_rng_state(data_rng, s.metadata.at("data_rng"));
 
 #include <cstdint>
 #include <sstream>
@@ -20,11 +29,12 @@
 #include "fuselstm/io.hpp"
 #include "fuselstm/lstm.hpp"
 #include "fuselstm/optim.hpp"
+#include "fuselstm/parameters.hpp"
 
 namespace fuselstm {
 
 inline constexpr const char* kCheckpointFormat = "lstm-checkpoint";
-inline constexpr int kCheckpointFormatVersion = 1;
+inline constexpr int kCheckpointFormatVersion = 2;
 
 /// Everything besides the parameters that a training run carries from step to step.
 struct TrainingState {
@@ -37,23 +47,40 @@ struct TrainingState {
   Metadata metadata;
 };
 
-/// Writes model + state to `path`, atomically (see write_safetensors). Gradients are not saved:
-/// a run resumes after an optimizer step, where they are zeroed anyway. ValueError for a reserved
-/// key, a clashing name or a negative step (nothing written).
+/// Writes model + state to `path`, atomically (see write_safetensors), with the model's
+/// dropout_offset(). Gradients are not saved: a run resumes after an optimizer step, where they
+/// are zeroed anyway. ValueError for a reserved key, a clashing name or a negative step (nothing
+/// written).
 void save_checkpoint(const std::string& path, const Lstm& model, const TrainingState& state);
 
-/// Loads a checkpoint's parameters into `model` (same configuration, as load_weights checks;
-/// converted to the model's dtype) and returns the state: tensors on the host in the file's
-/// dtype, metadata without the fuselstm.* keys. FormatError naming the file and the problem (not a
-/// checkpoint, a newer format, a malformed step, any model mismatch); the model is unchanged then.
+/// Loads a checkpoint's parameters and dropout offset into `model` (same shape-defining
+/// configuration, as load_weights checks; converted to the model's dtype) and returns the state:
+/// tensors on the host in the file's dtype, metadata without the fuselstm.* keys. FormatError
+/// naming the file and the problem (not a checkpoint, a newer format, a malformed step or dropout
+/// offset, any model mismatch); the model is unchanged then. A format_version 1 checkpoint has no
+/// dropout offset and sets it to 0 (that version predates dropout).
 TrainingState load_checkpoint(const std::string& path, Lstm& model);
 
-/// Sgd's state: optim.type = "sgd" and optim.lr (shortest text that reads back to the same
-/// double). The frozen list is the constructor's business and is not saved.
-void save_optimizer_state(const Sgd& optimizer, TrainingState& state);
-/// Restores what save_optimizer_state wrote. FormatError when optim.type is not "sgd" or optim.lr
-/// is missing or not a finite positive number; the optimizer is unchanged then.
-void load_optimizer_state(Sgd& optimizer, const TrainingState& state);
+/// Records `optimizer`'s state in `state` (replacing any "optim." entries there): optim.type (its
+/// kind() in lower case), optim.lr (shortest text that reads back to the same double), optim.step
+/// (step_count()), and a copy of each state() tensor as "optim.<name>". Hyper-parameters other
+/// than lr (betas, momentum, ...) and the frozen list are the constructor's business: build the
+/// resuming optimizer as the first one was built.
+void save_optimizer_state(const Optimizer& optimizer, TrainingState& state);
+/// Restores what save_optimizer_state wrote: lr, step count and every state tensor (through
+/// Optimizer::load_state, converted to the optimizer's dtype and device). FormatError, with the
+/// optimizer unchanged, when optim.type is not this optimizer's, optim.lr is missing or not a
+/// finite number >= 0, optim.step is missing or not an integer >= 0, or the "optim." tensors are
+/// not exactly those state() names, each with its shape (the message names the first mismatch).
+void load_optimizer_state(Optimizer& optimizer, const TrainingState& state);
+
+/// Adds a copy of each parameter's value to `state.tensors` under its name (e.g. a Linear head's
+/// "head.weight", "head.bias": parameters_of(head)). For tensors outside the model: the model's
+/// own are saved by save_checkpoint, and the same names here make it throw.
+void save_parameters(const ParameterList& parameters, TrainingState& state);
+/// Assigns each parameter the tensor of its name in `state.tensors` (converted to its dtype).
+/// FormatError naming the first missing name or wrong shape; nothing changes then.
+void load_parameters(const ParameterList& parameters, const TrainingState& state);
 
 /// The complete state of a standard random engine (std::mt19937, std::mt19937_64, ...) as text.
 /// The standard fixes this text for every library, so it restores across platforms.

@@ -63,16 +63,22 @@ void write_safetensors(const std::string& path,
 /// The format of the files save_model writes, recorded in "__metadata__" with the configuration:
 ///   fuselstm.format = "lstm-model" (or "lstm-checkpoint", checkpoint.hpp), fuselstm.format_version,
 ///   fuselstm.input_size, fuselstm.hidden_size, fuselstm.num_layers, fuselstm.bias ("true"/"false"),
-///   fuselstm.cell ("tanh"/"identity").
+///   fuselstm.cell ("tanh"/"identity"), and from format_version 2 on: fuselstm.bidirectional,
+///   fuselstm.batch_first ("true"/"false"), fuselstm.dropout (shortest decimal text that reads back
+///   to the same double), fuselstm.dropout_seed (decimal). Version 1 files lack the last four and
+///   load with their defaults (unidirectional, time-major, no dropout).
+/// The memory settings, device, dtype, math mode and stream are how a model runs, not what it is:
+/// they are not recorded (LoadOptions chooses them).
 /// Keys starting with "fuselstm." are reserved; other keys are the caller's.
 inline constexpr const char* kModelFormat = "lstm-model";
-inline constexpr int kModelFormatVersion = 1;
+inline constexpr int kModelFormatVersion = 2;
 
 /// Saves the model's parameters under PyTorch's names (weight_ih_l{k}, weight_hh_l{k},
-/// bias_ih_l{k}, bias_hh_l{k}, no prefix: `nn.LSTM.load_state_dict` takes the file's tensors as
-/// they are), in the model's dtype, with the configuration and `metadata` (keys not starting with
-/// "fuselstm.") in "__metadata__". `extra` tensors (e.g. a head's, under its own prefix such as
-/// "head.weight") are stored beside them; their names must not clash with the model's.
+/// bias_ih_l{k}, bias_hh_l{k} and, when bidirectional, the same with the suffix _reverse; no
+/// prefix: `nn.LSTM.load_state_dict` takes the file's tensors as they are), in the model's dtype,
+/// with the configuration and `metadata` (keys not starting with "fuselstm.") in "__metadata__".
+/// `extra` tensors (e.g. a head's, under its own prefix such as "head.weight") are stored beside
+/// them; their names must not clash with the model's.
 /// Atomic (see write_safetensors). ValueError for a reserved metadata key or a clashing name.
 void save_model(const Lstm& model, const std::string& path, const Metadata& metadata = {},
                 const TensorMap& extra = {});
@@ -84,6 +90,15 @@ struct LoadOptions {
   std::optional<DType> dtype;
   MathMode math = MathMode::fp32;  ///< as LstmConfig::math
   void* cuda_stream = nullptr;     ///< as LstmConfig::cuda_stream
+  MemoryMode memory_mode = MemoryMode::store_all;  ///< as LstmConfig::memory_mode
+  std::int64_t segment_steps = 0;                  ///< as LstmConfig::segment_steps
+  std::int64_t memory_limit_bytes = 0;             ///< as LstmConfig::memory_limit_bytes
+  /// Override the file's recorded batch_first, dropout and dropout_seed (as LstmConfig's); by
+  /// default they are the file's, or false / 0 / 0 for a file without fuselstm metadata (e.g. a
+  /// PyTorch state_dict: set batch_first here for a module built with batch_first=True).
+  std::optional<bool> batch_first;
+  std::optional<double> dropout;
+  std::optional<std::uint64_t> dropout_seed;
   /// The module prefix of the LSTM's tensors, e.g. "lstm." for `lstm.weight_ih_l0`. Default: ""
   /// for files fuselstm wrote (fuselstm.format in the metadata); otherwise found from the names
   /// (the one prefix before weight_ih_l0 ...; "" when unprefixed), FormatError when several
@@ -102,9 +117,12 @@ struct LoadedModel {
 /// (e.g. `safetensors.torch.save_file(lstm.state_dict(), path)`). The configuration comes from
 /// the fuselstm.* metadata when present (and must agree with every tensor's shape); otherwise it
 /// is inferred from the shapes: X from weight_ih_l0 [4H, X], H from weight_hh_l0 [4H, H], L from
-/// the layers present (0..L-1, none missing), bias from bias_ih/bias_hh (all layers or none), and
-/// cell = tanh (PyTorch's). Bidirectional (…_reverse) and projected (weight_hr_l{k}) LSTMs are
-/// rejected. FormatError naming the file and the problem; a newer format_version says to upgrade.
+/// the layers present (0..L-1, none missing), bidirectional when any tensor has the suffix
+/// _reverse (then layer k > 0's weight_ih must be [4H, 2H], and every layer needs both
+/// directions), bias from bias_ih/bias_hh (all layers or none), and cell = tanh (PyTorch's).
+/// Projected LSTMs (weight_hr_l{k}, PyTorch's proj_size) are rejected. FormatError naming the
+/// file and the problem; a newer format_version says to upgrade. Invalid LoadOptions (e.g. dropout
+/// outside [0, 1)) are a ValueError from the model's configuration check.
 LoadedModel load_model(const std::string& path, const LoadOptions& options = {});
 /// The same from a file already read (read_safetensors / parse_safetensors); `source` names it in
 /// errors. The tensors are moved out of `file`.
@@ -113,8 +131,9 @@ LoadedModel load_model(TensorFile&& file, const LoadOptions& options = {},
 
 /// Loads the parameters of a file into an existing model: the file must hold exactly the model's
 /// parameters (same names after the prefix, found as LoadOptions::prefix says; same shapes;
-/// converted to the model's dtype) and, when
-/// it has fuselstm.* metadata, the same configuration. Nothing changes when a check fails.
+/// converted to the model's dtype) and, when it has fuselstm.* metadata, the same shape-defining
+/// configuration (input_size, hidden_size, num_layers, bias, cell, bidirectional; batch_first and
+/// dropout are how the model runs and stay the model's own). Nothing changes when a check fails.
 /// Returns the tensors that are not the model's parameters and the metadata.
 TensorFile load_weights(Lstm& model, const std::string& path,
                         const std::optional<std::string>& prefix = std::nullopt);

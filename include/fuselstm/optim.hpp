@@ -36,6 +36,8 @@ public:
   std::int64_t step_count() const { return steps_; }
   void set_check_finite(bool enabled) { check_finite_ = enabled; }
   bool check_finite() const { return check_finite_; }
+  /// The optimizer's name, as in its messages: "Sgd", "Adam", "AdamW".
+  const char* kind() const { return kind_; }
   /// The trained parameters, in the order given.
   const ParameterList& parameters() const { return trained_; }
 
@@ -59,7 +61,6 @@ protected:
   Tensor& state_tensor(std::size_t slot, std::size_t parameter) { return state_[slot][parameter]; }
   /// Updates trained parameter `index`; step_count() still counts the updates before this one.
   virtual void update(const ParameterRef& parameter, std::size_t index) = 0;
-  const char* kind() const { return kind_; }
 
 private:
   const char* kind_;

@@ -1,7 +1,9 @@
-// Checkpoints: a model file (same names, same configuration keys) with the training state beside.
+// Checkpoints: a model file (same names, same configuration keys) with the training state beside:
+// step, dropout offset, optimizer state, extra parameters (a head's), the caller's strings.
 
 #include "fuselstm/checkpoint.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 
@@ -11,24 +13,45 @@ namespace fuselstm {
 namespace {
 
 constexpr const char* kStepKey = "fuselstm.step";
+constexpr const char* kDropoutOffsetKey = "fuselstm.dropout_offset";
+constexpr const char* kOptimPrefix = "optim.";
 
 [[noreturn]] void fail(const std::string& source, const std::string& problem) {
   throw FormatError("fuselstm: " + source + ": " + problem);
 }
 
-// The shortest decimal text that reads back to the same double, independent of the locale.
-std::string exact_text(double value) {
-  char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, result.ptr);
-}
-
-std::optional<double> parse_double(const std::string& text) {
-  double value = 0;
+// The whole text as one number of type V (no sign for unsigned types, no spaces), or nullopt.
+template <typename V>
+std::optional<V> parse_whole(const std::string& text) {
+  V value{};
   const char* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (ec != std::errc() || ptr != end) return std::nullopt;
   return value;
+}
+
+bool starts_with(const std::string& s, const char* prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+// optim.type: the optimizer's kind in lower case ("sgd", "adam", "adamw"), as version 1 wrote Sgd.
+std::string type_name(const Optimizer& optimizer) {
+  std::string name = optimizer.kind();
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+// "fuselstm: AdamW: load_state: ..." -> "AdamW: load_state: ...", to nest in another message.
+std::string without_library_prefix(const std::string& message) {
+  const std::string prefix = "fuselstm: ";
+  return starts_with(message, prefix.c_str()) ? message.substr(prefix.size()) : message;
+}
+
+void assign_converted(Tensor& target, const Tensor& source) {
+  if (target.dtype() == DType::f32)
+    target.assign(source.to_vector<float>());
+  else
+    target.assign(source.to_vector<double>());
 }
 
 }  // namespace
@@ -51,6 +74,7 @@ void save_checkpoint(const std::string& path, const Lstm& model, const TrainingS
   detail::add_config_metadata(metadata, model.config(), kCheckpointFormat,
                               kCheckpointFormatVersion);
   metadata[kStepKey] = std::to_string(state.step);
+  metadata[kDropoutOffsetKey] = std::to_string(model.dropout_offset());
   write_safetensors(path, tensors, metadata);
 }
 
@@ -62,45 +86,117 @@ TrainingState load_checkpoint(const std::string& path, Lstm& model) {
                    (format == file.metadata.end() ? "absent" : "'" + format->second + "'") +
                    "); load a model file with load_model or load_weights");
   }
-  // Everything about the file is checked before the model changes: step first, then the
-  // parameters (load_weights changes nothing when its own checks fail).
+  // Everything about the file is checked before the model changes: version, step and dropout
+  // offset first, then the parameters (load_weights changes nothing when its own checks fail).
+  const std::int64_t version = detail::format_version(file.metadata, path);
   const auto step_text = file.metadata.find(kStepKey);
   if (step_text == file.metadata.end()) fail(path, std::string("__metadata__ lacks ") + kStepKey);
   TrainingState state;
-  const std::string& text = step_text->second;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), state.step);
-  if (ec != std::errc() || ptr != text.data() + text.size() || state.step < 0) {
-    fail(path, std::string(kStepKey) + " must be an integer >= 0, got '" + text + "'");
+  const std::optional<std::int64_t> step = parse_whole<std::int64_t>(step_text->second);
+  if (!step || *step < 0) {
+    fail(path, std::string(kStepKey) + " must be an integer >= 0, got '" + step_text->second + "'");
+  }
+  state.step = *step;
+  std::uint64_t dropout_offset = 0;  // version 1 predates dropout: its runs were at 0
+  if (version >= 2) {
+    const auto offset_text = file.metadata.find(kDropoutOffsetKey);
+    if (offset_text == file.metadata.end()) {
+      fail(path, std::string("__metadata__ lacks ") + kDropoutOffsetKey);
+    }
+    const std::optional<std::uint64_t> offset = parse_whole<std::uint64_t>(offset_text->second);
+    if (!offset) {
+      fail(path, std::string(kDropoutOffsetKey) + " must be an unsigned 64-bit integer, got '" +
+                     offset_text->second + "'");
+    }
+    dropout_offset = *offset;
   }
   TensorFile rest = load_weights(model, std::move(file), std::string(), path);
+  model.set_dropout_offset(dropout_offset);
   state.tensors = std::move(rest.tensors);
   for (auto& [key, value] : rest.metadata) {
-    if (key.rfind(detail::kReservedPrefix, 0) != 0) state.metadata.emplace(key, std::move(value));
+    if (!starts_with(key, detail::kReservedPrefix)) state.metadata.emplace(key, std::move(value));
   }
   return state;
 }
 
-void save_optimizer_state(const Sgd& optimizer, TrainingState& state) {
-  state.metadata["optim.type"] = "sgd";
-  state.metadata["optim.lr"] = exact_text(optimizer.lr());
+void save_optimizer_state(const Optimizer& optimizer, TrainingState& state) {
+  // A state saved into twice keeps only the latest optimizer's entries.
+  for (auto it = state.metadata.begin(); it != state.metadata.end();) {
+    it = starts_with(it->first, kOptimPrefix) ? state.metadata.erase(it) : std::next(it);
+  }
+  for (auto it = state.tensors.begin(); it != state.tensors.end();) {
+    it = starts_with(it->first, kOptimPrefix) ? state.tensors.erase(it) : std::next(it);
+  }
+  state.metadata["optim.type"] = type_name(optimizer);
+  state.metadata["optim.lr"] = detail::exact_text(optimizer.lr());
+  state.metadata["optim.step"] = std::to_string(optimizer.step_count());
+  for (const auto& [name, tensor] : optimizer.state()) {
+    state.tensors.emplace(kOptimPrefix + name, tensor.get().clone());
+  }
 }
 
-void load_optimizer_state(Sgd& optimizer, const TrainingState& state) {
+void load_optimizer_state(Optimizer& optimizer, const TrainingState& state) {
+  const std::string where = "fuselstm: load_optimizer_state: ";
+  const std::string expected = type_name(optimizer);
   const auto type = state.metadata.find("optim.type");
-  if (type == state.metadata.end() || type->second != "sgd") {
-    throw FormatError("fuselstm: load_optimizer_state: the checkpoint's optimizer is " +
+  if (type == state.metadata.end() || type->second != expected) {
+    throw FormatError(where + "the checkpoint's optimizer is " +
                       (type == state.metadata.end() ? std::string("not recorded (no optim.type)")
                                                     : "'" + type->second + "'") +
-                      ", not 'sgd'");
+                      ", not '" + expected + "'");
   }
-  const auto lr = state.metadata.find("optim.lr");
-  const std::optional<double> value =
-      lr == state.metadata.end() ? std::nullopt : parse_double(lr->second);
-  if (!value || !std::isfinite(*value) || !(*value > 0)) {
-    throw FormatError("fuselstm: load_optimizer_state: optim.lr must be a finite number > 0, got " +
-                      (lr == state.metadata.end() ? std::string("none") : "'" + lr->second + "'"));
+  const auto lr_text = state.metadata.find("optim.lr");
+  const std::optional<double> lr =
+      lr_text == state.metadata.end() ? std::nullopt : parse_whole<double>(lr_text->second);
+  if (!lr || !std::isfinite(*lr) || !(*lr >= 0)) {
+    throw FormatError(
+        where + "optim.lr must be a finite number >= 0, got " +
+        (lr_text == state.metadata.end() ? std::string("none") : "'" + lr_text->second + "'"));
   }
-  optimizer.set_lr(*value);
+  const auto step_text = state.metadata.find("optim.step");
+  const std::optional<std::int64_t> step = step_text == state.metadata.end()
+                                               ? std::nullopt
+                                               : parse_whole<std::int64_t>(step_text->second);
+  if (!step || *step < 0) {
+    throw FormatError(
+        where + "optim.step must be an integer >= 0, got " +
+        (step_text == state.metadata.end() ? std::string("none") : "'" + step_text->second + "'"));
+  }
+  NamedTensors tensors;
+  const std::size_t prefix_length = std::string(kOptimPrefix).size();
+  for (const auto& [name, tensor] : state.tensors) {
+    if (starts_with(name, kOptimPrefix)) tensors.emplace_back(name.substr(prefix_length), tensor);
+  }
+  try {
+    optimizer.load_state(*step, tensors);  // checks every name and shape before changing any
+  } catch (const Error& e) {
+    throw FormatError(where + "the checkpoint's optim.* tensors do not fit this optimizer (" +
+                      without_library_prefix(e.what()) + ")");
+  }
+  optimizer.set_lr(*lr);  // cannot throw: checked above
+}
+
+void save_parameters(const ParameterList& parameters, TrainingState& state) {
+  for (const ParameterRef& p : parameters) state.tensors.insert_or_assign(p.name, p.value->clone());
+}
+
+void load_parameters(const ParameterList& parameters, const TrainingState& state) {
+  std::vector<const Tensor*> sources;
+  for (const ParameterRef& p : parameters) {
+    const auto it = state.tensors.find(p.name);
+    if (it == state.tensors.end()) {
+      throw FormatError("fuselstm: load_parameters: the checkpoint has no tensor '" + p.name + "'");
+    }
+    if (it->second.shape() != p.value->shape()) {
+      throw FormatError("fuselstm: load_parameters: '" + p.name + "' must be " +
+                        shape_str(p.value->shape()) + ", the checkpoint's is " +
+                        shape_str(it->second.shape()));
+    }
+    sources.push_back(&it->second);
+  }
+  for (std::size_t k = 0; k < parameters.size(); ++k) {
+    assign_converted(*parameters[k].value, *sources[k]);
+  }
 }
 
 }  // namespace fuselstm

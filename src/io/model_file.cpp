@@ -44,6 +44,12 @@ LoadedModel load_model(TensorFile&& file, const LoadOptions& options, const std:
   config.device = options.device;
   config.math = options.math;
   config.cuda_stream = options.cuda_stream;
+  config.memory_mode = options.memory_mode;
+  config.segment_steps = options.segment_steps;
+  config.memory_limit_bytes = options.memory_limit_bytes;
+  if (options.batch_first) config.batch_first = *options.batch_first;
+  if (options.dropout) config.dropout = *options.dropout;
+  if (options.dropout_seed) config.dropout_seed = *options.dropout_seed;
 
   Lstm model(config);
   detail::assign_parameters(model, lstm);
@@ -61,7 +67,8 @@ TensorFile load_weights(Lstm& model, TensorFile&& file, const std::optional<std:
   const LstmConfig& mine = model.config();
   if (const std::optional<LstmConfig> recorded =
           detail::config_from_metadata(file.metadata, source)) {
-    const auto differs = [&](const char* field, const std::string& theirs, const std::string& ours) {
+    const auto differs = [&](const char* field, const std::string& theirs,
+                             const std::string& ours) {
       if (theirs != ours) {
         throw FormatError("fuselstm: " + source + ": the file's " + field + " is " + theirs +
                           " but the model's is " + ours);
@@ -72,6 +79,8 @@ TensorFile load_weights(Lstm& model, TensorFile&& file, const std::optional<std:
     differs("num_layers", std::to_string(recorded->num_layers), std::to_string(mine.num_layers));
     differs("bias", recorded->bias ? "true" : "false", mine.bias ? "true" : "false");
     differs("cell", cell_activation_name(recorded->cell), cell_activation_name(mine.cell));
+    differs("bidirectional", recorded->bidirectional ? "true" : "false",
+            mine.bidirectional ? "true" : "false");
   }
   detail::check_lstm_tensors(lstm, mine, source);
   detail::assign_parameters(model, lstm);

@@ -45,7 +45,7 @@ struct ParsedName {
   std::string prefix;  // "" or ending in '.'
   std::string kind;    // weight_ih, weight_hh, bias_ih, bias_hh, weight_hr
   std::int64_t layer = 0;
-  bool reverse = false;
+  bool reverse = false;  // PyTorch's "_reverse" suffix: the layer's reverse direction
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -88,25 +88,51 @@ std::string quoted_list(const std::set<std::string>& items) {
   return out;
 }
 
-// The parameters of `config` with their shapes, in the model's order (so the first problem
-// reported is the first in the model). Only called once the file holds every layer's tensors
-// up to num_layers, or fails on the first missing one: the loop is bounded by the file.
+// The parameters of `config` with their shapes, in the model's order (layer k's forward
+// tensors, then its _reverse ones, as PyTorch), so the first problem reported is the first in the
+// model. Layer k > 0 reads layer k-1's output, D·H wide. Only called once the file holds enough
+// tensors for num_layers (check_lstm_tensors), so the list is bounded by the file.
 std::vector<std::pair<std::string, Shape>> expected_shapes(const LstmConfig& config) {
   std::vector<std::pair<std::string, Shape>> shapes;
-  const std::int64_t H = config.hidden_size;
+  const std::int64_t H = config.hidden_size, D = config.directions();
   for (std::int64_t k = 0; k < config.num_layers; ++k) {
-    const std::string s = "_l" + std::to_string(k);
-    shapes.push_back({"weight_ih" + s, {4 * H, k == 0 ? config.input_size : H}});
-    shapes.push_back({"weight_hh" + s, {4 * H, H}});
-    if (config.bias) {
-      shapes.push_back({"bias_ih" + s, {4 * H}});
-      shapes.push_back({"bias_hh" + s, {4 * H}});
+    for (std::int64_t direction = 0; direction < D; ++direction) {
+      const std::string s = "_l" + std::to_string(k) + (direction == 1 ? "_reverse" : "");
+      shapes.push_back({"weight_ih" + s, {4 * H, k == 0 ? config.input_size : D * H}});
+      shapes.push_back({"weight_hh" + s, {4 * H, H}});
+      if (config.bias) {
+        shapes.push_back({"bias_ih" + s, {4 * H}});
+        shapes.push_back({"bias_hh" + s, {4 * H}});
+      }
     }
   }
   return shapes;
 }
 
+const char* bool_text(bool value) { return value ? "true" : "false"; }
+
+bool parse_bool(const Metadata& metadata, const std::string& name, const std::string& source) {
+  const std::string& text = required(metadata, name, source);
+  if (text != "true" && text != "false") {
+    fail(source, name + " must be 'true' or 'false', got '" + text + "'");
+  }
+  return text == "true";
+}
+
+std::string describe(const LstmConfig& config) {
+  return "(input_size " + std::to_string(config.input_size) + ", hidden_size " +
+         std::to_string(config.hidden_size) + ", num_layers " +
+         std::to_string(config.num_layers) + (config.bidirectional ? ", bidirectional" : "") +
+         (config.bias ? ", with bias)" : ", without bias)");
+}
+
 }  // namespace
+
+std::string exact_text(double value) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
+}
 
 void check_caller_metadata(const Metadata& metadata, const char* where) {
   for (const auto& [name, value] : metadata) {
@@ -124,29 +150,38 @@ void add_config_metadata(Metadata& metadata, const LstmConfig& config, const cha
   metadata[key("input_size")] = std::to_string(config.input_size);
   metadata[key("hidden_size")] = std::to_string(config.hidden_size);
   metadata[key("num_layers")] = std::to_string(config.num_layers);
-  metadata[key("bias")] = config.bias ? "true" : "false";
+  metadata[key("bias")] = bool_text(config.bias);
   metadata[key("cell")] = cell_activation_name(config.cell);
+  metadata[key("bidirectional")] = bool_text(config.bidirectional);
+  metadata[key("batch_first")] = bool_text(config.batch_first);
+  metadata[key("dropout")] = exact_text(config.dropout);
+  metadata[key("dropout_seed")] = std::to_string(config.dropout_seed);
 }
 
-std::optional<LstmConfig> config_from_metadata(const Metadata& metadata,
-                                               const std::string& source) {
-  const auto format = metadata.find(kFormatKey);
-  if (format == metadata.end()) return std::nullopt;
+std::int64_t format_version(const Metadata& metadata, const std::string& source) {
+  const std::string& format = required(metadata, kFormatKey, source);
   int newest = 0;
-  if (format->second == kModelFormat) newest = kModelFormatVersion;
-  else if (format->second == kCheckpointFormat) newest = kCheckpointFormatVersion;
+  if (format == kModelFormat) newest = kModelFormatVersion;
+  else if (format == kCheckpointFormat) newest = kCheckpointFormatVersion;
   else {
-    fail(source, std::string(kFormatKey) + " is '" + format->second + "'; this build reads '" +
+    fail(source, std::string(kFormatKey) + " is '" + format + "'; this build reads '" +
                      kModelFormat + "' and '" + kCheckpointFormat + "'");
   }
   const std::int64_t version =
       parse_integer(required(metadata, kFormatVersionKey, source), kFormatVersionKey, 1,
                     kMaxSize, source);
   if (version > newest) {
-    fail(source, "written by a newer fuselstm (" + format->second + " format_version " +
+    fail(source, "written by a newer fuselstm (" + format + " format_version " +
                      std::to_string(version) + "; this build reads up to " +
                      std::to_string(newest) + "): upgrade fuselstm to load it");
   }
+  return version;
+}
+
+std::optional<LstmConfig> config_from_metadata(const Metadata& metadata,
+                                               const std::string& source) {
+  if (!metadata.count(kFormatKey)) return std::nullopt;
+  const std::int64_t version = format_version(metadata, source);
   LstmConfig config;
   config.input_size = parse_integer(required(metadata, key("input_size"), source),
                                     key("input_size"), 1, kMaxSize, source);
@@ -154,15 +189,31 @@ std::optional<LstmConfig> config_from_metadata(const Metadata& metadata,
                                      key("hidden_size"), 1, kMaxSize, source);
   config.num_layers = parse_integer(required(metadata, key("num_layers"), source),
                                     key("num_layers"), 1, kMaxSize, source);
-  const std::string& bias = required(metadata, key("bias"), source);
-  if (bias != "true" && bias != "false") {
-    fail(source, key("bias") + " must be 'true' or 'false', got '" + bias + "'");
-  }
-  config.bias = bias == "true";
+  config.bias = parse_bool(metadata, key("bias"), source);
   const std::string& cell = required(metadata, key("cell"), source);
   if (cell == "tanh") config.cell = CellActivation::tanh;
   else if (cell == "identity") config.cell = CellActivation::identity;
   else fail(source, key("cell") + " must be 'tanh' or 'identity', got '" + cell + "'");
+  // Version 1 files predate these keys: their models were unidirectional, time-major, no dropout
+  // (the LstmConfig defaults). From version 2 on the keys are required.
+  if (version >= 2) {
+    config.bidirectional = parse_bool(metadata, key("bidirectional"), source);
+    config.batch_first = parse_bool(metadata, key("batch_first"), source);
+    const std::string& dropout = required(metadata, key("dropout"), source);
+    double p = 0;
+    const char* end = dropout.data() + dropout.size();
+    const auto [ptr, ec] = std::from_chars(dropout.data(), end, p);
+    if (ec != std::errc() || ptr != end || !(p >= 0 && p < 1)) {
+      fail(source, key("dropout") + " must be a number in [0, 1), got '" + dropout + "'");
+    }
+    config.dropout = p;
+    const std::string& seed = required(metadata, key("dropout_seed"), source);
+    const char* seed_end = seed.data() + seed.size();
+    const auto [seed_ptr, seed_ec] = std::from_chars(seed.data(), seed_end, config.dropout_seed);
+    if (seed_ec != std::errc() || seed_ptr != seed_end) {
+      fail(source, key("dropout_seed") + " must be an unsigned 64-bit integer, got '" + seed + "'");
+    }
+  }
   return config;
 }
 
@@ -190,10 +241,6 @@ LstmTensors split_lstm_tensors(TensorMap&& tensors, const std::optional<std::str
     if (!p || p->prefix != out.prefix) {
       out.extra.emplace(name, std::move(tensor));
       continue;
-    }
-    if (p->reverse) {
-      fail(source, "tensor '" + name + "' belongs to a bidirectional LSTM, which fuselstm does "
-                   "not support");
     }
     if (p->kind == "weight_hr") {
       fail(source, "tensor '" + name + "' belongs to an LSTM with proj_size, which fuselstm does "
@@ -223,10 +270,15 @@ LstmConfig infer_config(const LstmTensors& lstm, const std::string& source) {
   config.input_size = ih[1];
   config.hidden_size = ih[0] / 4;
   config.bias = lstm.params.count("bias_ih_l0") || lstm.params.count("bias_hh_l0");
-  // Layers 0..L-1: L is one more than the largest layer index present; check_lstm_tensors then
-  // reports any layer missing in between.
+  // Layers 0..L-1: L is one more than the largest layer index present; bidirectional when any
+  // tensor is a _reverse one. check_lstm_tensors then reports any tensor missing in between and
+  // any layer k > 0 whose input is not D·H wide.
   std::int64_t layers = 0;
-  for (const auto& [name, tensor] : lstm.params) layers = std::max(layers, parse_name(name)->layer + 1);
+  for (const auto& [name, tensor] : lstm.params) {
+    const ParsedName p = *parse_name(name);
+    layers = std::max(layers, p.layer + 1);
+    config.bidirectional = config.bidirectional || p.reverse;
+  }
   config.num_layers = layers;
   config.dtype = lstm.params.at("weight_ih_l0").dtype();
   return config;
@@ -236,7 +288,7 @@ void check_lstm_tensors(const LstmTensors& lstm, const LstmConfig& config,
                         const std::string& source) {
   // A num_layers from metadata can claim more layers than the file holds: fail before building
   // a list that long.
-  const std::int64_t per_layer = config.bias ? 4 : 2;
+  const std::int64_t per_layer = (config.bias ? 4 : 2) * config.directions();
   if (config.num_layers > static_cast<std::int64_t>(lstm.params.size()) / per_layer + 1) {
     fail(source, "num_layers " + std::to_string(config.num_layers) + " needs " +
                      std::to_string(per_layer) + " tensors per layer but the file has " +
@@ -245,10 +297,7 @@ void check_lstm_tensors(const LstmTensors& lstm, const LstmConfig& config,
   const auto expected = expected_shapes(config);
   std::set<std::string> expected_names;
   for (const auto& [name, shape] : expected) expected_names.insert(name);
-  const std::string described = "(input_size " + std::to_string(config.input_size) +
-                                ", hidden_size " + std::to_string(config.hidden_size) +
-                                ", num_layers " + std::to_string(config.num_layers) +
-                                (config.bias ? ", with bias)" : ", without bias)");
+  const std::string described = describe(config);
   for (const auto& [name, shape] : expected) {
     const auto it = lstm.params.find(name);
     if (it == lstm.params.end()) {

@@ -15,14 +15,23 @@ inline constexpr const char* kReservedPrefix = "fuselstm.";
 inline constexpr const char* kFormatKey = "fuselstm.format";
 inline constexpr const char* kFormatVersionKey = "fuselstm.format_version";
 
+/// The shortest decimal text that reads back to the same double, independent of the locale.
+std::string exact_text(double value);
+
 /// ValueError when a caller's metadata key starts with "fuselstm." (`where` names the call).
 void check_caller_metadata(const Metadata& metadata, const char* where);
 
-/// Adds fuselstm.format / format_version and the configuration (sizes, bias, cell) to `metadata`.
+/// Adds fuselstm.format / format_version and the configuration (sizes, bias, cell,
+/// bidirectional, batch_first, dropout, dropout_seed) to `metadata`.
 void add_config_metadata(Metadata& metadata, const LstmConfig& config, const char* format,
                          int version);
 
-/// The configuration recorded in `metadata` (only sizes, bias and cell are set), or nullopt when
+/// The fuselstm.format_version of a file with a known fuselstm.format (FormatError naming
+/// `source` for an unknown format, a malformed version, or a newer one than this build reads).
+std::int64_t format_version(const Metadata& metadata, const std::string& source);
+
+/// The configuration recorded in `metadata` (the fields add_config_metadata writes; version 1
+/// files leave the last four at their defaults), or nullopt when
 /// the file has no fuselstm.format (a plain state_dict). FormatError naming `source` for an unknown
 /// format, a newer version (with the fix: upgrade), or a missing or malformed key.
 std::optional<LstmConfig> config_from_metadata(const Metadata& metadata, const std::string& source);
@@ -37,11 +46,12 @@ struct LstmTensors {
 
 /// Splits `tensors` (moved from). `prefix`: the LSTM's module prefix, or nullopt to find it (the
 /// only prefix that holds LSTM parameter names). FormatError for no LSTM tensors, several
-/// candidate prefixes, a bidirectional (_reverse) or projected (weight_hr) LSTM.
+/// candidate prefixes, or a projected (weight_hr) LSTM.
 LstmTensors split_lstm_tensors(TensorMap&& tensors, const std::optional<std::string>& prefix,
                                const std::string& source);
 
-/// The configuration implied by the shapes (cell = tanh, dtype f64 when weight_ih_l0 is f64).
+/// The configuration implied by the shapes (bidirectional when any _reverse tensor is present;
+/// cell = tanh, dtype f64 when weight_ih_l0 is f64).
 LstmConfig infer_config(const LstmTensors& lstm, const std::string& source);
 
 /// FormatError unless `lstm.params` holds exactly the parameters of `config`, with their shapes.
