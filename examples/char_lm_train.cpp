@@ -86,34 +86,6 @@ std::vector<std::int64_t> scored_held_out(const std::vector<std::int64_t>& ids, 
   return scored;
 }
 
-// Adam's state in a checkpoint: its moments as "optim.<state name>" (state() names them
-// "exp_avg.<parameter>", ...), its step count as the checkpoint's step. Kept to this pair of
-// functions so they can give way to checkpoint.hpp's save/load_optimizer_state for every
-// optimizer once that lands.
-constexpr const char* kOptimPrefix = "optim.";
-
-void put_optimizer_state(const Adam& optimizer, TrainingState& state) {
-  state.step = optimizer.step_count();
-  state.metadata["optim.type"] = "adam";
-  for (const auto& [name, tensor] : optimizer.state()) {
-    state.tensors.emplace(kOptimPrefix + name, tensor.get().clone());
-  }
-}
-
-void take_optimizer_state(Adam& optimizer, const TrainingState& state) {
-  const auto type = state.metadata.find("optim.type");
-  if (type == state.metadata.end() || type->second != "adam") {
-    throw FormatError("fuselstm: char_lm: the checkpoint's optimizer is not Adam (optim.type is " +
-                      (type == state.metadata.end() ? std::string("absent") : type->second) + ")");
-  }
-  NamedTensors named;
-  for (const auto& [name, tensor] : state.tensors) {
-    if (name.rfind(kOptimPrefix, 0) == 0)
-      named.emplace_back(name.substr(std::string(kOptimPrefix).size()), std::cref(tensor));
-  }
-  optimizer.load_state(state.step, named);  // checks every name and shape before changing
-}
-
 }  // namespace
 
 CharLm::CharLm(const CharLmOptions& options, const std::u32string& text)
@@ -226,7 +198,8 @@ std::u32string CharLm::sample(const std::u32string& prime, std::int64_t length, 
 
 void CharLm::save(const std::string& path) const {
   TrainingState state;
-  put_optimizer_state(optimizer_, state);
+  state.step = optimizer_.step_count();
+  save_optimizer_state(optimizer_, state);
   state.tensors.emplace("head.weight", head_.weight().clone());
   state.tensors.emplace("head.bias", head_.bias().clone());
   if (carry_h_.defined()) {
@@ -273,7 +246,7 @@ void CharLm::resume(const std::string& path) {
   const Tensor* h = tensor("carry.h", state_shape);
   const Tensor* c = tensor("carry.c", state_shape);
   if (!h != !c) fail("it has only one of carry.h and carry.c");
-  take_optimizer_state(optimizer_, state);  // the last check; nothing below can fail on the data
+  load_optimizer_state(optimizer_, state);  // the last check; nothing below can fail on the data
 
   for (const std::string& name : model_.parameter_names()) {
     model_.parameter(name).assign(scratch.parameter(name).to_vector<double>());
