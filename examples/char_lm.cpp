@@ -22,12 +22,6 @@ using namespace fuselstm::examples;
 
 namespace {
 
-// A path inside a gnuplot single-quoted string ('' is a quote there).
-std::string gnuplot_quoted(const std::string& path) {
-  std::string out = "'";
-  for (const char ch : path) out += ch == '\'' ? std::string("''") : std::string(1, ch);
-  return out + "'";
-}
 
 void plot_losses(const std::string& csv, const std::string& png, double unigram) {
   const std::string script =

@@ -18,11 +18,6 @@ using namespace fuselstm::examples;
 
 namespace {
 
-std::string gnuplot_quoted(const std::string& path) {
-  std::string out = "'";
-  for (const char ch : path) out += ch == '\'' ? std::string("''") : std::string(1, ch);
-  return out + "'";
-}
 
 }  // namespace
 

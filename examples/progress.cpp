@@ -48,6 +48,12 @@ std::string format_duration(double seconds) {
   return text;
 }
 
+std::string gnuplot_quoted(const std::string& path) {
+  std::string out = "'";
+  for (const char ch : path) out += ch == '\'' ? std::string("''") : std::string(1, ch);
+  return out + "'";
+}
+
 bool gnuplot_available() {
   return std::system("command -v gnuplot >/dev/null 2>&1") == 0;
 }

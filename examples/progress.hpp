@@ -30,6 +30,8 @@ class ProgressLine {
 /// "1:05" / "1:02:03".
 std::string format_duration(double seconds);
 
+/// A path inside a gnuplot single-quoted string ('' is a quote there).
+std::string gnuplot_quoted(const std::string& path);
 /// True when a gnuplot executable is on PATH.
 bool gnuplot_available();
 /// Runs a gnuplot script (which sets its own terminal and output). Returns false, after printing a
