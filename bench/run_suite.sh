@@ -8,7 +8,7 @@
 #   OUTDIR/*.log            each program's stderr
 #
 # Usage: bench/run_suite.sh SUITE OUTDIR [options] [-- extra fuselstm_bench arguments]
-#   SUITE       smoke | cpu | gpu-quick | gpu
+#   SUITE       smoke | cpu | long-cpu | gpu-quick | gpu | long-gpu
 #   --build DIR     the build folder holding bench/fuselstm_bench (default: build)
 #   --device DEV    cuda:N for the GPU suites (default cuda:0)
 #   --threads N     BLAS and PyTorch threads on the CPU (default: nproc)
@@ -44,8 +44,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 bench=$build/bench/fuselstm_bench
 [[ -x $bench ]] || { echo "run_suite: no $bench (build with -DFUSELSTM_BUILD_BENCH=ON)" >&2; exit 64; }
 case $suite in
-  smoke | cpu) device=cpu; [[ $pytorch == auto ]] && pytorch=yes ;;
-  gpu-quick | gpu) [[ $pytorch == auto ]] && pytorch=no ;;
+  # The PyTorch peer times the store_all rows (once per shape; report.py pairs it with the
+  # recompute rows of that shape): in long-cpu, T=100k.
+  smoke | cpu | long-cpu) device=cpu; [[ $pytorch == auto ]] && pytorch=yes ;;
+  gpu-quick | gpu | long-gpu) [[ $pytorch == auto ]] && pytorch=no ;;
   *) usage ;;
 esac
 mkdir -p "$outdir"
@@ -59,6 +61,10 @@ case $suite in
   cpu) reps=(--warmup 1 --reps 5 --max-seconds 20) ;;
   gpu-quick) reps=(--warmup 2 --reps 10 --max-seconds 5) ;;
   gpu) reps=(--warmup 1 --reps 5 --max-seconds 10) ;;
+  # One call of T=1M takes tens of seconds: 3 repetitions after one warm-up (use --budget-s so
+  # that a GPU command starts no row it cannot finish in its 10 minutes; --resume continues).
+  long-cpu) reps=(--warmup 1 --reps 3 --max-seconds 60) ;;
+  long-gpu) reps=(--warmup 1 --reps 3 --max-seconds 10) ;;
 esac
 
 echo "== fuselstm_bench --suite $suite on $device -> $outdir" >&2
