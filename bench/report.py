@@ -92,7 +92,7 @@ def overhead_column(row):
 
 
 def table(merged):
-    header = (f"{'config':<39} {'status':<8} {'memory':<16} {'us/step':>9} {'tokens/s':>10} "
+    header = (f"{'config':<39} {'status':<8} {'memory':<18} {'us/step':>9} {'tokens/s':>10} "
               f"{'GFLOP/s':>9} {'%peak':>6} {'floor us':>9} {'plan MiB':>9} {'call MiB':>9} "
               f"{'peak MiB':>9} {'ovh':>6}  {'peer':<26} {'peer us':>9} {'peer GF/s':>9} "
               f"{'ratio':>6}")
@@ -110,7 +110,7 @@ def table(merged):
         peer = r.get("peer_figures") or {}
         mib = 1 / 2**20
         lines.append(
-            f"{config:<39} {ours.get('status', '-')[:8]:<8} {memory_column(ours)[:16]:<16} "
+            f"{config:<39} {ours.get('status', '-')[:8]:<8} {memory_column(ours)[:18]:<18} "
             f"{num(f.get('us_per_step'), '.2f'):>9} "
             f"{num(f.get('tokens_per_s'), '.3g'):>10} {num(f.get('gflop_per_s'), '.1f'):>9} "
             f"{num(f.get('fraction_of_peak'), '.1f', 100):>6} "

@@ -4,7 +4,7 @@
 //   smoke      tiny CPU shapes (CI): runs, validates and writes JSON in seconds; every memory mode
 //   short      a few seconds on the chosen device (tools/main.sh): 2 GPU shapes or 1 CPU shape
 //   cpu        T=1000, B in {16, 64}, H=X in {256, 512}, 1 layer (the PyTorch peer runs beside it)
-//   long-cpu   H=X=128, B=1: T=100k stored and recomputed; T=1M under automatic with 3 GiB
+//   long-cpu   H=X=128, B=1: T=100k forward, stored and recomputed; T=1M under automatic, 3 GiB
 //   gpu-quick  a few GPU shapes, fp32 and tf32 (under 3 minutes on an H100)
 //   gpu        T in {1k, 10k, 100k}, B in {1, 16, 64, 256}, H=X in {256, 768, 1024, 2048},
 //              L in {1, 2}; shapes that do not fit in memory are skipped with needed vs available

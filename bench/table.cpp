@@ -51,7 +51,7 @@ std::string format_table(const std::vector<nlohmann::json>& rows) {
   std::string out;
   char line[512];
   std::snprintf(line, sizeof(line),
-                "%-34s %-8s %-16s %10s %9s %11s %9s %7s %9s %9s %9s %9s %6s  %-24s %9s %6s\n",
+                "%-34s %-8s %-18s %10s %9s %11s %9s %7s %9s %9s %9s %9s %6s  %-24s %9s %6s\n",
                 "config", "status", "memory", "ms/call", "us/step", "tokens/s", "GFLOP/s", "%peak",
                 "floor us", "plan MiB", "call MiB", "peak MiB", "ovh", "peer (algo)", "peer us",
                 "ratio");
@@ -77,8 +77,8 @@ std::string format_table(const std::vector<nlohmann::json>& rows) {
     const double to_mib = 1.0 / (1 << 20);
     std::snprintf(
         line, sizeof(line),
-        "%-34s %-8s %-16s %10s %9s %11s %9s %7s %9s %9s %9s %9s %6s  %-24s %9s %6s\n", config,
-        r["status"].get<std::string>().substr(0, 8).c_str(), memory_column(r).substr(0, 16).c_str(),
+        "%-34s %-8s %-18s %10s %9s %11s %9s %7s %9s %9s %9s %9s %6s  %-24s %9s %6s\n", config,
+        r["status"].get<std::string>().substr(0, 8).c_str(), memory_column(r).substr(0, 18).c_str(),
         field(f, {"time_ms", "median"}, "%.3f").c_str(), field(f, {"us_per_step"}, "%.2f").c_str(),
         field(f, {"tokens_per_s"}, "%.3g").c_str(), field(f, {"gflop_per_s"}, "%.1f").c_str(),
         field(f, {"fraction_of_peak"}, "%.1f", 100).c_str(),
