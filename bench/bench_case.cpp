@@ -1,21 +1,43 @@
 #include "bench_case.hpp"
 
+#include <cctype>
+#include <cmath>
 #include <sstream>
+
+#include "fuselstm/error.hpp"
 
 namespace fuselstm::bench {
 
 std::string BenchCase::key() const {
   std::ostringstream s;
   s << "T" << T << "_B" << B << "_X" << X << "_H" << H << "_L" << L << "_"
-    << cell_activation_name(cell) << "_" << precision_name(precision) << "_" << mode_name(mode)
-    << "_" << device.str();
+    << cell_activation_name(cell) << "_" << precision_name(precision) << "_" << mode_name(mode);
+  if (memory == MemoryMode::recompute) {
+    s << "_recompute";
+    if (segment_steps > 0) s << "_k" << segment_steps;
+  } else if (memory == MemoryMode::automatic) {
+    s << "_automatic";
+    if (memory_limit > 0) s << "_lim" << memory_limit;
+  }
+  s << "_" << device.str();
   return s.str();
+}
+
+BenchCase BenchCase::stored() const {
+  BenchCase c = *this;
+  c.memory = MemoryMode::store_all;
+  c.segment_steps = 0;
+  c.memory_limit = 0;
+  return c;
 }
 
 std::string BenchCase::str() const {
   std::ostringstream s;
   s << "T=" << T << " B=" << B << " X=" << X << " H=" << H << " L=" << L << " "
     << cell_activation_name(cell) << " " << precision_name(precision) << " " << mode_name(mode);
+  if (memory != MemoryMode::store_all) s << " " << memory_mode_name(memory);
+  if (memory == MemoryMode::recompute && segment_steps > 0) s << " k=" << segment_steps;
+  if (memory == MemoryMode::automatic && memory_limit > 0) s << " limit=" << memory_limit;
   return s.str();
 }
 
@@ -35,24 +57,37 @@ double floor_bytes_per_step(const BenchCase& c) {
   return w_hh_bytes * passes * double(c.L);
 }
 
-std::int64_t fuselstm_bytes_needed(const BenchCase& c, DType dtype, int input_buffers) {
-  const std::int64_t T = c.T, B = c.B, X = c.X, H = c.H, L = c.L;
-  std::int64_t elements = 0;
-  for (std::int64_t k = 0; k < L; ++k) {
-    const std::int64_t Xk = c.layer_input(k);
-    elements += 2 * (4 * H * Xk + 4 * H * H + 8 * H);  // parameters and gradients
-    elements += T * B * 4 * H + 2 * (T + 1) * B * H;   // context: gates, c, h
-  }
-  elements += T * B * X;                  // context: copy of x
-  elements += T * B * H + 2 * L * B * H;  // y, hT, cT
-  elements += input_buffers * T * B * X;  // the bench's x buffers
-  elements += T * B * H + 4 * L * B * H;  // the bench's dy, h0, c0, dhT, dcT
-  if (c.mode == Mode::fwdbwd) {
-    elements += T * B * 4 * H + 2 * B * H + 4 * H;  // workspace: da, dh_rec, dc, dbias
-    if (L > 1) elements += T * B * H;               // workspace: dx of inner layers
-    elements += T * B * X + 2 * L * B * H;          // dx, dh0, dc0
-  }
+std::int64_t bench_input_bytes(const BenchCase& c, std::int64_t steps, DType dtype,
+                               int input_buffers) {
+  const std::int64_t T = steps, B = c.B, state = c.L * B * c.H;
+  std::int64_t elements = input_buffers * T * B * c.X + 2 * state;     // x copies, h0, c0
+  if (c.mode == Mode::fwdbwd) elements += T * B * c.H + 2 * state;     // dy, dhT, dcT
   return elements * static_cast<std::int64_t>(dtype_size(dtype));
+}
+
+std::int64_t parse_bytes(const std::string& text) {
+  std::size_t end = 0;
+  long double number = -1;
+  try {
+    number = std::stold(text, &end);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  std::string unit = text.substr(end);
+  for (char& ch : unit) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+  long double scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  const char* prefixes = "KMGT";
+  for (int k = 0; k < 4; ++k) {
+    const std::string p(1, prefixes[k]);
+    if (unit == p || unit == p + "IB") scale = std::pow(1024.0L, k + 1);
+    if (unit == p + "B") scale = std::pow(1000.0L, k + 1);
+  }
+  if (end == 0 || scale == 0 || !(number >= 0) || number * scale > 9.2e18L) {
+    throw ValueError("--memory-limit: expected bytes such as 3221225472, 3G (GiB) or 3GB, got '" +
+                     text + "'");
+  }
+  return static_cast<std::int64_t>(number * scale);
 }
 
 }  // namespace fuselstm::bench

@@ -1,6 +1,6 @@
 #pragma once
 // One benchmark configuration, and what can be counted about it before anything runs: its FLOPs,
-// the fewest bytes a time step must move, and the device memory fuselstm needs for it.
+// the fewest bytes a time step must move, and the memory the bench's own inputs take.
 
 #include <cstdint>
 #include <string>
@@ -25,11 +25,18 @@ struct BenchCase {
   CellActivation cell = CellActivation::tanh;
   Precision precision = Precision::fp32;
   Mode mode = Mode::fwdbwd;
+  MemoryMode memory = MemoryMode::store_all;  // LstmConfig::memory_mode
+  std::int64_t segment_steps = 0;             // LstmConfig::segment_steps (0: ⌈√T⌉)
+  std::int64_t memory_limit = 0;              // LstmConfig::memory_limit_bytes (0: free memory)
 
   std::int64_t layer_input(std::int64_t layer) const { return layer == 0 ? X : H; }
-  /// "T1000_B16_X256_H256_L1_tanh_fp32_fwdbwd_cuda:0": the key rows are joined on.
+  /// "T1000_B16_X256_H256_L1_tanh_fp32_fwdbwd_cuda:0": the key rows are joined on. Other memory
+  /// modes add "_recompute_k316" / "_automatic_lim3221225472" (k / limit only when not 0) before
+  /// the device, so store_all rows keep the keys they had before memory modes existed.
   std::string key() const;
-  /// "T=1000 B=16 X=256 H=256 L=1 tanh fp32 fwdbwd"
+  /// The same case in MemoryMode::store_all (the baseline a recompute row is compared with).
+  BenchCase stored() const;
+  /// "T=1000 B=16 X=256 H=256 L=1 tanh fp32 fwdbwd" (+ " recompute k=316", " automatic limit=...")
   std::string str() const;
 };
 
@@ -41,10 +48,14 @@ double flops_per_call(const BenchCase& c);
 /// (4H·H values) read once per layer per direction of the step (forward; backward reads it again).
 double floor_bytes_per_step(const BenchCase& c);
 
-/// Device bytes fuselstm allocates for one call of `c` in dtype `dtype`, with what the bench itself
-/// holds (inputs, output gradients, `input_buffers` rotated copies of x): parameters, gradients,
-/// the forward context (x copy, gates, c, h per layer), outputs, backward's workspace and results.
-/// A margin for library handles (cuBLAS workspace) is added by the caller.
-std::int64_t fuselstm_bytes_needed(const BenchCase& c, DType dtype, int input_buffers);
+/// Bytes the bench itself holds on the device for one configuration at T = `steps`: `input_buffers`
+/// rotated copies of x [T, B, X], h0 and c0 [L, B, H], and with backward dy [T, B, H], dhT and dcT.
+/// What the library allocates comes from Lstm::plan_memory (bench/runner.cpp adds them).
+std::int64_t bench_input_bytes(const BenchCase& c, std::int64_t steps, DType dtype,
+                               int input_buffers);
+
+/// Parses a byte count: digits with an optional binary suffix K, M, G or T (KiB..TiB; "3G" is
+/// 3·2³⁰), or KB/MB/GB/TB (powers of 1000). Throws ValueError naming the text otherwise.
+std::int64_t parse_bytes(const std::string& text);
 
 }  // namespace fuselstm::bench

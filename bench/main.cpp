@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
       "fuselstm_bench: LSTM training throughput on long sequences, validated, beside "
       "cuDNN (GPU) or PyTorch (CPU, via bench/run_suite.sh)"};
   std::string device_text = default_device().str(), cell = "tanh", precision = "fp32",
-              mode = "fwdbwd", suite, json_path;
+              mode = "fwdbwd", memory = "store_all", memory_limit_text, suite, json_path;
   BenchCase one;
   RunOptions options;
   options.timing.max_seconds = 30;
@@ -62,6 +62,19 @@ int main(int argc, char** argv) {
           ->check(CLI::IsMember({"fp32", "tf32"}));
   auto* mode_opt = app.add_option("--mode", mode, "fwd (forward only) or fwdbwd (training step)")
                        ->check(CLI::IsMember({"fwd", "fwdbwd"}));
+  auto* memory_opt =
+      app.add_option("--memory", memory,
+                     "what forward keeps for backward: store_all (every step, fastest), recompute "
+                     "(checkpoints every k steps, backward recomputes), automatic (store_all when it "
+                     "fits --memory-limit, else recompute with the largest k that does)")
+          ->check(CLI::IsMember({"store_all", "recompute", "automatic"}));
+  auto* segment_opt = app.add_option("--segment-steps", one.segment_steps,
+                                     "k of --memory recompute (0: ceil(sqrt(T)))")
+                          ->check(CLI::NonNegativeNumber);
+  auto* limit_opt = app.add_option(
+      "--memory-limit", memory_limit_text,
+      "the budget of --memory automatic: bytes, or with a suffix K/M/G/T (binary: 3G = 3 GiB) or "
+      "KB/MB/GB/TB (decimal); 0: the device's free memory");
   app.add_option("--warmup", options.timing.warmup, "untimed calls first (>= 1)")
       ->check(CLI::PositiveNumber);
   app.add_option("--reps", options.timing.reps, "timed calls")->check(CLI::PositiveNumber);
@@ -71,7 +84,8 @@ int main(int argc, char** argv) {
                  "T of the timed-shape check in f64 (default 256 on GPU, 16 on CPU)");
   app.add_option("--seed", options.seed, "weights and inputs");
   app.add_option("--suite", suite,
-                 "a named suite instead of one shape: smoke, short, cpu, gpu-quick, gpu")
+                 "a named suite instead of one shape: smoke, short, cpu, long-cpu, gpu-quick, gpu, "
+                 "long-gpu")
       ->check(CLI::IsMember(suite_names()));
   app.add_option(
       "--json", json_path,
@@ -86,7 +100,7 @@ int main(int argc, char** argv) {
   std::vector<BenchCase> cases;
   try {
     Device device = Device::parse(device_text);
-    if (suite == "smoke" || suite == "cpu") device = Device::cpu();
+    if (suite == "smoke" || suite == "cpu" || suite == "long-cpu") device = Device::cpu();
     if (device.is_cuda() && device.index >= cuda_device_count()) {
       throw ValueError("no CUDA device " + device.str() + " (" +
                        std::to_string(cuda_device_count()) + " usable)");
@@ -97,6 +111,10 @@ int main(int argc, char** argv) {
     one.cell = cell == "tanh" ? CellActivation::tanh : CellActivation::identity;
     one.precision = precision == "tf32" ? Precision::tf32 : Precision::fp32;
     one.mode = mode == "fwd" ? Mode::fwd : Mode::fwdbwd;
+    one.memory = memory == "recompute"   ? MemoryMode::recompute
+                 : memory == "automatic" ? MemoryMode::automatic
+                                         : MemoryMode::store_all;
+    if (limit_opt->count()) one.memory_limit = parse_bytes(memory_limit_text);
     if (suite.empty()) {
       cases.push_back(one);
     } else {
@@ -106,6 +124,9 @@ int main(int argc, char** argv) {
         if (cell_opt->count()) c.cell = one.cell;
         if (precision_opt->count()) c.precision = one.precision;
         if (mode_opt->count()) c.mode = one.mode;
+        if (memory_opt->count()) c.memory = one.memory;
+        if (segment_opt->count()) c.segment_steps = one.segment_steps;
+        if (limit_opt->count()) c.memory_limit = one.memory_limit;
       }
     }
   } catch (const Error& e) {
@@ -137,6 +158,7 @@ int main(int argc, char** argv) {
                env.blas.c_str(), env.ceilings.source.c_str());
 
   std::vector<nlohmann::json> rows;
+  RunMemo memo;
   int exit_code = 0, not_started = 0;
   for (std::size_t k = 0; k < cases.size(); ++k) {
     const BenchCase& c = cases[k];
@@ -152,7 +174,7 @@ int main(int argc, char** argv) {
       continue;
     }
     std::fprintf(stderr, "[%zu/%zu] %s ...\n", k + 1, cases.size(), c.str().c_str());
-    const nlohmann::json row = run_case(c, options, env);
+    const nlohmann::json row = run_case(c, options, env, memo);
     if (json_out.is_open()) json_out << row.dump() << "\n" << std::flush;
     rows.push_back(row);
     const std::string status = row["status"];
@@ -166,6 +188,22 @@ int main(int argc, char** argv) {
               ? (", " + std::to_string(row["ratio_to_peer"].get<double>()) + "x cuDNN's time")
                     .c_str()
               : "");
+      const auto& f = row["fuselstm"];
+      std::fprintf(stderr, "    memory: %s, k=%lld, planned %.1f MiB, measured %.1f MiB per call\n",
+                   f["memory_mode"].get<std::string>().c_str(),
+                   (long long)f["segment_steps"].get<std::int64_t>(),
+                   f["planned_call_bytes"].get<double>() / (1 << 20),
+                   f["call_memory_bytes"].get<double>() / (1 << 20));
+      if (row.contains("recompute_overhead")) {
+        const auto& o = row["recompute_overhead"];
+        if (o.contains("ratio")) {
+          std::fprintf(stderr, "    recompute overhead: %.3fx store_all's time (%+.1f%%)\n",
+                       o["ratio"].get<double>(), o["percent"].get<double>());
+        } else {
+          std::fprintf(stderr, "    recompute overhead: %s\n",
+                       o["status"].get<std::string>().c_str());
+        }
+      }
       if (row.contains("cudnn") && row["cudnn"].contains("agrees") &&
           !row["cudnn"]["agrees"].get<bool>()) {
         std::fprintf(stderr, "    WARNING: cuDNN disagrees with fuselstm: max error %g > %g\n",

@@ -3,7 +3,7 @@
 
 Usage: bench/plot.py OUTDIR   (reads OUTDIR/merged.json from bench/report.py; writes
 OUTDIR/plots/*.dat, *.gp and *.png). Plots, each drawn only when it has two or more points:
-  throughput_vs_T.png   fuselstm tokens/s against T, one line per (B, H), L = 1, fp32
+  throughput_vs_T.png   fuselstm tokens/s against T, one line per (B, H, memory mode), L = 1, fp32
   throughput_vs_B.png   fuselstm (solid) and the peer (dashed) tokens/s against B, one line per H,
                         at the shortest T, L = 1, fp32
   ratio_vs_B.png        fuselstm time / peer time against B, one line per H (same slice)
@@ -28,7 +28,7 @@ def series(merged, x_key, group_keys, where, value):
         y = value(r)
         if y is None:
             continue
-        group = tuple(c[k] for k in group_keys)
+        group = tuple(c.get(k, "store_all" if k == "memory_mode" else None) for k in group_keys)
         out.setdefault(group, []).append((c[x_key], y))
     return {g: sorted(points) for g, points in sorted(out.items()) if len(points) >= 2}
 
@@ -83,16 +83,18 @@ def main():
                   if "fuselstm_row" in r)
     shortest = min(c["T"] for c in configs)
     base = lambda c: c["L"] == 1 and c["precision"] == "fp32" and c["mode"] == "fwdbwd"  # noqa
-    slice_b = lambda c: base(c) and c["T"] == shortest  # noqa: E731
+    stored = lambda c: c.get("memory_mode", "store_all") == "store_all"  # noqa: E731
+    slice_b = lambda c: base(c) and stored(c) and c["T"] == shortest  # noqa: E731
     peer_name = next((r["peer_name"] for r in merged.values() if r.get("peer_name")), "peer")
     peer_name = peer_name.replace(" DISAGREE", "")
 
     scripts = []
-    by_t = series(merged, "T", ["B", "H"], base, ours)
+    by_t = series(merged, "T", ["B", "H", "memory_mode"], base, ours)
     scripts.append(write_plot(plotdir, "throughput_vs_T",
                               f"fuselstm forward+backward on {device}, L=1, fp32",
                               "T (time steps)", "tokens/s",
-                              [(f"B={b} H={h}", p, False) for (b, h), p in by_t.items()]))
+                              [(f"B={b} H={h} {m}", p, m != "store_all")
+                               for (b, h, m), p in by_t.items()]))
     ours_b = series(merged, "B", ["H"], slice_b, ours)
     peer_b = series(merged, "B", ["H"], slice_b, peer)
     scripts.append(write_plot(

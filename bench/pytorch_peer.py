@@ -164,6 +164,8 @@ def main():
         for k, row in enumerate(rows):
             if row.get("status") != "ok":
                 continue  # fuselstm did not run it: nothing to compare with
+            if row.get("config", {}).get("memory_mode", "store_all") != "store_all":
+                continue  # PyTorch runs once per shape; report.py pairs it with every memory mode
             print(f"[{k + 1}/{len(rows)}] PyTorch {row['key']} ...", file=sys.stderr)
             try:
                 result = run_one(row, blas)

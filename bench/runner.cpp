@@ -28,6 +28,8 @@ constexpr std::int64_t MiB = 1 << 20;
 // Room for what the counts leave out: CUDA context, cuBLAS workspace, allocator rounding.
 constexpr std::int64_t gpu_margin_bytes = 512 * MiB;
 constexpr std::int64_t cpu_margin_bytes = 256 * MiB;
+// cuDNN's RNN API fails past this many steps (PyTorch issue 133751).
+constexpr std::int64_t cudnn_max_steps = 65535;
 
 std::string run_command(const std::string& command) {
   std::string out;
@@ -193,6 +195,117 @@ json peer_json(const cudnn_peer::Result& r, const BenchCase& c, const Ceilings& 
   return j;
 }
 
+json plan_json(const MemoryPlan& p) {
+  return {{"mode", memory_mode_name(p.mode)},
+          {"segment_steps", p.segment_steps},
+          {"context_bytes", p.context_bytes},
+          {"workspace_bytes", p.workspace_bytes},
+          {"output_bytes", p.output_bytes},
+          {"total_bytes", p.total_bytes()}};
+}
+
+/// What one configuration needs on its device, from the library's own plan (Lstm::plan_memory,
+/// exact for forward+backward; an upper bound for forward alone) plus parameters, gradients and
+/// the bench's inputs. Planned on a model of the same configuration, so automatic resolves the
+/// same way it will when timed.
+struct Footprint {
+  MemoryPlan plan;
+  std::int64_t parameter_bytes = 0;  // parameters and gradients
+  std::int64_t input_bytes = 0;      // the bench's x copies, states, dy
+  std::int64_t margin_bytes = 0;
+  std::int64_t needed() const {
+    return plan.total_bytes() + parameter_bytes + input_bytes + margin_bytes;
+  }
+};
+
+std::int64_t parameter_and_gradient_bytes(const Lstm& model) {
+  std::int64_t bytes = 0;
+  for (const std::string& name : model.parameter_names()) {
+    bytes += 2 * model.parameter(name).numel() * std::int64_t(dtype_size(model.config().dtype));
+  }
+  return bytes;
+}
+
+Footprint footprint(const BenchCase& c, std::int64_t steps, DType dtype, int input_buffers) {
+  Footprint f;
+  const Lstm planner(lstm_config(c, dtype));
+  f.plan = planner.plan_memory(steps, c.B);  // automatic: OutOfMemoryError when nothing fits
+  f.parameter_bytes = parameter_and_gradient_bytes(planner);
+  f.input_bytes = bench_input_bytes(c, steps, dtype, input_buffers);
+  f.margin_bytes = c.device.is_cuda() ? gpu_margin_bytes : cpu_margin_bytes;
+  return f;
+}
+
+json footprint_json(const Footprint& f, std::int64_t available) {
+  return {{"plan", plan_json(f.plan)},
+          {"parameter_and_gradient_bytes", f.parameter_bytes},
+          {"bench_input_bytes", f.input_bytes},
+          {"margin_bytes", f.margin_bytes},
+          {"needed_bytes", f.needed()},
+          {"available_bytes", available}};
+}
+
+/// Times fuselstm on `c` (a fresh model, so the measured peak includes the workspace it allocates
+/// on the first call). Fills `weights` (when given) with the model's weights for the cuDNN peer.
+json time_fuselstm(const BenchCase& c, const RunOptions& o, const Environment& env,
+                   int input_buffers, void* stream_handle, reference::Params<double>* weights) {
+  Lstm model(lstm_config(c, DType::f32, stream_handle));
+  model.init_pytorch_default(o.seed);
+  if (weights) *weights = reference_params(model);
+  const std::vector<float>& pattern = timing_pattern(o.seed);
+  const Shape seq{c.T, c.B, c.X}, out{c.T, c.B, c.H}, state{c.L, c.B, c.H};
+  std::vector<Tensor> xs;
+  for (int k = 0; k < input_buffers; ++k) {
+    xs.push_back(Tensor::empty(seq, DType::f32, c.device));
+    fill_tiled(xs.back(), pattern,
+               {std::size_t(k) * timing_inputs::x_rotation_stride, timing_inputs::x.scale});
+  }
+  Tensor h0 = Tensor::empty(state, DType::f32, c.device);
+  Tensor c0 = Tensor::empty(state, DType::f32, c.device);
+  fill_tiled(h0, pattern, timing_inputs::h0);
+  fill_tiled(c0, pattern, timing_inputs::c0);
+  Tensor dy, dhT, dcT;
+  if (c.mode == Mode::fwdbwd) {
+    dy = Tensor::empty(out, DType::f32, c.device);
+    dhT = Tensor::empty(state, DType::f32, c.device);
+    dcT = Tensor::empty(state, DType::f32, c.device);
+    fill_tiled(dy, pattern, timing_inputs::dy);
+    fill_tiled(dhT, pattern, timing_inputs::dhT);
+    fill_tiled(dcT, pattern, timing_inputs::dcT);
+  }
+  model.synchronize();
+  // The plan as forward will resolve it now (automatic without a limit reads free memory).
+  const MemoryPlan plan = model.plan_memory(c.T, c.B);
+  reset_peak_memory(c.device);
+  const std::int64_t held = memory_stats(c.device).current_bytes;
+  std::size_t call = 0;
+  // What a training step costs through the public API: clear the gradients, forward, backward
+  // (results and context are freed at the end of each call, as in a training loop; the model's
+  // reusable workspace stays).
+  const Stats stats = time_calls(c.device, stream_handle, o.timing, [&] {
+    const Tensor& x = xs[call++ % xs.size()];
+    if (c.mode == Mode::fwd) {
+      ForwardResult f = model.forward(x, h0, c0);
+      return;
+    }
+    model.zero_grad();
+    ForwardResult f = model.forward(x, h0, c0);
+    BackwardResult b = model.backward(f.context, dy, dhT, dcT);
+  });
+  model.synchronize();
+  const MemoryStats mem = memory_stats(c.device);
+  json fig = figures_json(c, stats, env.ceilings);
+  fig["memory_mode"] = memory_mode_name(plan.mode);
+  fig["segment_steps"] = plan.segment_steps;
+  fig["planned_call_bytes"] = plan.total_bytes();
+  fig["planned_call_bytes_note"] =
+      c.mode == Mode::fwd ? "forward+backward's plan: an upper bound for forward alone"
+                          : "Lstm::plan_memory: what forward+backward allocate";
+  fig["peak_memory_bytes"] = mem.peak_bytes;          // the library's, inputs included
+  fig["call_memory_bytes"] = mem.peak_bytes - held;  // what the calls added
+  return fig;
+}
+
 }  // namespace
 
 Environment describe_environment(const Device& device) {
@@ -220,7 +333,7 @@ Environment describe_environment(const Device& device) {
   return e;
 }
 
-json run_case(const BenchCase& c, const RunOptions& o, const Environment& env) {
+json run_case(const BenchCase& c, const RunOptions& o, const Environment& env, RunMemo& memo) {
   json row = {{"schema", "fuselstm-bench/1"},
               {"impl", "fuselstm"},
               {"suite", o.suite},
@@ -249,7 +362,10 @@ json run_case(const BenchCase& c, const RunOptions& o, const Environment& env) {
                 {"L", c.L},
                 {"cell", cell_activation_name(c.cell)},
                 {"precision", precision_name(c.precision)},
-                {"mode", mode_name(c.mode)}}},
+                {"mode", mode_name(c.mode)},
+                {"memory_mode", memory_mode_name(c.memory)},
+                {"segment_steps", c.segment_steps},
+                {"memory_limit_bytes", c.memory_limit}}},
               {"timing",
                {{"warmup", o.timing.warmup},
                 {"reps", o.timing.reps},
@@ -257,25 +373,33 @@ json run_case(const BenchCase& c, const RunOptions& o, const Environment& env) {
                 {"clock", c.device.is_cuda() ? "CUDA events" : "steady_clock"}}},
               {"status", "ok"},
               {"reason", ""},
+              {"notes", json::array()},
               {"validation", json::array()}};
+  const std::string stored_key = c.stored().key();
   try {
     if (c.device.is_cpu() && c.precision == Precision::tf32) {
       throw ValueError("tf32 is a CUDA math mode; the host computes in fp32");
     }
     const std::int64_t x_bytes = c.T * c.B * c.X * std::int64_t(sizeof(float));
     const int input_buffers = x_bytes < 2 * env.l2_bytes ? 4 : 1;  // beat the cache, not measure it
-    const std::int64_t margin = c.device.is_cuda() ? gpu_margin_bytes : cpu_margin_bytes;
-    const std::int64_t needed = fuselstm_bytes_needed(c, DType::f32, input_buffers) + margin;
-    const std::int64_t available = available_bytes(c.device);
-    row["memory"] = {
-        {"needed_bytes", needed}, {"available_bytes", available}, {"input_buffers", input_buffers}};
-    if (needed > available) {
-      row["status"] = "skipped";
-      row["reason"] = "does not fit: needs " + mib(needed) + ", " + mib(available) + " available";
-      return row;
+    {
+      const std::int64_t available = available_bytes(c.device);
+      const Footprint need = footprint(c, c.T, DType::f32, input_buffers);
+      row["memory"] = footprint_json(need, available);
+      row["memory"]["input_buffers"] = input_buffers;
+      if (need.needed() > available) {
+        row["status"] = "skipped";
+        row["reason"] = "does not fit: needs " + mib(need.needed()) + " (" +
+                        memory_mode_name(need.plan.mode) + ", k=" +
+                        std::to_string(need.plan.segment_steps) + "), " + mib(available) +
+                        " available";
+        return row;
+      }
     }
+    // The k the timed run will use (automatic resolved), for the checks' segment length.
+    const std::int64_t timed_k = row["memory"]["plan"]["segment_steps"].get<std::int64_t>();
 
-    // 1. The small case against the double reference.
+    // 1. The small case against the double reference (recomputing, for the recompute modes).
     const Validation small = validate_small_case(c, o.seed);
     row["validation"].push_back(validation_json(small));
     if (!small.passed) {
@@ -284,17 +408,18 @@ json run_case(const BenchCase& c, const RunOptions& o, const Environment& env) {
       return row;
     }
 
-    // 2. The timed shape (T capped) against fuselstm's own path in f64 on the same device.
+    // 2. The timed shape (T capped) against fuselstm's own path in f64 on the same device, and
+    // 3. for the recompute modes, bitwise against store_all there.
     Problem check_problem;
     Outputs check_outputs;
     {
       const std::int64_t default_steps = c.device.is_cuda() ? 256 : 16;
       std::int64_t steps = std::min(c.T, o.validate_steps > 0 ? o.validate_steps : default_steps);
+      // The f64 store_all model is the largest of the checks' models.
       auto check_bytes = [&](std::int64_t t) {
-        BenchCase s = c;
-        s.T = t;
+        BenchCase s = c.stored();
         s.mode = Mode::fwdbwd;
-        return fuselstm_bytes_needed(s, DType::f64, 1) + margin;
+        return footprint(s, t, DType::f64, 1).needed();
       };
       while (steps > 1 && check_bytes(steps) > available_bytes(c.device)) steps /= 2;
       if (check_bytes(steps) > available_bytes(c.device)) {
@@ -304,81 +429,104 @@ json run_case(const BenchCase& c, const RunOptions& o, const Environment& env) {
                         " available";
         return row;
       }
-      const Validation shape = validate_against_f64(c, steps, o.seed, check_problem, check_outputs);
+      const BenchCase checked = checked_case(c, steps, timed_k);
+      const Validation shape =
+          validate_against_f64(checked, steps, o.seed, check_problem, check_outputs);
       row["validation"].push_back(validation_json(shape));
       if (!shape.passed) {
         row["status"] = "validation_failed";
         row["reason"] = failure(shape);
         return row;
       }
+      if (c.memory != MemoryMode::store_all) {
+        const Validation bitwise =
+            validate_bitwise_vs_stored(checked, o.seed, check_problem, check_outputs);
+        row["validation"].push_back(validation_json(bitwise));
+        if (!bitwise.passed) {
+          row["status"] = "validation_failed";
+          row["reason"] = bitwise.what + ": " + bitwise.note + " (worst " + bitwise.worst_tensor +
+                          ", scaled error " + sci(bitwise.max_error) + ")";
+          return row;
+        }
+      }
     }
 
-    // 3. Timing fuselstm.
+    // 4. Timing fuselstm.
     std::unique_ptr<gpu::Stream> stream;
     if (c.device.is_cuda()) stream = std::make_unique<gpu::Stream>(c.device.index);
     void* stream_handle = stream ? stream->handle() : nullptr;
     reference::Params<double> weights;
-    {
-      Lstm model(lstm_config(c, DType::f32, stream_handle));
-      model.init_pytorch_default(o.seed);
-      if (c.device.is_cuda()) weights = reference_params(model);
-      const std::vector<float>& pattern = timing_pattern(o.seed);
-      const Shape seq{c.T, c.B, c.X}, out{c.T, c.B, c.H}, state{c.L, c.B, c.H};
-      std::vector<Tensor> xs;
-      for (int k = 0; k < input_buffers; ++k) {
-        xs.push_back(Tensor::empty(seq, DType::f32, c.device));
-        fill_tiled(xs.back(), pattern,
-                   {std::size_t(k) * timing_inputs::x_rotation_stride, timing_inputs::x.scale});
-      }
-      Tensor h0 = Tensor::empty(state, DType::f32, c.device);
-      Tensor c0 = Tensor::empty(state, DType::f32, c.device);
-      fill_tiled(h0, pattern, timing_inputs::h0);
-      fill_tiled(c0, pattern, timing_inputs::c0);
-      Tensor dy, dhT, dcT;
-      if (c.mode == Mode::fwdbwd) {
-        dy = Tensor::empty(out, DType::f32, c.device);
-        dhT = Tensor::empty(state, DType::f32, c.device);
-        dcT = Tensor::empty(state, DType::f32, c.device);
-        fill_tiled(dy, pattern, timing_inputs::dy);
-        fill_tiled(dhT, pattern, timing_inputs::dhT);
-        fill_tiled(dcT, pattern, timing_inputs::dcT);
-      }
-      model.synchronize();
-      reset_peak_memory(c.device);
-      const std::int64_t held = memory_stats(c.device).current_bytes;
-      std::size_t call = 0;
-      // What a training step costs through the public API: clear the gradients, forward, backward
-      // (results and context are freed at the end of each call, as in a training loop).
-      const Stats stats = time_calls(c.device, stream_handle, o.timing, [&] {
-        const Tensor& x = xs[call++ % xs.size()];
-        if (c.mode == Mode::fwd) {
-          ForwardResult f = model.forward(x, h0, c0);
-          return;
+    row["fuselstm"] = time_fuselstm(c, o, env, input_buffers, stream_handle,
+                                    c.device.is_cuda() ? &weights : nullptr);
+    if (c.memory == MemoryMode::store_all) memo.stored_figures[stored_key] = row["fuselstm"];
+
+    // 5. What recomputing costs: the same shape stored, measured in this run.
+    if (c.memory != MemoryMode::store_all) {
+      json overhead = {{"baseline_key", stored_key},
+                       {"expected", "about +33% of forward+backward (one extra forward)"}};
+      const json& ours = row["fuselstm"];
+      if (ours["memory_mode"] == "store_all") {
+        overhead["status"] = "automatic chose store_all";
+      } else {
+        json stored;
+        if (memo.stored_figures.count(stored_key)) {
+          stored = memo.stored_figures[stored_key];
+          overhead["source"] = "the store_all row of this run";
+        } else {
+          const std::int64_t available = available_bytes(c.device);
+          const Footprint need = footprint(c.stored(), c.T, DType::f32, input_buffers);
+          if (need.needed() > available) {
+            overhead["status"] = "store_all does not fit";
+            overhead["store_all_needed_bytes"] = need.needed();
+            overhead["available_bytes"] = available;
+          } else {
+            stored = time_fuselstm(c.stored(), o, env, input_buffers, stream_handle, nullptr);
+            memo.stored_figures[stored_key] = stored;
+            overhead["source"] = "timed in this row, after the recompute run";
+          }
         }
-        model.zero_grad();
-        ForwardResult f = model.forward(x, h0, c0);
-        BackwardResult b = model.backward(f.context, dy, dhT, dcT);
-      });
-      model.synchronize();
-      const MemoryStats mem = memory_stats(c.device);
-      json fig = figures_json(c, stats, env.ceilings);
-      fig["peak_memory_bytes"] = mem.peak_bytes;
-      fig["call_memory_bytes"] = mem.peak_bytes - held;
-      row["fuselstm"] = fig;
+        if (!stored.is_null()) {
+          const double ratio = ours["time_ms"]["median"].get<double>() /
+                               stored["time_ms"]["median"].get<double>();
+          overhead["status"] = "measured";
+          overhead["store_all_time_ms"] = stored["time_ms"];
+          overhead["store_all_peak_memory_bytes"] = stored["peak_memory_bytes"];
+          overhead["store_all_call_memory_bytes"] = stored["call_memory_bytes"];
+          overhead["ratio"] = ratio;
+          overhead["percent"] = (ratio - 1) * 100;
+          overhead["memory_ratio"] = ours["call_memory_bytes"].get<double>() /
+                                     stored["call_memory_bytes"].get<double>();
+        }
+      }
+      row["recompute_overhead"] = overhead;
     }
 
-    // 4. The peer: cuDNN on the same weights and inputs.
+    // 6. The peer: cuDNN on the same weights and inputs.
     if (c.device.is_cuda() && o.peer) {
-      cudnn_peer::Inputs in;
-      in.bench_case = c;
-      in.weights = std::move(weights);
-      in.agreement_problem = &check_problem;
-      in.agreement_outputs = &check_outputs;
-      in.timing_pattern = &timing_pattern(o.seed);
-      in.timing = o.timing;
-      in.stream = stream_handle;
-      const cudnn_peer::Result r = cudnn_peer::run(in);
-      row["cudnn"] = peer_json(r, c, env.ceilings);
+      if (c.T > cudnn_max_steps) {
+        // Not called: cuDNN's RNN API fails outright past 65,535 steps (PyTorch issue 133751).
+        row["cudnn"] = {{"status", "fails"},
+                        {"note", "cuDNN fails past 65,535 steps (PyTorch issue 133751); "
+                                 "not called"}};
+        row["notes"].push_back("cuDNN: fails at T=" + std::to_string(c.T) +
+                               " > 65,535 steps (PyTorch issue 133751); not called");
+      } else if (c.memory != MemoryMode::store_all && memo.cudnn.count(stored_key)) {
+        // cuDNN does not depend on our memory mode: the store_all row's result, not rerun.
+        row["cudnn"] = memo.cudnn[stored_key];
+        row["cudnn"]["from_row"] = stored_key;
+      } else {
+        cudnn_peer::Inputs in;
+        in.bench_case = c;
+        in.weights = std::move(weights);
+        in.agreement_problem = &check_problem;
+        in.agreement_outputs = &check_outputs;
+        in.timing_pattern = &timing_pattern(o.seed);
+        in.timing = o.timing;
+        in.stream = stream_handle;
+        const cudnn_peer::Result r = cudnn_peer::run(in);
+        row["cudnn"] = peer_json(r, c, env.ceilings);
+        memo.cudnn[stored_key] = row["cudnn"];
+      }
       if (row["cudnn"].contains("figures")) {
         row["ratio_to_peer"] = row["fuselstm"]["time_ms"]["median"].get<double>() /
                                row["cudnn"]["figures"]["time_ms"]["median"].get<double>();

@@ -3,6 +3,7 @@
 // fuselstm, then the cuDNN peer on the GPU.
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -35,8 +36,20 @@ struct Environment {
 };
 Environment describe_environment(const Device& device);
 
+/// What earlier rows of this run measured, by the store_all key of their shape: a recompute or
+/// automatic row reuses the store_all timing of its shape (for the overhead) and cuDNN's result
+/// (which does not depend on our memory mode) instead of measuring them again.
+struct RunMemo {
+  std::map<std::string, nlohmann::json> stored_figures;  // the "fuselstm" object of the row
+  std::map<std::string, nlohmann::json> cudnn;           // the "cudnn" object of the row
+};
+
 /// The row's "status" is "ok", "skipped" (does not fit: needed vs available in "reason"),
 /// "validation_failed" (nothing timed; the caller stops the run) or "error" (reason).
-nlohmann::json run_case(const BenchCase& c, const RunOptions& options, const Environment& env);
+/// For the recompute and automatic memory modes the row's "recompute_overhead" compares the time
+/// with the store_all path of the same shape (from `memo`, else timed in the row when it fits,
+/// else status "store_all does not fit").
+nlohmann::json run_case(const BenchCase& c, const RunOptions& options, const Environment& env,
+                        RunMemo& memo);
 
 }  // namespace fuselstm::bench

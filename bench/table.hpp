@@ -10,4 +10,9 @@ namespace fuselstm::bench {
 
 std::string format_table(const std::vector<nlohmann::json>& rows);
 
+/// The row's memory column: "stored", "rec k=317", "auto:rec k=333334" (what automatic chose).
+std::string memory_column(const nlohmann::json& row);
+/// The recompute overhead vs store_all of the same shape: "+33%", "no fit", or "-".
+std::string overhead_column(const nlohmann::json& row);
+
 }  // namespace fuselstm::bench

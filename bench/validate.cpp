@@ -1,6 +1,7 @@
 #include "validate.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace fuselstm::bench {
 
@@ -27,7 +28,24 @@ LstmConfig lstm_config(const BenchCase& c, DType dtype, void* cuda_stream) {
   cfg.device = c.device;
   cfg.math = c.precision == Precision::tf32 ? MathMode::tf32 : MathMode::fp32;
   cfg.cuda_stream = cuda_stream;
+  cfg.memory_mode = c.memory;
+  cfg.segment_steps = c.segment_steps;
+  cfg.memory_limit_bytes = c.memory_limit;
   return cfg;
+}
+
+BenchCase checked_case(const BenchCase& c, std::int64_t steps, std::int64_t timed_k) {
+  BenchCase checked = c;
+  checked.T = steps;
+  if (c.memory == MemoryMode::store_all) return checked;
+  checked.memory = MemoryMode::recompute;
+  checked.memory_limit = 0;
+  checked.segment_steps = timed_k >= 1 && timed_k < steps
+                              ? timed_k
+                              : std::max<std::int64_t>(
+                                    1, std::int64_t(std::ceil(std::sqrt(double(steps)))));
+  if (steps > 1 && checked.segment_steps >= steps) checked.segment_steps = steps - 1;
+  return checked;
 }
 
 namespace {
@@ -52,10 +70,12 @@ void compare(const Outputs& got, const Outputs& ref, Validation& v) {
 Validation validate_small_case(const BenchCase& c, std::uint64_t seed) {
   Validation v;
   v.what = "small case vs the double reference";
+  if (c.memory != MemoryMode::store_all) {
+    v.what += " (recompute, k=" + std::to_string(checked_case(c, small_dims(c).T, 0).segment_steps) + ")";
+  }
   v.dims = small_dims(c);
   v.threshold = small_case_threshold(c.precision);
-  BenchCase small = c;
-  small.T = v.dims.T;
+  BenchCase small = checked_case(c, v.dims.T, 0);
   small.B = v.dims.B;
   small.X = v.dims.X;
   small.H = v.dims.H;
@@ -72,6 +92,9 @@ Validation validate_against_f64(const BenchCase& c, std::int64_t steps, std::uin
   Validation v;
   v.what = std::string("timed shape vs fuselstm's ") + (c.device.is_cuda() ? "CUDA" : "host") +
            " path in f64";
+  if (c.memory == MemoryMode::recompute) {
+    v.what += " (f32 recomputing, k=" + std::to_string(c.segment_steps) + ")";
+  }
   v.dims = {steps, c.B, c.X, c.H, c.L};
   v.threshold = timed_shape_threshold(c.precision);
   BenchCase shape = c;
@@ -88,6 +111,7 @@ Validation validate_against_f64(const BenchCase& c, std::int64_t steps, std::uin
   // The f64 model gets the f32 model's (rounded) weights, so only the arithmetic differs.
   BenchCase exact = shape;
   exact.precision = Precision::fp32;  // no TF32 shortcut for the oracle
+  exact.memory = MemoryMode::store_all;
   Lstm f64(lstm_config(exact, DType::f64));
   for (std::int64_t k = 0; k < c.L; ++k) {
     const std::string s = "_l" + std::to_string(k);
@@ -97,6 +121,33 @@ Validation validate_against_f64(const BenchCase& c, std::int64_t steps, std::uin
     f64.parameter("bias_hh" + s).assign(weights[0].bias_hh[k]);
   }
   compare(outputs, run_forward_backward(f64, problem), v);
+  return v;
+}
+
+Validation validate_bitwise_vs_stored(const BenchCase& checked, std::uint64_t seed,
+                                      const Problem& problem, const Outputs& outputs) {
+  Validation v;
+  v.what = "recompute (k=" + std::to_string(checked.segment_steps) +
+           ") bitwise vs store_all, f32, same device";
+  v.dims = problem.dims;
+  v.threshold = 0;
+  Lstm stored(lstm_config(checked.stored(), DType::f32));
+  stored.init_pytorch_default(seed);  // the same weights as the recompute run
+  const Outputs want = run_forward_backward(stored, problem);
+  compare(outputs, want, v);
+  std::int64_t differing = 0, total = 0;
+  for (std::size_t k = 0; k < want.values.size() && k < outputs.values.size(); ++k) {
+    const auto& a = outputs.values[k];
+    const auto& b = want.values[k];
+    total += std::int64_t(b.size());
+    if (a.size() != b.size()) {
+      differing += std::int64_t(b.size());
+      continue;
+    }
+    for (std::size_t e = 0; e < a.size(); ++e) differing += !(a[e] == b[e]);  // NaN differs
+  }
+  v.passed = v.passed && differing == 0;
+  v.note = std::to_string(differing) + " of " + std::to_string(total) + " values differ";
   return v;
 }
 
