@@ -67,7 +67,7 @@ ModelImpl::ModelImpl(const LstmConfig& cfg) : config(cfg), id(next_model_id()) {
 }
 
 SegmentPlan ModelImpl::segment_plan(std::int64_t steps, std::int64_t batch) const {
-  return resolve_segment_plan(config, steps, batch, dropout_active());
+  return resolve_segment_plan(config, steps, batch, dropout_active(), work.bytes());
 }
 
 void ModelImpl::reserve_workspace(std::int64_t steps, std::int64_t batch, const SegmentPlan& plan) {

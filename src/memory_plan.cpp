@@ -50,7 +50,7 @@ SegmentPlan make_plan(std::int64_t T, std::int64_t B, std::int64_t k, bool recom
 }  // namespace
 
 SegmentPlan resolve_segment_plan(const LstmConfig& cfg, std::int64_t T, std::int64_t B,
-                                 bool dropout) {
+                                 bool dropout, std::int64_t reusable_bytes) {
   switch (cfg.memory_mode) {
     case MemoryMode::store_all: return make_plan(T, B, T, false);
     case MemoryMode::recompute: {
@@ -61,8 +61,11 @@ SegmentPlan resolve_segment_plan(const LstmConfig& cfg, std::int64_t T, std::int
     }
     case MemoryMode::automatic: break;
   }
-  const std::int64_t budget =
-      cfg.memory_limit_bytes > 0 ? cfg.memory_limit_bytes : available_bytes(cfg.device);
+  // A plan counts the workspace as new; with the free memory as the budget, the workspace the
+  // model holds now must count as available, or a second call would see it twice.
+  const std::int64_t budget = cfg.memory_limit_bytes > 0
+                                  ? cfg.memory_limit_bytes
+                                  : available_bytes(cfg.device) + reusable_bytes;
   const SegmentPlan stored = make_plan(T, B, T, false);
   if (plan_bytes(cfg, T, B, stored, dropout).total_bytes() <= budget) return stored;
   // The largest segment that fits: fewer, longer segments mean fewer, larger GEMMs.

@@ -17,7 +17,9 @@ MemoryPlan plan_bytes(const LstmConfig& config, std::int64_t steps, std::int64_t
 
 /// The segment plan of config.memory_mode for (T, B); automatic picks store_all when it fits the
 /// budget, else the largest k that does (OutOfMemoryError naming needed and available if none).
+/// `reusable_bytes`: what the model holds already and would reuse or free (its workspace), added
+/// to the free memory when that is the budget.
 SegmentPlan resolve_segment_plan(const LstmConfig& config, std::int64_t steps, std::int64_t batch,
-                                 bool dropout);
+                                 bool dropout, std::int64_t reusable_bytes);
 
 }  // namespace fuselstm::detail

@@ -60,6 +60,14 @@ struct ModelImpl {
     std::int64_t segment_rows = 0, ring_rows = 0, rows = 0, batch = 0;  // capacities
     Tensor seg_gates, seg_c, h_spare;              // SegmentWorkspace
     Tensor da, dh_rec, dc, dx_inner, dbias, dy_reverse, dx_reverse;  // BackwardWorkspace
+    std::int64_t bytes() const {
+      std::int64_t total = 0;
+      for (const Tensor* t : {&seg_gates, &seg_c, &h_spare, &da, &dh_rec, &dc, &dx_inner, &dbias,
+                              &dy_reverse, &dx_reverse}) {
+        total += static_cast<std::int64_t>(t->bytes());
+      }
+      return total;
+    }
   } work;
 
   std::size_t lookup(const std::string& name) const;
