@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fuselstm/fuselstm.hpp"
+#include "reference/reference.hpp"
 
 namespace fuselstm::bench {
 

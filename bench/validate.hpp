@@ -1,7 +1,7 @@
 #pragma once
 // Validation before timing. A configuration is timed only when both checks pass:
 // 1. a small case of the same configuration (device, cell, layers, precision) against the
-//    double-precision reference (include/fuselstm/reference.hpp);
+//    double-precision reference (src/reference/reference.hpp);
 // 2. the timed shape itself (B, X, H, L; T capped at --validate-steps) in f32 against fuselstm's
 //    own path in f64 on the same device (on a GPU: the CUDA path in f64), same weights and inputs;
 // 3. for the recompute and automatic memory modes, that capped shape recomputed in segments is

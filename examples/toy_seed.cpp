@@ -1,5 +1,7 @@
 #include "toy_seed.hpp"
 
+#include "numpy_random.hpp"
+
 #include <random>
 
 namespace fuselstm::examples {

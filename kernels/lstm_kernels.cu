@@ -1,6 +1,5 @@
 // The fused CUDA kernels: thin grid-stride loops over the element functions of cell_math.hpp.
 
-#include "../src/cuda/cuda_check.hpp"
 #include "grid.cuh"
 #include "launch.hpp"
 
@@ -49,48 +48,48 @@ __global__ void fill_kernel(T* dst, std::int64_t n, T value) {
 }  // namespace
 
 template <typename T>
-void launch_forward_step(cudaStream_t stream, bool tanh_cell, const ForwardStepArgs<T>& args) {
+cudaError_t launch_forward_step(cudaStream_t stream, bool tanh_cell, const ForwardStepArgs<T>& args) {
   const std::int64_t n = args.batch * args.hidden;
   if (tanh_cell) forward_step_kernel<T, true><<<blocks_for(n), kThreads, 0, stream>>>(args, n);
   else forward_step_kernel<T, false><<<blocks_for(n), kThreads, 0, stream>>>(args, n);
-  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+  return cudaGetLastError();
 }
 
 template <typename T>
-void launch_backward_step(cudaStream_t stream, bool tanh_cell, const BackwardStepArgs<T>& args) {
+cudaError_t launch_backward_step(cudaStream_t stream, bool tanh_cell, const BackwardStepArgs<T>& args) {
   const std::int64_t n = args.batch * args.hidden;
   if (tanh_cell) backward_step_kernel<T, true><<<blocks_for(n), kThreads, 0, stream>>>(args, n);
   else backward_step_kernel<T, false><<<blocks_for(n), kThreads, 0, stream>>>(args, n);
-  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+  return cudaGetLastError();
 }
 
 template <typename T>
-void launch_add_column_sums(cudaStream_t stream, std::int64_t rows, std::int64_t cols,
+cudaError_t launch_add_column_sums(cudaStream_t stream, std::int64_t rows, std::int64_t cols,
                             const T* src, T* dst) {
   const dim3 block(32, 8);
   const dim3 grid(static_cast<unsigned>((cols + 31) / 32));
   add_column_sums_kernel<T><<<grid, block, 0, stream>>>(rows, cols, src, dst);
-  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+  return cudaGetLastError();
 }
 
 template <typename T>
-void launch_axpy(cudaStream_t stream, std::int64_t n, T alpha, const T* x, T* y) {
+cudaError_t launch_axpy(cudaStream_t stream, std::int64_t n, T alpha, const T* x, T* y) {
   axpy_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(n, alpha, x, y);
-  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+  return cudaGetLastError();
 }
 
 template <typename T>
-void launch_fill(cudaStream_t stream, T* dst, std::int64_t n, T value) {
+cudaError_t launch_fill(cudaStream_t stream, T* dst, std::int64_t n, T value) {
   fill_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(dst, n, value);
-  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+  return cudaGetLastError();
 }
 
 #define FUSELSTM_INSTANTIATE(T)                                                                  \
-  template void launch_forward_step<T>(cudaStream_t, bool, const ForwardStepArgs<T>&);           \
-  template void launch_backward_step<T>(cudaStream_t, bool, const BackwardStepArgs<T>&);         \
-  template void launch_add_column_sums<T>(cudaStream_t, std::int64_t, std::int64_t, const T*, T*); \
-  template void launch_axpy<T>(cudaStream_t, std::int64_t, T, const T*, T*);                     \
-  template void launch_fill<T>(cudaStream_t, T*, std::int64_t, T);
+  template cudaError_t launch_forward_step<T>(cudaStream_t, bool, const ForwardStepArgs<T>&);           \
+  template cudaError_t launch_backward_step<T>(cudaStream_t, bool, const BackwardStepArgs<T>&);         \
+  template cudaError_t launch_add_column_sums<T>(cudaStream_t, std::int64_t, std::int64_t, const T*, T*); \
+  template cudaError_t launch_axpy<T>(cudaStream_t, std::int64_t, T, const T*, T*);                     \
+  template cudaError_t launch_fill<T>(cudaStream_t, T*, std::int64_t, T);
 FUSELSTM_INSTANTIATE(float)
 FUSELSTM_INSTANTIATE(double)
 #undef FUSELSTM_INSTANTIATE

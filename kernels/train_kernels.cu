@@ -1,7 +1,6 @@
 // The training toolkit's CUDA kernels: thin grid-stride loops over the element functions of
 // dropout_math.hpp, loss_math.hpp and optim_math.hpp, plus one deterministic reduction.
 
-#include "../src/cuda/cuda_check.hpp"
 #include "grid.cuh"
 #include "train_launch.hpp"
 
@@ -71,80 +70,80 @@ __global__ void dropout_kernel(std::int64_t n, DropoutKey key, const T* src, T* 
 }  // namespace
 
 template <typename T>
-void launch_broadcast_rows(cudaStream_t stream, std::int64_t rows, std::int64_t cols, const T* src,
+cudaError_t launch_broadcast_rows(cudaStream_t stream, std::int64_t rows, std::int64_t cols, const T* src,
                            T* dst) {
-  if (rows * cols == 0) return;
+  if (rows * cols == 0) return cudaSuccess;
   broadcast_rows_kernel<T><<<blocks_for(rows * cols), kThreads, 0, stream>>>(rows, cols, src, dst);
-  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+  return cudaGetLastError();
 }
 
 template <typename T>
-void launch_scale(cudaStream_t stream, std::int64_t n, T alpha, T* x) {
-  if (n == 0) return;
+cudaError_t launch_scale(cudaStream_t stream, std::int64_t n, T alpha, T* x) {
+  if (n == 0) return cudaSuccess;
   scale_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(n, alpha, x);
-  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+  return cudaGetLastError();
 }
 
 template <typename T>
-void launch_clamp(cudaStream_t stream, std::int64_t n, T low, T high, T* x) {
-  if (n == 0) return;
+cudaError_t launch_clamp(cudaStream_t stream, std::int64_t n, T low, T high, T* x) {
+  if (n == 0) return cudaSuccess;
   clamp_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(n, low, high, x);
-  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+  return cudaGetLastError();
 }
 
 template <typename T>
-void launch_reduce(cudaStream_t stream, ReduceKind kind, std::int64_t n, const T* src,
+cudaError_t launch_reduce(cudaStream_t stream, ReduceKind kind, std::int64_t n, const T* src,
                    double* out) {
   reduce_kernel<T><<<1, kReduceThreads, 0, stream>>>(kind, n, src, out);
-  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+  return cudaGetLastError();
 }
 
 template <typename T>
-void launch_mse_loss(cudaStream_t stream, const MseArgs<T>& args) {
-  if (args.n == 0) return;
+cudaError_t launch_mse_loss(cudaStream_t stream, const MseArgs<T>& args) {
+  if (args.n == 0) return cudaSuccess;
   mse_kernel<T><<<blocks_for(args.n), kThreads, 0, stream>>>(args);
-  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+  return cudaGetLastError();
 }
 
 template <typename T>
-void launch_cross_entropy_loss(cudaStream_t stream, const CrossEntropyArgs<T>& args) {
-  if (args.rows == 0) return;
+cudaError_t launch_cross_entropy_loss(cudaStream_t stream, const CrossEntropyArgs<T>& args) {
+  if (args.rows == 0) return cudaSuccess;
   cross_entropy_kernel<T><<<blocks_for(args.rows), kThreads, 0, stream>>>(args);
-  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+  return cudaGetLastError();
 }
 
 template <typename T>
-void launch_sgd_update(cudaStream_t stream, std::int64_t n, const SgdStepArgs<T>& args) {
-  if (n == 0) return;
+cudaError_t launch_sgd_update(cudaStream_t stream, std::int64_t n, const SgdStepArgs<T>& args) {
+  if (n == 0) return cudaSuccess;
   sgd_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(n, args);
-  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+  return cudaGetLastError();
 }
 
 template <typename T>
-void launch_adam_update(cudaStream_t stream, std::int64_t n, const AdamStepArgs<T>& args) {
-  if (n == 0) return;
+cudaError_t launch_adam_update(cudaStream_t stream, std::int64_t n, const AdamStepArgs<T>& args) {
+  if (n == 0) return cudaSuccess;
   adam_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(n, args);
-  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+  return cudaGetLastError();
 }
 
 template <typename T>
-void launch_dropout(cudaStream_t stream, std::int64_t n, const DropoutKey& key, const T* src,
+cudaError_t launch_dropout(cudaStream_t stream, std::int64_t n, const DropoutKey& key, const T* src,
                     T* dst) {
-  if (n == 0) return;
+  if (n == 0) return cudaSuccess;
   dropout_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(n, key, src, dst);
-  FUSELSTM_CUDA_CHECK(cudaGetLastError());
+  return cudaGetLastError();
 }
 
 #define FUSELSTM_INSTANTIATE(T)                                                                   \
-  template void launch_broadcast_rows<T>(cudaStream_t, std::int64_t, std::int64_t, const T*, T*); \
-  template void launch_scale<T>(cudaStream_t, std::int64_t, T, T*);                               \
-  template void launch_clamp<T>(cudaStream_t, std::int64_t, T, T, T*);                            \
-  template void launch_reduce<T>(cudaStream_t, ReduceKind, std::int64_t, const T*, double*);      \
-  template void launch_mse_loss<T>(cudaStream_t, const MseArgs<T>&);                              \
-  template void launch_cross_entropy_loss<T>(cudaStream_t, const CrossEntropyArgs<T>&);           \
-  template void launch_sgd_update<T>(cudaStream_t, std::int64_t, const SgdStepArgs<T>&);          \
-  template void launch_adam_update<T>(cudaStream_t, std::int64_t, const AdamStepArgs<T>&);        \
-  template void launch_dropout<T>(cudaStream_t, std::int64_t, const DropoutKey&, const T*, T*);
+  template cudaError_t launch_broadcast_rows<T>(cudaStream_t, std::int64_t, std::int64_t, const T*, T*); \
+  template cudaError_t launch_scale<T>(cudaStream_t, std::int64_t, T, T*);                               \
+  template cudaError_t launch_clamp<T>(cudaStream_t, std::int64_t, T, T, T*);                            \
+  template cudaError_t launch_reduce<T>(cudaStream_t, ReduceKind, std::int64_t, const T*, double*);      \
+  template cudaError_t launch_mse_loss<T>(cudaStream_t, const MseArgs<T>&);                              \
+  template cudaError_t launch_cross_entropy_loss<T>(cudaStream_t, const CrossEntropyArgs<T>&);           \
+  template cudaError_t launch_sgd_update<T>(cudaStream_t, std::int64_t, const SgdStepArgs<T>&);          \
+  template cudaError_t launch_adam_update<T>(cudaStream_t, std::int64_t, const AdamStepArgs<T>&);        \
+  template cudaError_t launch_dropout<T>(cudaStream_t, std::int64_t, const DropoutKey&, const T*, T*);
 FUSELSTM_INSTANTIATE(float)
 FUSELSTM_INSTANTIATE(double)
 #undef FUSELSTM_INSTANTIATE

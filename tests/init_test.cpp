@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "orthogonal.hpp"
+#include "train/orthogonal.hpp"
 #include "train_test_util.hpp"
 
 namespace fuselstm::testing {

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "model_impl.hpp"
+#include "lstm/model_impl.hpp"
 #include "ops/ops.hpp"
 #include "test_util.hpp"
 

@@ -2,6 +2,7 @@
 // The seed's losses (double, identity cell) are from DESIGN.md "The seed, exactly"; the tanh-cell
 // values from the seed's code with h = o·tanh(s).
 
+#include "examples/numpy_random.hpp"
 #include "test_util.hpp"
 #include "toy_seed.hpp"
 

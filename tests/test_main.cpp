@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "memory.hpp"
+#include "runtime/memory.hpp"
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fuselstm/fuselstm.hpp"
+#include "reference/reference.hpp"
 
 namespace fuselstm::testing {
 

@@ -14,12 +14,11 @@
 // - Errors are exceptions derived from fuselstm::Error (error.hpp), naming the argument and the
 //   expected and actual values; a failed call changes nothing.
 // - A model is used by one thread at a time. Results are deterministic on a given device.
-// - determinism.hpp lists which operations guarantee bitwise reproducibility, and on what.
+// - docs/DETERMINISM.md lists which operations guarantee bitwise reproducibility, and on what.
 
 #include "fuselstm/clip.hpp"
 #include "fuselstm/checkpoint.hpp"
 #include "fuselstm/config.hpp"
-#include "fuselstm/determinism.hpp"
 #include "fuselstm/device.hpp"
 #include "fuselstm/error.hpp"
 #include "fuselstm/guard.hpp"
@@ -30,8 +29,6 @@
 #include "fuselstm/lstm.hpp"
 #include "fuselstm/optim.hpp"
 #include "fuselstm/parameters.hpp"
-#include "fuselstm/random.hpp"
-#include "fuselstm/reference.hpp"
 #include "fuselstm/schedule.hpp"
 #include "fuselstm/tensor.hpp"
 #include "fuselstm/version.hpp"

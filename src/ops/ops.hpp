@@ -7,11 +7,11 @@
 #include <cstdint>
 #include <memory>
 
-#include "../../kernels/cell_math.hpp"
-#include "../../kernels/sequence_math.hpp"
-#include "../../kernels/dropout_math.hpp"
-#include "../../kernels/loss_math.hpp"
-#include "../../kernels/optim_math.hpp"
+#include "kernels/cell_math.hpp"
+#include "kernels/sequence_math.hpp"
+#include "kernels/dropout_math.hpp"
+#include "kernels/loss_math.hpp"
+#include "kernels/optim_math.hpp"
 #include "fuselstm/config.hpp"
 #include "fuselstm/device.hpp"
 

@@ -1,7 +1,7 @@
 // A model's parameters in the reference's layout: what every check of the product path needs.
 
 #include "fuselstm/lstm.hpp"
-#include "fuselstm/reference.hpp"
+#include "reference/reference.hpp"
 
 namespace fuselstm::reference {
 

@@ -7,7 +7,7 @@
 // its reverse unit on the time-reversed input and reverses that unit's outputs back; the layer's
 // output is [forward h, reverse h] per step.
 
-#include "fuselstm/reference.hpp"
+#include "reference/reference.hpp"
 
 #include <cmath>
 

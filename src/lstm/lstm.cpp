@@ -1,0 +1,555 @@
+// The public Lstm class: checks every argument, allocates what the call needs, then hands raw
+// pointers to the orchestration (sequence_forward / sequence_backward) on the model's ops.
+
+#include "fuselstm/lstm.hpp"
+
+#include <atomic>
+#include <cmath>
+#include <random>
+
+#include "fuselstm/error.hpp"
+#include "lstm/dropout.hpp"
+#include "lstm/model_impl.hpp"
+#include "lstm/memory_plan.hpp"
+#include "lstm/sequence.hpp"
+
+namespace fuselstm {
+namespace detail {
+namespace {
+
+std::uint64_t next_model_id() {
+  static std::atomic<std::uint64_t> counter{1};
+  return counter++;
+}
+
+// Throws ShapeError unless `t` is `dtype`[expected] on `device`.
+void check_tensor(const char* where, const char* name, const Tensor& t, const Shape& expected,
+                  DType dtype, const Device& device) {
+  const std::string want = std::string(dtype_name(dtype)) + shape_str(expected) + " on " +
+                           device.str();
+  if (!t.defined() || t.shape() != expected || t.dtype() != dtype || t.device() != device) {
+    throw ShapeError(std::string("fuselstm: ") + where + ": " + name + " must be " + want +
+                     ", got " + t.describe());
+  }
+}
+
+}  // namespace
+
+std::string unit_suffix(const LstmConfig& config, std::int64_t unit) {
+  const std::int64_t D = config.directions();
+  return "_l" + std::to_string(unit / D) + (unit % D == 1 ? "_reverse" : "");
+}
+
+ModelImpl::ModelImpl(const LstmConfig& cfg) : config(cfg), id(next_model_id()) {
+  config.validate();
+  const std::int64_t H = config.hidden_size, D = config.directions();
+  for (std::int64_t unit = 0; unit < config.num_layers * D; ++unit) {
+    const std::string suffix = unit_suffix(config, unit);
+    const std::int64_t X = unit < D ? config.input_size : D * H;
+    std::vector<std::pair<std::string, Shape>> layer = {{"weight_ih" + suffix, {4 * H, X}},
+                                                        {"weight_hh" + suffix, {4 * H, H}}};
+    if (config.bias) {
+      layer.push_back({"bias_ih" + suffix, {4 * H}});
+      layer.push_back({"bias_hh" + suffix, {4 * H}});
+    }
+    for (auto& [name, shape] : layer) {
+      index_of[name] = names.size();
+      names.push_back(name);
+      params.push_back(Tensor::empty(shape, config.dtype, config.device));
+      grads.push_back(Tensor::zeros(shape, config.dtype, config.device));
+    }
+  }
+  if (config.dtype == DType::f32) {
+    ops_f32 = ops::make_ops<float>(config.device, config.cuda_stream, config.math);
+  } else {
+    ops_f64 = ops::make_ops<double>(config.device, config.cuda_stream, config.math);
+  }
+}
+
+SegmentPlan ModelImpl::segment_plan(std::int64_t steps, std::int64_t batch) const {
+  return resolve_segment_plan(config, steps, batch, dropout_active(), work.bytes());
+}
+
+void ModelImpl::reserve_workspace(std::int64_t steps, std::int64_t batch, const SegmentPlan& plan) {
+  const std::int64_t k = plan.recompute ? plan.segment_steps : 0;
+  const std::int64_t ring_rows = plan.da_ring_steps() * batch;
+  const std::int64_t rows = steps * batch;
+  if (k * batch <= work.segment_rows && ring_rows <= work.ring_rows && rows <= work.rows &&
+      batch <= work.batch) {
+    return;
+  }
+  const std::int64_t H = config.hidden_size;
+  const DType dt = config.dtype;
+  const Device dev = config.device;
+  Workspace w;
+  w.segment_rows = std::max(k * batch, work.segment_rows);
+  w.ring_rows = std::max(ring_rows, work.ring_rows);
+  w.rows = std::max(rows, work.rows);
+  w.batch = std::max(batch, work.batch);
+  work = Workspace();  // scratch only: free it first so the peak is the new size, not old + new
+  if (w.segment_rows > 0) {
+    w.seg_gates = Tensor::empty({w.segment_rows, 4 * H}, dt, dev);
+    w.seg_c = Tensor::empty({w.segment_rows, H}, dt, dev);
+    w.h_spare = Tensor::empty({w.batch, H}, dt, dev);
+  }
+  w.da = Tensor::empty({w.ring_rows, 4 * H}, dt, dev);
+  w.dh_rec = Tensor::empty({w.batch, H}, dt, dev);
+  w.dc = Tensor::empty({w.batch, H}, dt, dev);
+  // dx of layer k > 0 (D·H wide) and, bidirectional, the reverse unit's dy and dx.
+  const std::int64_t D = config.directions();
+  if (config.num_layers > 1) w.dx_inner = Tensor::empty({w.rows, D * H}, dt, dev);
+  if (D == 2) {
+    w.dy_reverse = Tensor::empty({w.rows, H}, dt, dev);
+    w.dx_reverse = Tensor::empty({w.rows, std::max(config.input_size, D * H)}, dt, dev);
+  }
+  w.dbias = Tensor::empty({4 * H}, dt, dev);
+  work = std::move(w);
+}
+
+std::size_t ModelImpl::lookup(const std::string& name) const {
+  const auto it = index_of.find(name);
+  if (it == index_of.end()) {
+    std::string valid;
+    for (const auto& n : names) valid += (valid.empty() ? "" : ", ") + n;
+    throw ValueError("fuselstm: no parameter named '" + name + "' (valid: " + valid + ")");
+  }
+  return it->second;
+}
+
+namespace {
+
+// Pointers to one tensor set (parameters or gradients) per unit, in unit order.
+template <typename T, typename Unit>
+std::vector<Unit> unit_pointers(ModelImpl& m, std::vector<Tensor>& tensors) {
+  std::vector<Unit> out(static_cast<std::size_t>(m.config.num_layers * m.config.directions()));
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    const std::string s = unit_suffix(m.config, static_cast<std::int64_t>(k));
+    out[k].weight_ih = tensors[m.lookup("weight_ih" + s)].data_as<T>();
+    out[k].weight_hh = tensors[m.lookup("weight_hh" + s)].data_as<T>();
+    if (m.config.bias) {
+      out[k].bias_ih = tensors[m.lookup("bias_ih" + s)].data_as<T>();
+      out[k].bias_hh = tensors[m.lookup("bias_hh" + s)].data_as<T>();
+    }
+  }
+  return out;
+}
+
+template <typename T>
+std::vector<LayerWeights<T>> layer_weights(ModelImpl& m) {
+  return unit_pointers<T, LayerWeights<T>>(m, m.params);
+}
+
+template <typename T>
+std::vector<LayerGradients<T>> layer_gradients(ModelImpl& m) {
+  return unit_pointers<T, LayerGradients<T>>(m, m.grads);
+}
+
+template <typename T>
+const T* optional_data(const Tensor& t) {
+  return t.defined() ? t.data_as<T>() : nullptr;
+}
+
+template <typename T>
+T* data_or_null(Tensor& t) {
+  return t.defined() ? t.data_as<T>() : nullptr;
+}
+
+SequenceDims dims_of(const ModelImpl& m, std::int64_t steps, std::int64_t batch) {
+  SequenceDims d;
+  d.steps = steps;
+  d.batch = batch;
+  d.input = m.config.input_size;
+  d.hidden = m.config.hidden_size;
+  d.layers = m.config.num_layers;
+  d.directions = m.config.directions();
+  d.batch_first = m.config.batch_first;
+  return d;
+}
+
+SequenceDims dims_of(const ModelImpl& m, const ContextData& ctx) {
+  SequenceDims d = dims_of(m, ctx.steps, ctx.batch);
+  d.lengths = static_cast<const std::int32_t*>(ctx.lengths.get());
+  return d;
+}
+
+// The orchestration's view of a context; it only reads through these pointers during backward.
+template <typename T>
+std::vector<LayerSaved<T>> saved_of(const ContextData& ctx) {
+  std::vector<LayerSaved<T>> saved(ctx.h.size());
+  const std::int64_t stride = ctx.plan.recompute ? 1 : ctx.steps;
+  for (std::size_t k = 0; k < saved.size(); ++k) {
+    saved[k].h = const_cast<T*>(ctx.h[k].data_as<T>());
+    saved[k].checkpoints = const_cast<T*>(ctx.checkpoints[k].data_as<T>());
+    saved[k].checkpoint_stride = stride;
+    saved[k].gates = ctx.gates.empty() ? nullptr : const_cast<T*>(ctx.gates[k].data_as<T>());
+  }
+  return saved;
+}
+
+template <typename T>
+LayerLinks<T> links_of(const ContextData& ctx) {
+  // The orchestration only reads through these during backward; the struct serves both passes.
+  LayerLinks<T> links;
+  for (const Tensor& t : ctx.reversed_input) links.reversed_input.push_back(const_cast<T*>(t.data_as<T>()));
+  for (const Tensor& t : ctx.layer_output) links.output.push_back(const_cast<T*>(t.data_as<T>()));
+  for (const Tensor& t : ctx.dropped_input) {
+    links.dropped_input.push_back(t.defined() ? const_cast<T*>(t.data_as<T>()) : nullptr);
+  }
+  links.dropout_keys = ctx.dropout_keys;
+  return links;
+}
+
+template <typename T>
+SegmentWorkspace<T> segment_workspace(ModelImpl& m) {
+  return {data_or_null<T>(m.work.seg_gates), data_or_null<T>(m.work.seg_c),
+          data_or_null<T>(m.work.h_spare)};
+}
+
+template <typename T>
+void run_forward(ModelImpl& m, ContextData& ctx, const Tensor& h0, const Tensor& c0,
+                 ForwardResult& out) {
+  sequence_forward<T>(m.ops<T>(), m.config.cell, dims_of(m, ctx), ctx.plan,
+                      ctx.x.data_as<T>(), optional_data<T>(h0), optional_data<T>(c0),
+                      layer_weights<T>(m), saved_of<T>(ctx), links_of<T>(ctx),
+                      segment_workspace<T>(m), out.y.data_as<T>(), out.hT.data_as<T>(),
+                      out.cT.data_as<T>());
+}
+
+template <typename T>
+void run_backward(ModelImpl& m, const ContextData& ctx, const Tensor& dy, const Tensor& dhT,
+                  const Tensor& dcT, Tensor& dh_carry, Tensor& dx_time_major,
+                  BackwardResult& out) {
+  BackwardWorkspace<T> work;
+  work.da = m.work.da.data_as<T>();
+  work.dh_rec = m.work.dh_rec.data_as<T>();
+  work.dc = m.work.dc.data_as<T>();
+  work.dx_inner = data_or_null<T>(m.work.dx_inner);
+  work.dbias = m.work.dbias.data_as<T>();
+  work.dh_carry = data_or_null<T>(dh_carry);
+  work.dx_time_major = data_or_null<T>(dx_time_major);
+  work.dy_reverse = data_or_null<T>(m.work.dy_reverse);
+  work.dx_reverse = data_or_null<T>(m.work.dx_reverse);
+  sequence_backward<T>(m.ops<T>(), m.config.cell, dims_of(m, ctx), ctx.plan,
+                       ctx.x.data_as<T>(), layer_weights<T>(m), saved_of<T>(ctx),
+                       links_of<T>(ctx), segment_workspace<T>(m), optional_data<T>(dy), optional_data<T>(dhT),
+                       optional_data<T>(dcT), layer_gradients<T>(m), work,
+                       data_or_null<T>(out.dx), out.dh0.data_as<T>(), out.dc0.data_as<T>());
+}
+
+}  // namespace
+}  // namespace detail
+
+ForwardContext::ForwardContext() = default;
+ForwardContext::~ForwardContext() = default;
+ForwardContext::ForwardContext(ForwardContext&&) noexcept = default;
+ForwardContext& ForwardContext::operator=(ForwardContext&&) noexcept = default;
+std::int64_t ForwardContext::steps() const { return data_ ? data_->steps : 0; }
+std::int64_t ForwardContext::batch() const { return data_ ? data_->batch : 0; }
+
+Lstm::Lstm(const LstmConfig& config) : impl_(std::make_unique<detail::ModelImpl>(config)) {
+  init_pytorch_default(0);
+}
+Lstm::~Lstm() = default;
+Lstm::Lstm(Lstm&&) noexcept = default;
+Lstm& Lstm::operator=(Lstm&&) noexcept = default;
+
+const LstmConfig& Lstm::config() const { return impl_->config; }
+const std::vector<std::string>& Lstm::parameter_names() const { return impl_->names; }
+Tensor& Lstm::parameter(const std::string& name) { return impl_->params[impl_->lookup(name)]; }
+const Tensor& Lstm::parameter(const std::string& name) const {
+  return impl_->params[impl_->lookup(name)];
+}
+Tensor& Lstm::gradient(const std::string& name) { return impl_->grads[impl_->lookup(name)]; }
+const Tensor& Lstm::gradient(const std::string& name) const {
+  return impl_->grads[impl_->lookup(name)];
+}
+
+void Lstm::init_uniform(std::uint64_t seed, double low, double high) {
+  if (!(low <= high) || !std::isfinite(low) || !std::isfinite(high)) {
+    throw ValueError("fuselstm: init_uniform: need finite low <= high, got [" +
+                     std::to_string(low) + ", " + std::to_string(high) + ")");
+  }
+  std::mt19937_64 engine(seed);
+  for (Tensor& p : impl_->params) {
+    std::vector<double> values(static_cast<std::size_t>(p.numel()));
+    for (double& v : values) {
+      const double u = static_cast<double>(engine() >> 11) * 0x1.0p-53;
+      v = low + (high - low) * u;
+    }
+    p.assign(values);
+  }
+}
+
+void Lstm::init_pytorch_default(std::uint64_t seed) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(impl_->config.hidden_size));
+  init_uniform(seed, -bound, bound);
+}
+
+namespace detail {
+namespace {
+
+// The checked shape of a sequence call: x is [T, B, X] ([B, T, X] when batch_first).
+struct SequenceShape {
+  std::int64_t steps = 0, batch = 0;
+};
+
+SequenceShape check_sequence(const char* where, const LstmConfig& cfg, const Tensor& x,
+                             const Tensor& h0, const Tensor& c0,
+                             const std::vector<std::int64_t>& lengths) {
+  const char* layout = cfg.batch_first ? "[B >= 1, T >= 1, X = " : "[T >= 1, B >= 1, X = ";
+  if (!x.defined() || x.shape().size() != 3 || x.dim(2) != cfg.input_size || x.dim(0) < 1 ||
+      x.dim(1) < 1) {
+    throw ShapeError(std::string("fuselstm: ") + where + ": x must be " + layout +
+                     std::to_string(cfg.input_size) + "], got " + x.describe());
+  }
+  check_tensor(where, "x", x, x.shape(), cfg.dtype, cfg.device);
+  SequenceShape s;
+  s.steps = cfg.batch_first ? x.dim(1) : x.dim(0);
+  s.batch = cfg.batch_first ? x.dim(0) : x.dim(1);
+  const Shape state{cfg.num_layers * cfg.directions(), s.batch, cfg.hidden_size};
+  if (h0.defined()) check_tensor(where, "h0", h0, state, cfg.dtype, cfg.device);
+  if (c0.defined()) check_tensor(where, "c0", c0, state, cfg.dtype, cfg.device);
+  if (!lengths.empty()) {
+    if (static_cast<std::int64_t>(lengths.size()) != s.batch) {
+      throw ShapeError(std::string("fuselstm: ") + where + ": lengths must have B = " +
+                       std::to_string(s.batch) + " entries, got " +
+                       std::to_string(lengths.size()));
+    }
+    for (std::size_t b = 0; b < lengths.size(); ++b) {
+      if (lengths[b] < 1 || lengths[b] > s.steps) {
+        throw ValueError(std::string("fuselstm: ") + where + ": lengths[" + std::to_string(b) +
+                         "] = " + std::to_string(lengths[b]) + " is outside [1, T = " +
+                         std::to_string(s.steps) + "]");
+      }
+    }
+  }
+  return s;
+}
+
+// The lengths as int32 on the device (empty buffer when not given).
+DeviceBuffer device_lengths(const Device& device, const std::vector<std::int64_t>& lengths) {
+  if (lengths.empty()) return DeviceBuffer();
+  const std::vector<std::int32_t> narrow(lengths.begin(), lengths.end());  // checked <= T
+  DeviceBuffer buffer(device, narrow.size() * sizeof(std::int32_t));
+  copy_bytes(buffer.get(), device, narrow.data(), Device::cpu(),
+             narrow.size() * sizeof(std::int32_t));
+  return buffer;
+}
+
+Shape sequence_shape(const LstmConfig& cfg, std::int64_t steps, std::int64_t batch,
+                     std::int64_t features) {
+  return cfg.batch_first ? Shape{batch, steps, features} : Shape{steps, batch, features};
+}
+
+// Copies x (either layout) into the time-major tensor `dst`.
+template <typename T>
+void copy_time_major(ModelImpl& m, const Tensor& x, std::int64_t steps, std::int64_t batch,
+                     Tensor& dst) {
+  if (m.config.batch_first) {
+    m.ops<T>().swap_axes(steps, batch, m.config.input_size, x.data_as<T>(), dst.data_as<T>());
+  } else {
+    m.ops<T>().copy(dst.data_as<T>(), x.data_as<T>(), x.numel());
+  }
+}
+
+template <typename T>
+void run_infer(ModelImpl& m, const SequenceDims& dims, const SegmentPlan& plan, const Tensor& x,
+               const Tensor& h0, const Tensor& c0, InferenceResult& out) {
+  const LstmConfig& cfg = m.config;
+  const std::int64_t T_ = dims.steps, B = dims.batch, H = dims.hidden, k = plan.segment_steps;
+  Tensor x_time_major, h_a, h_b, c, gates, c_mid;  // allocated before any work is queued
+  if (cfg.batch_first) x_time_major = Tensor::empty({T_, B, dims.input}, cfg.dtype, cfg.device);
+  h_a = Tensor::empty({T_ + 1, B, H}, cfg.dtype, cfg.device);
+  if (dims.layers > 1) h_b = Tensor::empty({T_ + 1, B, H}, cfg.dtype, cfg.device);
+  c = Tensor::empty({B, H}, cfg.dtype, cfg.device);
+  gates = Tensor::empty({k * B, 4 * H}, cfg.dtype, cfg.device);
+  c_mid = Tensor::empty({k * B, H}, cfg.dtype, cfg.device);
+  const T* input = x.data_as<T>();
+  if (cfg.batch_first) {
+    copy_time_major<T>(m, x, T_, B, x_time_major);
+    input = x_time_major.data_as<T>();
+  }
+  InferenceBuffers<T> buf;
+  buf.h[0] = h_a.data_as<T>();
+  buf.h[1] = data_or_null<T>(h_b);
+  buf.c = c.data_as<T>();
+  buf.gates = gates.data_as<T>();
+  buf.c_mid = c_mid.data_as<T>();
+  sequence_infer<T>(m.ops<T>(), cfg.cell, dims, plan, input, optional_data<T>(h0),
+                    optional_data<T>(c0), layer_weights<T>(m), buf, out.y.data_as<T>(),
+                    out.hT.data_as<T>(), out.cT.data_as<T>());
+}
+
+}  // namespace
+}  // namespace detail
+
+ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
+                            const std::vector<std::int64_t>& lengths) {
+  detail::ModelImpl& m = *impl_;
+  const LstmConfig& cfg = m.config;
+  const auto [T, B] = detail::check_sequence("forward", cfg, x, h0, c0, lengths);
+  const std::int64_t H = cfg.hidden_size, L = cfg.num_layers, D = cfg.directions();
+  const Shape state{L * D, B, H};
+
+  // Everything is allocated before any work is queued: a failure leaves nothing half-written.
+  auto ctx = std::make_unique<detail::ContextData>();
+  ctx->model_id = m.id;
+  ctx->steps = T;
+  ctx->batch = B;
+  ctx->plan = m.segment_plan(T, B);
+  m.reserve_workspace(T, B, ctx->plan);
+  ctx->lengths = detail::device_lengths(cfg.device, lengths);
+  ctx->x = Tensor::empty({T, B, cfg.input_size}, cfg.dtype, cfg.device);
+  const std::int64_t checkpoints = ctx->plan.recompute ? ctx->plan.segments() + 1 : T + 1;
+  for (std::int64_t k = 0; k < L * D; ++k) {
+    ctx->h.push_back(Tensor::empty({T + 1, B, H}, cfg.dtype, cfg.device));
+    ctx->checkpoints.push_back(Tensor::empty({checkpoints, B, H}, cfg.dtype, cfg.device));
+    if (!ctx->plan.recompute) {
+      ctx->gates.push_back(Tensor::empty({T, B, 4 * H}, cfg.dtype, cfg.device));
+    }
+  }
+  if (D == 2) {
+    for (std::int64_t k = 0; k < L; ++k) {
+      const std::int64_t X = k == 0 ? cfg.input_size : D * H;
+      ctx->reversed_input.push_back(Tensor::empty({T, B, X}, cfg.dtype, cfg.device));
+      if (k + 1 < L) ctx->layer_output.push_back(Tensor::empty({T, B, D * H}, cfg.dtype, cfg.device));
+    }
+  }
+  ForwardResult out;
+  out.y = Tensor::empty(detail::sequence_shape(cfg, T, B, D * H), cfg.dtype, cfg.device);
+  out.hT = Tensor::empty(state, cfg.dtype, cfg.device);
+  out.cT = Tensor::empty(state, cfg.dtype, cfg.device);
+  detail::prepare_dropout(m, *ctx);  // inter-layer dropout (training only)
+
+  if (cfg.dtype == DType::f32) {
+    detail::copy_time_major<float>(m, x, T, B, ctx->x);
+    detail::run_forward<float>(m, *ctx, h0, c0, out);
+  } else {
+    detail::copy_time_major<double>(m, x, T, B, ctx->x);
+    detail::run_forward<double>(m, *ctx, h0, c0, out);
+  }
+  out.context.data_ = std::move(ctx);
+  return out;
+}
+
+BackwardResult Lstm::backward(const ForwardContext& context, const Tensor& dy, const Tensor& dhT,
+                              const Tensor& dcT, bool compute_dx) {
+  detail::ModelImpl& m = *impl_;
+  const LstmConfig& cfg = m.config;
+  if (!context.defined()) throw ValueError("fuselstm: backward: the context is empty");
+  if (context.data_->model_id != m.id) {
+    throw ValueError("fuselstm: backward: the context was made by another model's forward");
+  }
+  const detail::ContextData& ctx = *context.data_;
+  const std::int64_t T = ctx.steps, B = ctx.batch, H = cfg.hidden_size, L = cfg.num_layers;
+  const std::int64_t D = cfg.directions();
+  const Shape state{L * D, B, H};
+  if (dy.defined()) {
+    detail::check_tensor("backward", "dy", dy, detail::sequence_shape(cfg, T, B, D * H),
+                         cfg.dtype, cfg.device);
+  }
+  if (dhT.defined()) detail::check_tensor("backward", "dhT", dhT, state, cfg.dtype, cfg.device);
+  if (dcT.defined()) detail::check_tensor("backward", "dcT", dcT, state, cfg.dtype, cfg.device);
+
+  m.reserve_workspace(T, B, ctx.plan);
+  BackwardResult out;
+  Tensor dx_time_major;
+  if (compute_dx) {
+    out.dx = Tensor::empty(detail::sequence_shape(cfg, T, B, cfg.input_size), cfg.dtype, cfg.device);
+    if (cfg.batch_first) dx_time_major = Tensor::empty({T, B, cfg.input_size}, cfg.dtype, cfg.device);
+  }
+  Tensor dh_carry;
+  if (ctx.lengths.get()) dh_carry = Tensor::empty({B, H}, cfg.dtype, cfg.device);
+  out.dh0 = Tensor::empty(state, cfg.dtype, cfg.device);
+  out.dc0 = Tensor::empty(state, cfg.dtype, cfg.device);
+
+  if (cfg.dtype == DType::f32) {
+    detail::run_backward<float>(m, ctx, dy, dhT, dcT, dh_carry, dx_time_major, out);
+  } else {
+    detail::run_backward<double>(m, ctx, dy, dhT, dcT, dh_carry, dx_time_major, out);
+  }
+  return out;
+}
+
+InferenceResult Lstm::infer(const Tensor& x, const Tensor& h0, const Tensor& c0,
+                            const std::vector<std::int64_t>& lengths) {
+  detail::ModelImpl& m = *impl_;
+  const LstmConfig& cfg = m.config;
+  const auto [T, B] = detail::check_sequence("infer", cfg, x, h0, c0, lengths);
+  if (cfg.bidirectional) {
+    // The reverse direction needs the whole sequence; the training forward's buffers serve, in
+    // evaluation mode (inference never applies dropout).
+    const bool training = m.training;
+    m.training = false;
+    try {
+      ForwardResult f = forward(x, h0, c0, lengths);
+      m.training = training;
+      return {std::move(f.y), std::move(f.hT), std::move(f.cT)};
+    } catch (...) {
+      m.training = training;
+      throw;
+    }
+  }
+  const Shape state{cfg.num_layers, B, cfg.hidden_size};
+  const detail::DeviceBuffer device_lengths = detail::device_lengths(cfg.device, lengths);
+  detail::SequenceDims dims = detail::dims_of(m, T, B);
+  dims.lengths = static_cast<const std::int32_t*>(device_lengths.get());
+  InferenceResult out;
+  out.y = Tensor::empty(detail::sequence_shape(cfg, T, B, cfg.hidden_size), cfg.dtype, cfg.device);
+  out.hT = Tensor::empty(state, cfg.dtype, cfg.device);
+  out.cT = Tensor::empty(state, cfg.dtype, cfg.device);
+  const detail::SegmentPlan plan = m.segment_plan(T, B);
+  if (cfg.dtype == DType::f32) detail::run_infer<float>(m, dims, plan, x, h0, c0, out);
+  else detail::run_infer<double>(m, dims, plan, x, h0, c0, out);
+  return out;
+}
+
+Tensor Lstm::step(const Tensor& x_t, Tensor& h, Tensor& c) {
+  const LstmConfig& cfg = impl_->config;
+  if (cfg.bidirectional) {
+    throw ValueError("fuselstm: step: a bidirectional model needs the whole sequence; use infer()");
+  }
+  if (!x_t.defined() || x_t.shape().size() != 2 || x_t.dim(1) != cfg.input_size || x_t.dim(0) < 1) {
+    throw ShapeError("fuselstm: step: x_t must be [B >= 1, X = " + std::to_string(cfg.input_size) +
+                     "], got " + x_t.describe());
+  }
+  const std::int64_t B = x_t.dim(0);
+  const Shape state{cfg.num_layers, B, cfg.hidden_size};
+  detail::check_tensor("step", "x_t", x_t, x_t.shape(), cfg.dtype, cfg.device);
+  detail::check_tensor("step", "h", h, state, cfg.dtype, cfg.device);
+  detail::check_tensor("step", "c", c, state, cfg.dtype, cfg.device);
+  // One step is a sequence of length 1 in either layout: [1, B, X] and [B, 1, X] hold the same
+  // bytes in the same order.
+  Tensor x = x_t.clone().reshape(cfg.batch_first ? Shape{B, 1, cfg.input_size}
+                                                 : Shape{1, B, cfg.input_size});
+  InferenceResult r = infer(x, h, c);
+  h = std::move(r.hT);
+  c = std::move(r.cT);
+  return std::move(r.y).reshape({B, cfg.hidden_size});
+}
+
+MemoryPlan Lstm::plan_memory(std::int64_t steps, std::int64_t batch) const {
+  if (steps < 1 || batch < 1) {
+    throw ValueError("fuselstm: plan_memory: need T >= 1 and B >= 1, got T=" +
+                     std::to_string(steps) + ", B=" + std::to_string(batch));
+  }
+  return detail::plan_bytes(impl_->config, steps, batch, impl_->segment_plan(steps, batch),
+                            impl_->dropout_active());
+}
+
+void Lstm::zero_grad() {
+  for (Tensor& g : impl_->grads) {
+    if (impl_->config.dtype == DType::f32) {
+      impl_->ops<float>().fill(g.data_as<float>(), g.numel(), 0.0f);
+    } else {
+      impl_->ops<double>().fill(g.data_as<double>(), g.numel(), 0.0);
+    }
+  }
+}
+
+void Lstm::synchronize() {
+  if (impl_->config.dtype == DType::f32) impl_->ops<float>().synchronize();
+  else impl_->ops<double>().synchronize();
+}
+
+}  // namespace fuselstm

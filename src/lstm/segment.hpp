@@ -1,0 +1,85 @@
+#pragma once
+// One segment [a, b) of one layer: where its gates and cell states live, and its forward (used by
+// forward, and by backward when it recomputes). Internal to the orchestration.
+
+#include <algorithm>
+
+#include "lstm/sequence.hpp"
+
+namespace fuselstm::detail {
+
+template <typename T>
+struct SegmentView {
+  std::int64_t first = 0;  // a
+  std::int64_t end = 0;    // b
+  std::int64_t state = 0;  // B·H
+  T* gates = nullptr;      // [b−a, B, 4H], step t at row (t − a)
+  T* c_first = nullptr;    // c(a): a checkpoint
+  T* c_mid = nullptr;      // c(a+1..b−1), c(τ) at slice τ − a − 1
+  T* c_last = nullptr;     // c(b): the next checkpoint
+  T* c_at(std::int64_t tau) const {
+    if (tau == first) return c_first;
+    if (tau == end) return c_last;
+    return c_mid + (tau - first - 1) * state;
+  }
+};
+
+template <typename T>
+SegmentView<T> segment_view(const SequenceDims& dims, const SegmentPlan& plan,
+                            const LayerSaved<T>& saved, const SegmentWorkspace<T>& work,
+                            std::int64_t segment) {
+  const std::int64_t state = dims.batch * dims.hidden;
+  SegmentView<T> v;
+  v.first = segment * plan.segment_steps;
+  v.end = std::min(dims.steps, v.first + plan.segment_steps);
+  v.state = state;
+  v.c_first = saved.checkpoints + segment * saved.checkpoint_stride * state;
+  v.c_last = saved.checkpoints + (segment + 1) * saved.checkpoint_stride * state;
+  if (plan.recompute) {
+    v.gates = work.gates;
+    v.c_mid = work.c;
+  } else {  // one stored segment [0, T): the context's full buffers
+    v.gates = saved.gates;
+    v.c_mid = saved.checkpoints + state;
+  }
+  return v;
+}
+
+/// The forward of one segment: one input-projection GEMM over its rows, then per step one
+/// recurrent GEMM and one fused step. h(t−1) is read from the kept h [T+1, B, H]; h(t) goes to
+/// h_out + t·B·H (the kept h itself, or when recomputing, a spare slice with h_out_stride 0).
+/// save_gates = false (inference) leaves the pre-activations in the gate buffer.
+template <typename T>
+void forward_segment(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
+                     const T* input, std::int64_t input_size, const LayerWeights<T>& w,
+                     const SegmentView<T>& v, const T* h, T* h_out, std::int64_t h_out_stride,
+                     bool save_gates = true) {
+  using ops::Trans;
+  const std::int64_t B = dims.batch, H = dims.hidden, G = 4 * H, X = input_size;
+  const std::int64_t rows = (v.end - v.first) * B;
+  // gates[rows, 4H] = input[a·B .. b·B, X]·W_ihᵀ  (column-major: W_ih is X×4H, so op T)
+  ops.gemm(Trans::T, Trans::N, G, rows, X, T(1), w.weight_ih, X, input + v.first * B * X, X, T(0),
+           v.gates, G);
+  for (std::int64_t t = v.first; t < v.end; ++t) {
+    T* gates_t = v.gates + (t - v.first) * B * G;
+    // gates_t[B, 4H] += h(t−1)[B, H]·W_hhᵀ   (h row t holds h(t−1) of 1-based time)
+    ops.gemm(Trans::T, Trans::N, G, B, H, T(1), w.weight_hh, H, h + t * v.state, H, T(1), gates_t,
+             G);
+    kernels::ForwardStepArgs<T> step;
+    step.batch = B;
+    step.hidden = H;
+    step.gates = gates_t;
+    step.bias_ih = w.bias_ih;
+    step.bias_hh = w.bias_hh;
+    step.c_prev = v.c_at(t);
+    step.c = v.c_at(t + 1);
+    step.h = h_out + (t + 1) * h_out_stride;
+    step.h_prev = h + t * v.state;
+    step.lengths = dims.lengths;
+    step.step = t;
+    step.save_gates = save_gates;
+    ops.forward_step(cell, step);
+  }
+}
+
+}  // namespace fuselstm::detail

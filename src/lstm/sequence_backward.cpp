@@ -1,0 +1,177 @@
+// Backward orchestration. Per layer (top first), unit (direction) and segment (last first):
+// recompute the segment's gates and cell states when they were not stored; per step one fused
+// step (the cell-state recursion) and one GEMM for dh through W_hh; then, for every gradient block
+// of S steps that is complete, dW_hh, dW_ih and dx as one GEMM each and the bias sums. No atomics:
+// deterministic.
+
+#include "lstm/segment.hpp"
+
+namespace fuselstm::detail {
+namespace {
+
+// One direction of one layer, everything in that unit's own time order.
+template <typename T>
+struct UnitBackward {
+  ops::Ops<T>& ops;
+  CellActivation cell;
+  const SequenceDims& dims;
+  const SegmentPlan& plan;
+  const LayerWeights<T>& w;
+  const LayerGradients<T>& g;
+  const LayerSaved<T>& saved;
+  const SegmentWorkspace<T>& segment;
+  const BackwardWorkspace<T>& work;
+  const T* input;           // [T, B, X_k]
+  std::int64_t input_size;  // X_k
+  const T* dy;              // row (t, b) at dy + t·dy_step + b·dy_batch, or null
+  std::int64_t dy_step, dy_batch;
+  T* dx;  // [T, B, X_k] or null
+
+  T* da_at(std::int64_t t) const {
+    return work.da + (t % plan.da_ring_steps()) * dims.batch * 4 * dims.hidden;
+  }
+
+  // The gradient block [u, v): all its da rows are computed and contiguous in the ring.
+  void flush_block(std::int64_t u, std::int64_t v) const {
+    using ops::Trans;
+    const std::int64_t B = dims.batch, H = dims.hidden, G = 4 * H, X = input_size;
+    const std::int64_t rows = (v - u) * B;
+    const T* da = da_at(u);
+    // dW_hh[4H, H] += da[rows, 4H]ᵀ·h(u..v−1)[rows, H]
+    ops.gemm(Trans::N, Trans::T, H, G, rows, T(1), saved.h + u * B * H, H, da, G, T(1),
+             g.weight_hh, H);
+    // dW_ih[4H, X] += daᵀ·input[rows, X]
+    ops.gemm(Trans::N, Trans::T, X, G, rows, T(1), input + u * B * X, X, da, G, T(1), g.weight_ih,
+             X);
+    // dx[rows, X] = da·W_ih (those rows of dy are consumed already: safe when dx aliases dy)
+    if (dx) {
+      ops.gemm(Trans::N, Trans::N, X, rows, G, T(1), w.weight_ih, X, da, G, T(0), dx + u * B * X,
+               X);
+    }
+    if (g.bias_ih || g.bias_hh) ops.add_column_sums(rows, G, da, work.dbias);
+  }
+
+  void run(const T* dhT, const T* dcT, T* dh0, T* dc0) const {
+    using ops::Trans;
+    const std::int64_t B = dims.batch, H = dims.hidden, G = 4 * H, state = B * H;
+    const std::int64_t S = plan.gradient_steps;
+    if (dhT) ops.copy(work.dh_rec, dhT, state);
+    else ops.fill(work.dh_rec, state, T(0));
+    if (dcT) ops.copy(work.dc, dcT, state);
+    else ops.fill(work.dc, state, T(0));
+    if (g.bias_ih || g.bias_hh) ops.fill(work.dbias, G, T(0));
+    if (dims.lengths) ops.fill(work.dh_carry, state, T(0));
+
+    std::int64_t flushed_from = dims.steps;  // gradient blocks at and after this step are done
+    for (std::int64_t seg = plan.segments() - 1; seg >= 0; --seg) {
+      const SegmentView<T> v = segment_view(dims, plan, saved, segment, seg);
+      if (plan.recompute) {
+        forward_segment(ops, cell, dims, input, input_size, w, v, saved.h, segment.h_spare, 0);
+      }
+      for (std::int64_t t = v.end - 1; t >= v.first; --t) {
+        kernels::BackwardStepArgs<T> step;
+        step.batch = B;
+        step.hidden = H;
+        step.gates = v.gates + (t - v.first) * B * G;
+        step.c = v.c_at(t + 1);
+        step.c_prev = v.c_at(t);
+        step.dy = dy ? dy + t * dy_step : nullptr;
+        step.dy_batch_stride = dy_batch;
+        step.dh_rec = work.dh_rec;
+        step.dc = work.dc;
+        step.da = da_at(t);
+        step.lengths = dims.lengths;
+        step.step = t;
+        step.dh_carry = work.dh_carry;
+        ops.backward_step(cell, step);
+        // dh_rec[B, H] = da_t[B, 4H]·W_hh  (column-major: W_hh is H×4H as stored, op N)
+        ops.gemm(Trans::N, Trans::N, H, B, G, T(1), w.weight_hh, H, step.da, G, T(0), work.dh_rec,
+                 H);
+      }
+      // Every gradient block that starts at or after this segment's first step is complete.
+      for (std::int64_t start = (flushed_from - 1) / S * S; flushed_from > 0 && start >= v.first;
+           start -= S) {
+        flush_block(start, flushed_from);
+        flushed_from = start;
+      }
+    }
+    // Every length is >= 1, so nothing is left in dh_carry after step 0.
+    ops.copy(dh0, work.dh_rec, state);
+    ops.copy(dc0, work.dc, state);
+    // db_ih and db_hh get the same Σ_t da(t): summed once, added to both.
+    if (g.bias_ih) ops.axpy(G, T(1), work.dbias, g.bias_ih);
+    if (g.bias_hh) ops.axpy(G, T(1), work.dbias, g.bias_hh);
+  }
+};
+
+}  // namespace
+
+template <typename T>
+void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
+                       const SegmentPlan& plan, const T* x,
+                       const std::vector<LayerWeights<T>>& weights,
+                       const std::vector<LayerSaved<T>>& saved, const LayerLinks<T>& links,
+                       const SegmentWorkspace<T>& segment, const T* dy, const T* dhT,
+                       const T* dcT, const std::vector<LayerGradients<T>>& grads,
+                       const BackwardWorkspace<T>& work, T* dx, T* dh0, T* dc0) {
+  const std::int64_t T_ = dims.steps, B = dims.batch, H = dims.hidden, D = dims.directions;
+  const std::int64_t state = B * H, width = D * H;  // width of a layer's output
+
+  for (std::int64_t layer = dims.layers - 1; layer >= 0; --layer) {
+    const std::int64_t X = dims.layer_input(layer);
+    const T* input = layer == 0 ? x : D == 1 ? saved[layer - 1].h + state : links.output[layer - 1];
+    if (const T* dropped = links.dropped(layer)) input = dropped;  // what forward read
+    // The gradient reaching this layer's output: the caller's dy (maybe batch-first) for the top
+    // layer; below, the layer above's dx, which it wrote into dx_inner block by block after
+    // reading its own dy rows (so dx_inner is read here and overwritten here the same way).
+    const bool top = layer == dims.layers - 1;
+    const T* d_out = top ? dy : work.dx_inner;
+    const bool batch_first = top && dims.batch_first;
+    const std::int64_t out_step = batch_first ? width : B * width;
+    const std::int64_t out_batch = batch_first ? T_ * width : width;
+    T* layer_dx = layer > 0 ? work.dx_inner : dx && dims.batch_first ? work.dx_time_major : dx;
+    if (D == 2 && d_out) {  // the reverse unit's dy, taken before the forward unit overwrites it
+      ops.reverse_time(T_, B, H, dims.lengths, d_out + H, out_step, out_batch, work.dy_reverse,
+                       false);
+    }
+    for (std::int64_t direction = 0; direction < D; ++direction) {
+      const std::int64_t unit = layer * D + direction;
+      const bool reverse = direction == 1;
+      const UnitBackward<T> ub{ops,
+                               cell,
+                               dims,
+                               plan,
+                               weights[unit],
+                               grads[unit],
+                               saved[unit],
+                               segment,
+                               work,
+                               reverse ? links.reversed_input[layer] : input,
+                               X,
+                               reverse ? (d_out ? work.dy_reverse : nullptr) : d_out,
+                               reverse ? state : out_step,
+                               reverse ? H : out_batch,
+                               reverse ? (layer_dx ? work.dx_reverse : nullptr) : layer_dx};
+      ub.run(dhT ? dhT + unit * state : nullptr, dcT ? dcT + unit * state : nullptr,
+             dh0 + unit * state, dc0 + unit * state);
+      if (reverse && layer_dx) {  // add the reverse unit's dx, back in natural time
+        ops.reverse_time(T_, B, X, dims.lengths, work.dx_reverse, B * X, X, layer_dx, true);
+      }
+    }
+    // Inter-layer dropout: the gradient reaches layer k−1's output through the same mask.
+    if (links.dropped(layer)) ops.dropout(T_ * B * X, links.dropout_keys[layer], layer_dx, layer_dx);
+  }
+  if (dx && dims.batch_first) ops.swap_axes(B, T_, dims.input, work.dx_time_major, dx);
+}
+
+#define FUSELSTM_INSTANTIATE(T)                                                                   \
+  template void sequence_backward<T>(                                                             \
+      ops::Ops<T>&, CellActivation, const SequenceDims&, const SegmentPlan&, const T*,            \
+      const std::vector<LayerWeights<T>>&, const std::vector<LayerSaved<T>>&,                     \
+      const LayerLinks<T>&, const SegmentWorkspace<T>&, const T*, const T*, const T*,             \
+      const std::vector<LayerGradients<T>>&, const BackwardWorkspace<T>&, T*, T*, T*);
+FUSELSTM_INSTANTIATE(float)
+FUSELSTM_INSTANTIATE(double)
+#undef FUSELSTM_INSTANTIATE
+
+}  // namespace fuselstm::detail

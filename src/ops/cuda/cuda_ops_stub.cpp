@@ -1,0 +1,18 @@
+// Built without CUDA: asking for CUDA ops says how to get them.
+
+#include "ops/ops.hpp"
+#include "fuselstm/error.hpp"
+
+namespace fuselstm::ops {
+
+template <typename T>
+std::unique_ptr<Ops<T>> make_cuda_ops(const Device& device, void*, MathMode) {
+  throw DeviceError("fuselstm: " + device.str() +
+                    " requested, but this build has no CUDA support (configure with the CUDA "
+                    "toolkit and -DFUSELSTM_CUDA=ON)");
+}
+
+template std::unique_ptr<Ops<float>> make_cuda_ops<float>(const Device&, void*, MathMode);
+template std::unique_ptr<Ops<double>> make_cuda_ops<double>(const Device&, void*, MathMode);
+
+}  // namespace fuselstm::ops

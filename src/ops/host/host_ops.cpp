@@ -1,0 +1,189 @@
+// Host implementation of the ops: the same semantics as the CUDA ops, element functions shared.
+
+#include <vector>
+
+#include "ops/ops.hpp"
+
+#if FUSELSTM_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+namespace fuselstm::ops {
+namespace {
+
+// Reference loops for C = alpha·op(A)·op(B) + beta·C, column-major.
+template <typename T>
+void gemm_loops(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+                const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+                std::int64_t ldc) {
+  for (std::int64_t col = 0; col < n; ++col) {
+    for (std::int64_t row = 0; row < m; ++row) {
+      T sum = 0;
+      for (std::int64_t p = 0; p < k; ++p) {
+        const T av = ta == Trans::N ? a[row + p * lda] : a[p + row * lda];
+        const T bv = tb == Trans::N ? b[p + col * ldb] : b[col + p * ldb];
+        sum += av * bv;
+      }
+      T& out = c[row + col * ldc];
+      out = beta == T(0) ? alpha * sum : alpha * sum + beta * out;
+    }
+  }
+}
+
+#if FUSELSTM_HAVE_CBLAS
+CBLAS_TRANSPOSE to_cblas(Trans t) { return t == Trans::N ? CblasNoTrans : CblasTrans; }
+void blas_gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+               const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta,
+               float* c, std::int64_t ldc) {
+  cblas_sgemm(CblasColMajor, to_cblas(ta), to_cblas(tb), m, n, k, alpha, a, lda, b, ldb, beta, c,
+              ldc);
+}
+void blas_gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
+               const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta,
+               double* c, std::int64_t ldc) {
+  cblas_dgemm(CblasColMajor, to_cblas(ta), to_cblas(tb), m, n, k, alpha, a, lda, b, ldb, beta, c,
+              ldc);
+}
+#endif
+
+template <typename T>
+class HostOps final : public Ops<T> {
+public:
+  explicit HostOps(bool use_blas) : use_blas_(use_blas) {}
+  Device device() const override { return Device::cpu(); }
+
+  void gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+            const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+            std::int64_t ldc) override {
+    if (m == 0 || n == 0) return;
+#if FUSELSTM_HAVE_CBLAS
+    if (use_blas_) {
+      blas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+#endif
+    gemm_loops(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+
+  void forward_step(CellActivation cell, const kernels::ForwardStepArgs<T>& args) override {
+    const std::int64_t n = args.batch * args.hidden;
+    if (cell == CellActivation::tanh) {
+      for (std::int64_t e = 0; e < n; ++e) kernels::lstm_forward_element<T, true>(e, args);
+    } else {
+      for (std::int64_t e = 0; e < n; ++e) kernels::lstm_forward_element<T, false>(e, args);
+    }
+  }
+
+  void backward_step(CellActivation cell, const kernels::BackwardStepArgs<T>& args) override {
+    const std::int64_t n = args.batch * args.hidden;
+    if (cell == CellActivation::tanh) {
+      for (std::int64_t e = 0; e < n; ++e) kernels::lstm_backward_element<T, true>(e, args);
+    } else {
+      for (std::int64_t e = 0; e < n; ++e) kernels::lstm_backward_element<T, false>(e, args);
+    }
+  }
+
+  void add_column_sums(std::int64_t rows, std::int64_t cols, const T* src, T* dst) override {
+    sums_.assign(static_cast<std::size_t>(cols), T(0));
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const T* row = src + r * cols;
+      for (std::int64_t j = 0; j < cols; ++j) sums_[j] += row[j];
+    }
+    for (std::int64_t j = 0; j < cols; ++j) dst[j] += sums_[j];
+  }
+
+  void axpy(std::int64_t n, T alpha, const T* x, T* y) override {
+    for (std::int64_t e = 0; e < n; ++e) y[e] += alpha * x[e];
+  }
+  void fill(T* dst, std::int64_t n, T value) override {
+    for (std::int64_t e = 0; e < n; ++e) dst[e] = value;
+  }
+  void copy(T* dst, const T* src, std::int64_t n) override {
+    for (std::int64_t e = 0; e < n; ++e) dst[e] = src[e];
+  }
+  void zero_padded_steps(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                         const std::int32_t* lengths, bool batch_first, T* data) override {
+    const std::int64_t n = steps * batch * width;
+    for (std::int64_t e = 0; e < n; ++e) {
+      kernels::zero_padded_element(e, steps, batch, width, lengths, batch_first, data);
+    }
+  }
+  void swap_axes(std::int64_t outer, std::int64_t inner, std::int64_t width, const T* src,
+                 T* dst) override {
+    const std::int64_t n = outer * inner * width;
+    for (std::int64_t e = 0; e < n; ++e) kernels::swap_axes_element(e, outer, inner, width, src, dst);
+  }
+  void reverse_time(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                    const std::int32_t* lengths, const T* src, std::int64_t src_step,
+                    std::int64_t src_batch, T* dst, bool accumulate) override {
+    const std::int64_t n = steps * batch * width;
+    for (std::int64_t e = 0; e < n; ++e) {
+      kernels::reverse_time_element(e, steps, batch, width, lengths, src, src_step, src_batch, dst,
+                                    accumulate);
+    }
+  }
+  void join_directions(std::int64_t steps, std::int64_t batch, std::int64_t hidden,
+                       const std::int32_t* lengths, const T* fwd, const T* rev, T* out,
+                       bool batch_first) override {
+    const std::int64_t n = steps * batch * 2 * hidden;
+    for (std::int64_t e = 0; e < n; ++e) {
+      kernels::join_directions_element(e, steps, batch, hidden, lengths, fwd, rev, out,
+                                       batch_first);
+    }
+  }
+  void synchronize() override {}
+
+  void broadcast_rows(std::int64_t rows, std::int64_t cols, const T* src, T* dst) override {
+    for (std::int64_t r = 0; r < rows; ++r) {
+      for (std::int64_t j = 0; j < cols; ++j) dst[r * cols + j] = src[j];
+    }
+  }
+  void scale(std::int64_t n, T alpha, T* x) override {
+    for (std::int64_t e = 0; e < n; ++e) x[e] *= alpha;
+  }
+  void clamp(std::int64_t n, T low, T high, T* x) override {
+    for (std::int64_t e = 0; e < n; ++e) x[e] = kernels::clamp_value(x[e], low, high);
+  }
+  void reduce(kernels::ReduceKind kind, std::int64_t n, const T* src, double* out) override {
+    double sum = 0;
+    for (std::int64_t e = 0; e < n; ++e) sum += kernels::reduce_term(kind, src[e]);
+    *out = sum;
+  }
+  void mse_loss(const kernels::MseArgs<T>& args) override {
+    for (std::int64_t e = 0; e < args.n; ++e) kernels::mse_element(e, args);
+  }
+  void cross_entropy_loss(const kernels::CrossEntropyArgs<T>& args) override {
+    for (std::int64_t r = 0; r < args.rows; ++r) kernels::cross_entropy_row(r, args);
+  }
+  void sgd_update(std::int64_t n, const kernels::SgdStepArgs<T>& args) override {
+    for (std::int64_t e = 0; e < n; ++e) kernels::sgd_element(e, args);
+  }
+  void adam_update(std::int64_t n, const kernels::AdamStepArgs<T>& args) override {
+    for (std::int64_t e = 0; e < n; ++e) kernels::adam_element(e, args);
+  }
+  void dropout(std::int64_t n, const kernels::DropoutKey& key, const T* src, T* dst) override {
+    for (std::int64_t e = 0; e < n; ++e) kernels::dropout_element(e, key, src, dst);
+  }
+
+private:
+  bool use_blas_;
+  std::vector<T> sums_;  // scratch of add_column_sums, reused across calls
+};
+
+}  // namespace
+
+template <typename T>
+std::unique_ptr<Ops<T>> make_host_ops() {
+  return std::make_unique<HostOps<T>>(true);
+}
+template <typename T>
+std::unique_ptr<Ops<T>> make_host_loop_ops() {
+  return std::make_unique<HostOps<T>>(false);
+}
+
+template std::unique_ptr<Ops<float>> make_host_ops<float>();
+template std::unique_ptr<Ops<double>> make_host_ops<double>();
+template std::unique_ptr<Ops<float>> make_host_loop_ops<float>();
+template std::unique_ptr<Ops<double>> make_host_loop_ops<double>();
+
+}  // namespace fuselstm::ops
