@@ -194,18 +194,22 @@ void check_op_sequence(MemoryMode mode, std::int64_t segment_steps) {
   RecordingOps& rec = *recording;
   model.impl().ops_f64 = std::move(recording);
   const detail::SegmentPlan plan = model.impl().segment_plan(T, B);
-  const std::int64_t segments = plan.recompute ? plan.segments() : 1;
+  // The input projection runs in blocks of P steps fixed in absolute time, in every mode.
+  const std::int64_t projections = (T + plan.projection_steps - 1) / plan.projection_steps;
   const std::int64_t blocks = (T + plan.gradient_steps - 1) / plan.gradient_steps;
   SCOPED_TRACE(std::string(memory_mode_name(mode)) + " k=" + std::to_string(plan.segment_steps) +
+               " P=" + std::to_string(plan.projection_steps) +
                " S=" + std::to_string(plan.gradient_steps));
-  ASSERT_GT(blocks, 1);  // B = 300 makes S = 4 < T: several gradient blocks
+  ASSERT_GT(blocks, 1);       // B = 300 makes S = 4 < T: several gradient blocks
+  ASSERT_GT(projections, 1);  // and P = 2 < T: several projection blocks
 
   std::mt19937_64 rng(4);
   const Tensor x = Tensor::from_vector({T, B, X}, random_values(T * B * X, rng), DType::f64);
   const Tensor dy = Tensor::from_vector({T, B, H}, random_values(T * B * H, rng), DType::f64);
   ForwardResult f = model.forward(x);
-  // Forward: per layer and segment one input GEMM, per step one recurrent GEMM and fused step.
-  EXPECT_EQ(rec.count("gemm"), L * (segments + T));
+  // Forward: per layer and projection block one input GEMM, per step one recurrent GEMM and
+  // fused step.
+  EXPECT_EQ(rec.count("gemm"), L * (projections + T));
   EXPECT_EQ(rec.count("forward_step"), L * T);
   EXPECT_EQ(rec.count("synchronize"), 0);
   for (const auto& call : rec.calls) EXPECT_EQ(call.allocations, rec.calls[0].allocations);
@@ -214,7 +218,7 @@ void check_op_sequence(MemoryMode mode, std::int64_t segment_steps) {
   model.backward(f.context, dy);
   // Backward: per step a fused step and a dh GEMM; per gradient block dW_hh, dW_ih, dx GEMMs and
   // one bias sum; when recomputing, each segment's forward again.
-  const std::int64_t recomputed = plan.recompute ? L * (segments + T) : 0;
+  const std::int64_t recomputed = plan.recompute ? L * (projections + T) : 0;
   EXPECT_EQ(rec.count("backward_step"), L * T);
   EXPECT_EQ(rec.count("forward_step"), plan.recompute ? L * T : 0);
   EXPECT_EQ(rec.count("gemm"), L * (T + 3 * blocks) + recomputed);

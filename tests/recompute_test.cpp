@@ -1,9 +1,12 @@
 // Segment recomputation (MemoryMode::recompute / automatic): bitwise equal to storing everything,
 // right against the reference, and within the memory it announces.
 
+#include <chrono>
+#include <cstdio>
 #include <limits>
 
 #include "agreement.hpp"
+#include "lstm/sequence.hpp"
 
 namespace fuselstm::testing {
 namespace {
@@ -13,7 +16,8 @@ struct RunResult {
   std::int64_t peak_bytes_above_start = 0;
 };
 
-LstmConfig make_config(const Case& c, DType dtype, MemoryMode mode, std::int64_t k) {
+LstmConfig make_config(const Case& c, DType dtype, MemoryMode mode, std::int64_t k,
+                       std::int64_t projection_steps = 0) {
   LstmConfig cfg;
   cfg.input_size = c.X;
   cfg.hidden_size = c.H;
@@ -23,6 +27,7 @@ LstmConfig make_config(const Case& c, DType dtype, MemoryMode mode, std::int64_t
   cfg.dtype = dtype;
   cfg.memory_mode = mode;
   cfg.segment_steps = k;
+  cfg.projection_steps = projection_steps;
   return cfg;
 }
 
@@ -81,16 +86,58 @@ TEST_P(RecomputeBitwise, EqualsStoredForEverySegmentLength) {
     cases.push_back({11, 2, 3, 6, 3, cell});
     cases.push_back({13, 300, 3, 4, 2, cell});  // B = 300: gradient blocks of 4 steps
     cases.push_back({10, 2, 3, 5, 2, cell, true, true});  // bidirectional
+    // Where BLAS kernels differ between call shapes (DESIGN "The runtime"): K >= 8 (X = 9, 16;
+    // H = 11), B = 13 so that N = P·B is odd and not a multiple of 12 for odd P.
+    cases.push_back({23, 13, 9, 11, 2, cell});
+    cases.push_back({19, 13, 16, 10, 1, cell, true, true});
   }
   std::uint64_t seed = 50;
   for (const Case& c : cases) {
     ++seed;
-    const RunResult stored = run(c, make_config(c, dtype, MemoryMode::store_all, 0), seed);
-    for (std::int64_t k : {std::int64_t(1), std::int64_t(2), std::int64_t(7), c.T - 1, c.T}) {
-      const RunResult r = run(c, make_config(c, dtype, MemoryMode::recompute, k), seed);
-      expect_bitwise_equal(r, stored, c.str() + " k=" + std::to_string(k));
+    // P = 1 lets k take any value; P = 3 rounds k up to multiples of 3; 0 is the automatic P.
+    for (std::int64_t P : {std::int64_t(1), std::int64_t(3), std::int64_t(0)}) {
+      const RunResult stored = run(c, make_config(c, dtype, MemoryMode::store_all, 0, P), seed);
+      for (std::int64_t k : {std::int64_t(1), std::int64_t(2), std::int64_t(7), c.T - 1, c.T}) {
+        const LstmConfig cfg = make_config(c, dtype, MemoryMode::recompute, k, P);
+        const std::int64_t used = Lstm(cfg).plan_memory(c.T, c.B).segment_steps;
+        const std::string what = c.str() + " P=" + std::to_string(P) + " k=" + std::to_string(k) +
+                                 " (used " + std::to_string(used) + ")";
+        if (P > 0) EXPECT_TRUE(used % P == 0 || used == c.T) << what;
+        expect_bitwise_equal(run(c, cfg, seed), stored, what);
+      }
     }
   }
+}
+
+// The rule that makes every mode issue the same calls: k is a multiple of P (or T), and automatic
+// only searches those, in O(√(T/P)) candidates: planning 10⁹ steps answers at once.
+TEST(MemoryPlan, SegmentsAreWholeProjectionBlocks) {
+  for (const Case& c : {Case{1000, 1, 8, 32, 1}, Case{777, 13, 9, 11, 2}, Case{50, 3, 4, 5, 1}}) {
+    for (std::int64_t k : {1, 5, 100, 999}) {
+      const LstmConfig cfg = make_config(c, DType::f32, MemoryMode::recompute, k);
+      const MemoryPlan plan = Lstm(cfg).plan_memory(c.T, c.B);
+      const std::int64_t P = detail::projection_block_steps(c.T, c.B, false, 0);
+      EXPECT_TRUE(plan.segment_steps % P == 0 || plan.segment_steps == c.T)
+          << c.str() << " k=" << k << " used " << plan.segment_steps << " P=" << P;
+      EXPECT_GE(plan.segment_steps, std::min<std::int64_t>(k, c.T)) << c.str() << " k=" << k;
+    }
+  }
+  const Case huge{1000000000, 1, 64, 64, 1};
+  LstmConfig cfg = make_config(huge, DType::f32, MemoryMode::automatic, 0);
+  // store_all needs ~2.3 TB; recompute at least ~1.0 TB (x, h, y and dx of every step).
+  cfg.memory_limit_bytes = std::int64_t(3) << 39;  // 1.5 TiB
+  const auto start = std::chrono::steady_clock::now();
+  const MemoryPlan plan = Lstm(cfg).plan_memory(huge.T, huge.B);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("  T = 1e9: k = %lld, %lld bytes, planned in %.3f ms\n",
+              static_cast<long long>(plan.segment_steps), static_cast<long long>(plan.total_bytes()),
+              seconds * 1e3);
+  EXPECT_EQ(plan.mode, MemoryMode::recompute);
+  EXPECT_LE(plan.total_bytes(), cfg.memory_limit_bytes);
+  EXPECT_EQ(plan.segment_steps % detail::projection_block_steps(huge.T, 1, false, 0), 0);
+  // A loop over 1..T candidates takes tens of seconds here; the √ search about a millisecond.
+  EXPECT_LT(seconds, 1.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(DTypes, RecomputeBitwise, ::testing::Values(DType::f64, DType::f32),
@@ -135,9 +182,10 @@ TEST(MemoryPlan, MatchesWhatIsAllocated) {
 
 TEST(MemoryPlan, AutomaticStaysWithinTheBudget) {
   const Case c{400, 2, 16, 32, 2};
-  const LstmConfig stored_cfg = make_config(c, DType::f32, MemoryMode::store_all, 0);
+  // P = 8 leaves automatic room to choose k (the automatic P would be 256 of the 400 steps).
+  const LstmConfig stored_cfg = make_config(c, DType::f32, MemoryMode::store_all, 0, 8);
   const std::int64_t stored_bytes = Lstm(stored_cfg).plan_memory(c.T, c.B).total_bytes();
-  LstmConfig cfg = make_config(c, DType::f32, MemoryMode::automatic, 0);
+  LstmConfig cfg = make_config(c, DType::f32, MemoryMode::automatic, 0, 8);
   cfg.memory_limit_bytes = stored_bytes;  // everything fits: automatic stores
   EXPECT_EQ(Lstm(cfg).plan_memory(c.T, c.B).mode, MemoryMode::store_all);
   cfg.memory_limit_bytes = stored_bytes / 2;  // does not: recompute within the budget

@@ -6,7 +6,8 @@
 #   tools/install_deps.sh --torch    also PyTorch and numpy (the CPU bench peer, the fixture script)
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config googletest libgtest-dev libopenblas-dev
-          nlohmann-json3-dev libcli11-dev gnuplot-nox)
+          nlohmann-json3-dev libcli11-dev gnuplot-nox
+          libblas3)  # libblas3: the reference BLAS the bitwise tests also run on
 for arg in "$@"; do
   case $arg in
     --fuzz) packages+=(clang libfuzzer-14-dev libclang-rt-14-dev) ;;

@@ -57,7 +57,14 @@ struct LstmConfig {
   /// PyTorch's LSTM with projections (weight_hr_l{k}) is not supported: must be 0.
   std::int64_t proj_size = 0;
   MemoryMode memory_mode = MemoryMode::store_all;
-  std::int64_t segment_steps = 0;       ///< k of MemoryMode::recompute; 0: ⌈√T⌉
+  /// k of MemoryMode::recompute; 0: ⌈√T⌉. Rounded up to a multiple of the projection block P
+  /// (below), capped at T: plan_memory() reports the k used.
+  std::int64_t segment_steps = 0;
+  /// P: steps per input-projection GEMM block. The input projection of every mode runs in blocks
+  /// [j·P, (j+1)·P) fixed in absolute time, so every memory mode (and infer()) issues the same
+  /// GEMM calls on the same data and gets the same bits on any BLAS or cuBLAS. 0: automatic, a
+  /// function of (T, B, device) only: ⌈512/B⌉ steps on the host, ⌈4096/B⌉ on CUDA, capped at T.
+  std::int64_t projection_steps = 0;
   std::int64_t memory_limit_bytes = 0;  ///< budget of MemoryMode::automatic; 0: free memory
   /// Inter-layer dropout probability p ∈ [0, 1), as nn.LSTM's `dropout`: in training mode
   /// (Lstm::set_training) the input of every layer k > 0, i.e. layer k−1's output, is multiplied

@@ -32,6 +32,10 @@ void LstmConfig::validate() const {
                      ": LSTMs with projections (PyTorch's weight_hr_l{k}) are not supported; "
                      "use proj_size = 0");
   }
+  if (projection_steps < 0) {
+    throw ValueError("fuselstm: LstmConfig.projection_steps must be >= 0 (0: automatic), got " +
+                     std::to_string(projection_steps));
+  }
   if (segment_steps < 0) {
     throw ValueError("fuselstm: LstmConfig.segment_steps must be >= 0 (0: automatic), got " +
                      std::to_string(segment_steps));

@@ -356,7 +356,7 @@ template <typename T>
 void run_infer(ModelImpl& m, const SequenceDims& dims, const SegmentPlan& plan, const Tensor& x,
                const Tensor& h0, const Tensor& c0, InferenceResult& out) {
   const LstmConfig& cfg = m.config;
-  const std::int64_t T_ = dims.steps, B = dims.batch, H = dims.hidden, k = plan.segment_steps;
+  const std::int64_t T_ = dims.steps, B = dims.batch, H = dims.hidden, k = plan.projection_steps;
   Tensor x_time_major, h_a, h_b, c, gates, c_mid;  // allocated before any work is queued
   if (cfg.batch_first) x_time_major = Tensor::empty({T_, B, dims.input}, cfg.dtype, cfg.device);
   h_a = Tensor::empty({T_ + 1, B, H}, cfg.dtype, cfg.device);

@@ -38,10 +38,12 @@ MemoryPlan plan_bytes(const LstmConfig& cfg, std::int64_t T, std::int64_t B,
 
 namespace {
 
-SegmentPlan make_plan(std::int64_t T, std::int64_t B, std::int64_t k, bool recompute) {
+SegmentPlan make_plan(const LstmConfig& cfg, std::int64_t T, std::int64_t B, std::int64_t k,
+                      bool recompute) {
   SegmentPlan p;
   p.steps = T;
-  p.segment_steps = std::max<std::int64_t>(1, std::min(k, T));
+  p.projection_steps = projection_block_steps(T, B, cfg.device.is_cuda(), cfg.projection_steps);
+  p.segment_steps = recompute ? round_segment_steps(k, p.projection_steps, T) : T;
   p.gradient_steps = gradient_block_steps(T, B);
   p.recompute = recompute;
   return p;
@@ -52,12 +54,12 @@ SegmentPlan make_plan(std::int64_t T, std::int64_t B, std::int64_t k, bool recom
 SegmentPlan resolve_segment_plan(const LstmConfig& cfg, std::int64_t T, std::int64_t B,
                                  bool dropout, std::int64_t reusable_bytes) {
   switch (cfg.memory_mode) {
-    case MemoryMode::store_all: return make_plan(T, B, T, false);
+    case MemoryMode::store_all: return make_plan(cfg, T, B, T, false);
     case MemoryMode::recompute: {
       const std::int64_t k = cfg.segment_steps > 0
                                  ? cfg.segment_steps
                                  : static_cast<std::int64_t>(std::ceil(std::sqrt(double(T))));
-      return make_plan(T, B, k, true);
+      return make_plan(cfg, T, B, k, true);
     }
     case MemoryMode::automatic: break;
   }
@@ -66,19 +68,23 @@ SegmentPlan resolve_segment_plan(const LstmConfig& cfg, std::int64_t T, std::int
   const std::int64_t budget = cfg.memory_limit_bytes > 0
                                   ? cfg.memory_limit_bytes
                                   : available_bytes(cfg.device) + reusable_bytes;
-  const SegmentPlan stored = make_plan(T, B, T, false);
+  const SegmentPlan stored = make_plan(cfg, T, B, T, false);
   if (plan_bytes(cfg, T, B, stored, dropout).total_bytes() <= budget) return stored;
-  // The largest segment that fits: fewer, longer segments mean fewer, larger GEMMs.
+  // The largest segment that fits: fewer, longer segments mean fewer, larger GEMMs. For n
+  // segments the best k is ⌈M/n⌉ projection blocks (M = ⌈T/P⌉): the least workspace for those
+  // checkpoints. ⌈M/n⌉ takes O(√M) distinct values, visited largest first, so planning T = 10⁹
+  // takes milliseconds.
+  const std::int64_t P = stored.projection_steps;
+  const std::int64_t M = (T + P - 1) / P;
   std::int64_t least = std::numeric_limits<std::int64_t>::max();
-  std::int64_t previous_k = 0;
-  for (std::int64_t n = 1; n <= T; ++n) {
-    const std::int64_t k = (T + n - 1) / n;
-    if (k == previous_k) continue;
-    previous_k = k;
-    const SegmentPlan p = make_plan(T, B, k, true);
+  for (std::int64_t n = 1; n <= M;) {
+    const std::int64_t blocks = (M + n - 1) / n;
+    const SegmentPlan p = make_plan(cfg, T, B, blocks * P, true);
     const std::int64_t bytes = plan_bytes(cfg, T, B, p, dropout).total_bytes();
     if (bytes <= budget) return p;
     least = std::min(least, bytes);
+    // The next n with a smaller ⌈M/n⌉: the first n with ⌈M/n⌉ <= blocks − 1.
+    n = blocks == 1 ? M + 1 : (M + blocks - 2) / (blocks - 1);
   }
   throw OutOfMemoryError("fuselstm: T=" + std::to_string(T) + ", B=" + std::to_string(B) +
                          " needs at least " + std::to_string(least) + " bytes on " +

@@ -45,21 +45,24 @@ SegmentView<T> segment_view(const SequenceDims& dims, const SegmentPlan& plan,
   return v;
 }
 
-/// The forward of one segment: one input-projection GEMM over its rows, then per step one
-/// recurrent GEMM and one fused step. h(t−1) is read from the kept h [T+1, B, H]; h(t) goes to
+/// The forward of one segment: the input projection of its rows in blocks of P steps, then per
+/// step one recurrent GEMM and one fused step. h(t−1) is read from the kept h [T+1, B, H]; h(t) goes to
 /// h_out + t·B·H (the kept h itself, or when recomputing, a spare slice with h_out_stride 0).
 /// save_gates = false (inference) leaves the pre-activations in the gate buffer.
 template <typename T>
 void forward_segment(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
-                     const T* input, std::int64_t input_size, const LayerWeights<T>& w,
-                     const SegmentView<T>& v, const T* h, T* h_out, std::int64_t h_out_stride,
+                     std::int64_t projection_steps, const T* input, std::int64_t input_size,
+                     const LayerWeights<T>& w, const SegmentView<T>& v, const T* h, T* h_out, std::int64_t h_out_stride,
                      bool save_gates = true) {
   using ops::Trans;
   const std::int64_t B = dims.batch, H = dims.hidden, G = 4 * H, X = input_size;
-  const std::int64_t rows = (v.end - v.first) * B;
-  // gates[rows, 4H] = input[a·B .. b·B, X]·W_ihᵀ  (column-major: W_ih is X×4H, so op T)
-  ops.gemm(Trans::T, Trans::N, G, rows, X, T(1), w.weight_ih, X, input + v.first * B * X, X, T(0),
-           v.gates, G);
+  // gates[rows, 4H] = input[a·B .. b·B, X]·W_ihᵀ (column-major: W_ih is X×4H, so op T), in the
+  // plan's projection blocks of absolute time (a is a multiple of P): the same calls in every mode.
+  for (std::int64_t block = v.first; block < v.end; block += projection_steps) {
+    const std::int64_t rows = (std::min(v.end, block + projection_steps) - block) * B;
+    ops.gemm(Trans::T, Trans::N, G, rows, X, T(1), w.weight_ih, X, input + block * B * X, X, T(0),
+             v.gates + (block - v.first) * B * G, G);
+  }
   for (std::int64_t t = v.first; t < v.end; ++t) {
     T* gates_t = v.gates + (t - v.first) * B * G;
     // gates_t[B, 4H] += h(t−1)[B, H]·W_hhᵀ   (h row t holds h(t−1) of 1-based time)

@@ -56,10 +56,22 @@ struct LayerLinks {
 
 /// How time is cut. Stored: one segment of T steps whose buffers are kept. Recompute: segments of
 /// k steps sharing one workspace, with c checkpointed at each segment start.
+///
+/// Same calls, same bits: no BLAS promises that a row comes out with the same bits from GEMM calls
+/// of different shapes (OpenBLAS's edge micro-kernels and cuBLAS's tile/split-K choices sum in
+/// another order). So every GEMM whose shape could depend on the memory mode is cut into blocks
+/// fixed in absolute time, with sizes that depend only on (T, B, device):
+/// - the input projection runs in blocks [j·P, min((j+1)·P, T)), P = projection_steps;
+/// - k is a multiple of P (or T), so a segment is a whole number of projection blocks;
+/// - the weight gradients and dx run in blocks [j·S, min((j+1)·S, T)), S = gradient_steps;
+/// - the per-step GEMMs have one shape whatever the mode.
+/// Every mode (stored, recompute with any k, inference) then issues identical calls on identical
+/// data, and the results are bitwise equal on any BLAS.
 struct SegmentPlan {
-  std::int64_t steps = 0;           // T
-  std::int64_t segment_steps = 0;   // k, 1..T
-  std::int64_t gradient_steps = 0;  // S, 1..T: steps per weight-gradient GEMM block
+  std::int64_t steps = 0;             // T
+  std::int64_t segment_steps = 0;     // k, 1..T: a multiple of P, or T
+  std::int64_t projection_steps = 0;  // P, 1..T: steps per input-projection GEMM block
+  std::int64_t gradient_steps = 0;    // S, 1..T: steps per weight-gradient GEMM block
   bool recompute = false;
   std::int64_t segments() const { return (steps + segment_steps - 1) / segment_steps; }
   /// Steps of the backward da ring: a multiple of S (no block wraps around) that holds any k-step
@@ -72,6 +84,23 @@ struct SegmentPlan {
     return std::min(round_up(segment_steps + gradient_steps - 1), round_up(steps));
   }
 };
+
+/// Steps per input-projection block (P): at least `rows` GEMM rows (P·B) so the block stays
+/// compute-bound, capped at T; `requested` > 0 (LstmConfig::projection_steps) overrides. A function
+/// of (T, B, device) alone: the GPU wants larger blocks than the host's BLAS.
+inline std::int64_t projection_block_steps(std::int64_t steps, std::int64_t batch, bool cuda,
+                                           std::int64_t requested) {
+  const std::int64_t rows = cuda ? 4096 : 512;
+  const std::int64_t p = requested > 0 ? requested : (rows + batch - 1) / batch;
+  return std::max<std::int64_t>(1, std::min(steps, p));
+}
+
+/// The smallest multiple of P that is >= k, capped at T (a segment is whole projection blocks).
+inline std::int64_t round_segment_steps(std::int64_t k, std::int64_t projection_steps,
+                                        std::int64_t steps) {
+  const std::int64_t blocks = (std::max<std::int64_t>(k, 1) + projection_steps - 1) / projection_steps;
+  return std::min(steps, blocks * projection_steps);
+}
 
 /// Steps per weight-gradient block: at least 1024 rows per GEMM (K = S·B) so the blocks stay
 /// compute-bound, capped at T; a function of T and B alone so that every memory mode adds the same
@@ -150,8 +179,8 @@ template <typename T>
 struct InferenceBuffers {
   T* h[2] = {nullptr, nullptr};  // [T+1, B, H] each: layer k writes h[k % 2], reads h[(k−1) % 2]
   T* c = nullptr;                // [B, H] the running cell state
-  T* gates = nullptr;            // [k, B, 4H]
-  T* c_mid = nullptr;            // [k, B, H]
+  T* gates = nullptr;            // [P, B, 4H] one projection block
+  T* c_mid = nullptr;            // [P, B, H]
 };
 
 /// Forward without saving anything for backward (same kernels, same GEMMs: same results).

@@ -66,7 +66,8 @@ struct UnitBackward {
     for (std::int64_t seg = plan.segments() - 1; seg >= 0; --seg) {
       const SegmentView<T> v = segment_view(dims, plan, saved, segment, seg);
       if (plan.recompute) {
-        forward_segment(ops, cell, dims, input, input_size, w, v, saved.h, segment.h_spare, 0);
+        forward_segment(ops, cell, dims, plan.projection_steps, input, input_size, w, v, saved.h,
+                        segment.h_spare, 0);
       }
       for (std::int64_t t = v.end - 1; t >= v.first; --t) {
         kernels::BackwardStepArgs<T> step;

@@ -19,7 +19,7 @@ void forward_unit(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dim
   if (c0) ops.copy(s.checkpoints, c0, state);
   else ops.fill(s.checkpoints, state, T(0));
   for (std::int64_t seg = 0; seg < plan.segments(); ++seg) {
-    forward_segment(ops, cell, dims, input, input_size, w,
+    forward_segment(ops, cell, dims, plan.projection_steps, input, input_size, w,
                     segment_view(dims, plan, s, segment, seg), s.h, s.h, state);
   }
   ops.copy(hT, s.h + dims.steps * state, state);

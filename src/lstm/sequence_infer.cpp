@@ -13,8 +13,10 @@ void sequence_infer(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& d
   const std::int64_t state = dims.batch * dims.hidden;
   // Segments always run in the scratch here; the running c is both each segment's first and
   // last checkpoint (stride 0), which the fused step updates in place element by element.
+  // One projection block at a time: the same GEMM calls as the training forward, the least memory.
   SegmentPlan streamed = plan;
   streamed.recompute = true;
+  streamed.segment_steps = plan.projection_steps;
   const SegmentWorkspace<T> scratch{buf.gates, buf.c_mid, nullptr};
   for (std::int64_t layer = 0; layer < dims.layers; ++layer) {
     T* h = buf.h[layer % 2];
@@ -25,7 +27,8 @@ void sequence_infer(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& d
     else ops.fill(buf.c, state, T(0));
     const LayerSaved<T> running{h, buf.c, 0, nullptr};
     for (std::int64_t seg = 0; seg < streamed.segments(); ++seg) {
-      forward_segment(ops, cell, dims, input, dims.layer_input(layer), weights[layer],
+      forward_segment(ops, cell, dims, plan.projection_steps, input, dims.layer_input(layer),
+                      weights[layer],
                       segment_view(dims, streamed, running, scratch, seg), h, h, state,
                       /*save_gates=*/false);
     }
