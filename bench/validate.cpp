@@ -27,7 +27,7 @@ LstmConfig lstm_config(const BenchCase& c, DType dtype, void* cuda_stream) {
   cfg.dtype = dtype;
   cfg.device = c.device;
   cfg.math = c.precision == Precision::tf32 ? MathMode::tf32 : MathMode::fp32;
-  cfg.cuda_stream = cuda_stream;
+  if (cuda_stream) cfg.context = ExecutionContext::borrow_stream(c.device, cuda_stream);
   cfg.memory_mode = c.memory;
   cfg.segment_steps = c.segment_steps;
   cfg.memory_limit_bytes = c.memory_limit;

@@ -97,7 +97,7 @@ CharLm::CharLm(const CharLmOptions& options, const std::u32string& text)
           train_, scored_held_out(held_out_, options_.window, options_.batch), vocab_.size())),
       model_(model_config(options_, vocab_.size())),
       head_(model_, vocab_.size(), options_.seed + 1),
-      loss_(model_),
+      loss_(),
       optimizer_(parameters_of(model_, head_), AdamOptions{options_.lr, 0.9, 0.999, 1e-8, 0}),
       schedule_(options_.lr, std::min(options_.warmup_steps, options_.steps - 1), options_.steps,
                 options_.lr / 10) {

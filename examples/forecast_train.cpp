@@ -68,7 +68,7 @@ Forecaster::Forecaster(const ForecastOptions& options)
                                                  options_.series_length * options_.test_fraction))),
       model_(model_config(options_)),
       head_(model_, 1, options_.seed + 1),
-      loss_(model_),
+      loss_(),
       optimizer_(parameters_of(model_, head_), AdamOptions{options_.lr, 0.9, 0.999, 1e-8, 0}),
       schedule_(options_.lr, options_.steps / 20, options_.steps, options_.lr / 10),
       windows_(options_.seed + 2) {

@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   init_orthogonal_recurrent(model, /*seed=*/1);
   init_forget_gate_bias(model, 1.0);
   Linear head(model, K, /*seed=*/2);
-  CrossEntropyLoss loss(model, {Reduction::mean, LossSteps::all, /*ignore_index=*/-100});
+  CrossEntropyLoss loss({Reduction::mean, LossSteps::all, /*ignore_index=*/-100});
   AdamW opt(parameters_of(model, head), {/*lr=*/1e-2, 0.9, 0.999, 1e-8, /*weight_decay=*/1e-2});
   opt.set_check_finite(true);  // stop with a named tensor on NaN/Inf, before any update
   CosineWarmupLr schedule(1e-2, /*warmup_steps=*/20, steps);

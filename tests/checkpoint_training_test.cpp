@@ -41,7 +41,7 @@ struct AdamWRun {
            Device device = Device::cpu())
       : model(dropout_config(dtype, device)),
         head(model, K, init_seed + 1),
-        loss(model),
+        loss(),
         optimizer(parameters_of(model, head), adamw_options(lr)),
         data_rng(data_seed) {
     model.init_uniform(init_seed, -0.5, 0.5);

@@ -18,7 +18,7 @@ std::vector<double> train_weights(Device device, std::uint64_t init_seed,
   init_orthogonal_recurrent(model, init_seed);
   init_forget_gate_bias(model, 1.0);
   Linear head(model, K, init_seed);
-  CrossEntropyLoss loss(model);
+  CrossEntropyLoss loss;
   AdamW opt(parameters_of(model, head));
   CosineWarmupLr schedule(1e-2, 2, 8);
   std::mt19937_64 rng(99);  // the same data in every run

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "ops/ops.hpp"
+#include "runtime/context_state.hpp"
 #include "train_test_util.hpp"
 
 namespace fuselstm::testing {
@@ -90,12 +91,12 @@ TEST(DropoutMaskCuda, IdenticalToHost) {
     Tensor dev = Tensor::from_vector({n}, values, dtype, Device::cuda(0));
     if (dtype == DType::f32) {
       ops::make_host_ops<float>()->dropout(n, key, host.data_as<float>(), host.data_as<float>());
-      auto o = ops::make_cuda_ops<float>(Device::cuda(0), nullptr, MathMode::fp32);
+      auto o = dev.context().state()->ops<float>();  // the tensor's own context
       o->dropout(n, key, dev.data_as<float>(), dev.data_as<float>());
       o->synchronize();
     } else {
       ops::make_host_ops<double>()->dropout(n, key, host.data_as<double>(), host.data_as<double>());
-      auto o = ops::make_cuda_ops<double>(Device::cuda(0), nullptr, MathMode::fp32);
+      auto o = dev.context().state()->ops<double>();
       o->dropout(n, key, dev.data_as<double>(), dev.data_as<double>());
       o->synchronize();
     }

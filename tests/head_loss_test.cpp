@@ -105,7 +105,7 @@ TEST(MseLoss, ValueAndGradientForEveryReductionAndStepChoice) {
     LossOptions o;
     o.reduction = c.reduction;
     o.steps = c.steps;
-    MseLoss loss(model, o);
+    MseLoss loss(o);
     const bool last = c.steps == LossSteps::last;
     std::vector<double> p = random_values(T * B * K, rng);
     const std::vector<double> y = random_values((last ? 1 : T) * B * K, rng);
@@ -134,7 +134,7 @@ TEST(CrossEntropyLoss, ValueAndGradientWithIgnoreIndex) {
     o.reduction = c.reduction;
     o.steps = c.steps;
     o.ignore_index = -1;
-    CrossEntropyLoss loss(model, o);
+    CrossEntropyLoss loss(o);
     const bool last = c.steps == LossSteps::last;
     // Logits up to ±30: exp would lose everything without the max subtraction in float.
     std::vector<double> z = random_values(T * B * K, rng, -30, 30);
@@ -164,7 +164,7 @@ TEST(CrossEntropyLoss, ValueAndGradientWithIgnoreIndex) {
 
 TEST(CrossEntropyLoss, StableForHugeLogitsInFloat) {
   Lstm model(train_config(2, 4, 1, DType::f32));
-  CrossEntropyLoss loss(model, {Reduction::sum, LossSteps::all, -100});
+  CrossEntropyLoss loss({Reduction::sum, LossSteps::all, -100});
   // exp(1000) overflows float; the stable form gives log(1 + e^-1) + 1 = 1.3132616875...
   const LossResult r =
       loss(Tensor::from_vector({1, 1, 2}, std::vector<double>{1000, 999}, DType::f32), {1});
@@ -173,7 +173,7 @@ TEST(CrossEntropyLoss, StableForHugeLogitsInFloat) {
 
 TEST(CrossEntropyLoss, AllIgnoredMeanIsZeroAndBadTargetsAreNamed) {
   Lstm model(train_config(2, 4, 1));
-  CrossEntropyLoss loss(model);
+  CrossEntropyLoss loss;
   const Tensor z =
       Tensor::from_vector({1, 2, 3}, std::vector<double>{1, 2, 3, 4, 5, 6}, DType::f64);
   const LossResult r = loss(z, {-100, -100});
@@ -195,7 +195,7 @@ TEST(HeadAndLoss, ChainRuleThroughTheLstm) {
   Lstm model(train_config(X, H, 2));
   model.init_pytorch_default(3);
   Linear head(model, K, 4);
-  CrossEntropyLoss loss(model, {Reduction::mean, LossSteps::all, -100});
+  CrossEntropyLoss loss({Reduction::mean, LossSteps::all, -100});
   std::mt19937_64 rng(12);
   const Tensor x = Tensor::from_vector({T, B, X}, random_values(T * B * X, rng), DType::f64);
   std::vector<std::int64_t> targets;
@@ -236,8 +236,8 @@ TEST(HeadAndLossCuda, MatchHost) {
     Linear head(model, K, 9);
     const Tensor x = Tensor::from_vector({T, B, H}, xv, DType::f64, dev);
     const Tensor out = head.forward(x);
-    MseLoss mse(model);
-    CrossEntropyLoss ce(model, {Reduction::mean, LossSteps::last, -100});
+    MseLoss mse;
+    CrossEntropyLoss ce({Reduction::mean, LossSteps::last, -100});
     const LossResult m = mse(out, Tensor::from_vector({T, B, K}, yv, DType::f64, dev));
     std::vector<std::int64_t> last(targets.begin(), targets.begin() + B);
     const LossResult c = ce(out, last);

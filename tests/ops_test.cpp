@@ -192,8 +192,8 @@ void check_op_sequence(MemoryMode mode, std::int64_t segment_steps) {
   Lstm model(cfg);
   auto recording = std::make_unique<RecordingOps>();
   RecordingOps& rec = *recording;
-  model.impl().ops_f64 = std::move(recording);
-  const detail::SegmentPlan plan = model.impl().segment_plan(T, B);
+  detail::ModelAccess::impl(model).ops_f64 = std::move(recording);
+  const detail::SegmentPlan plan = detail::ModelAccess::impl(model).segment_plan(T, B);
   // The input projection runs in blocks of P steps fixed in absolute time, in every mode.
   const std::int64_t projections = (T + plan.projection_steps - 1) / plan.projection_steps;
   const std::int64_t blocks = (T + plan.gradient_steps - 1) / plan.gradient_steps;

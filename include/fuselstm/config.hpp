@@ -2,8 +2,10 @@
 // The configuration of an LSTM model.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "fuselstm/context.hpp"
 #include "fuselstm/device.hpp"
 #include "fuselstm/tensor.hpp"
 
@@ -74,11 +76,10 @@ struct LstmConfig {
   /// The masks' seed: a counter-based Philox4x32-10 stream (see Lstm::dropout_offset), so the same
   /// seed gives the same masks on every device.
   std::uint64_t dropout_seed = 0;
-  /// A cudaStream_t to run on (borrowed, not destroyed); null: the model creates its own stream.
-  /// The model's own stream is a blocking one, so Tensor's synchronous copies (to_vector, to,
-  /// assign) are ordered after the work queued on it; with a borrowed stream created
-  /// cudaStreamNonBlocking, call Lstm::synchronize() before reading results on the host.
-  void* cuda_stream = nullptr;
+  /// Where the model runs: its stream, arena and BLAS handles (context.hpp states the stream
+  /// contract). Unset: ExecutionContext::default_for(device). When set, it must be on `device`.
+  /// PyTorch's current stream: ExecutionContext::borrow_stream(device, stream pointer).
+  std::optional<ExecutionContext> context;
 
   /// Throws ValueError naming the field when a size is < 1 or the device is not usable.
   void validate() const;

@@ -89,7 +89,7 @@ struct LoadOptions {
   /// values are exact in either; F64 read into f32 is rounded to nearest.
   std::optional<DType> dtype;
   MathMode math = MathMode::fp32;  ///< as LstmConfig::math
-  void* cuda_stream = nullptr;     ///< as LstmConfig::cuda_stream
+  std::optional<ExecutionContext> context;  ///< as LstmConfig::context
   MemoryMode memory_mode = MemoryMode::store_all;  ///< as LstmConfig::memory_mode
   std::int64_t segment_steps = 0;                  ///< as LstmConfig::segment_steps
   std::int64_t memory_limit_bytes = 0;             ///< as LstmConfig::memory_limit_bytes

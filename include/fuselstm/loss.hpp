@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "fuselstm/lstm.hpp"
+#include "fuselstm/tensor.hpp"
 
 namespace fuselstm {
 
@@ -39,16 +39,16 @@ struct LossResult {
 /// Mean-squared error: term = (prediction − target)² per element of the rows seen.
 ///   sum:  L = Σ (p − y)²;  mean: L = Σ (p − y)² / N with N = rows·K (every element counts, as
 ///   torch.nn.MSELoss(reduction='mean')). dL/dp = 2(p − y) (sum) or 2(p − y)/N (mean).
-/// Bound to a model for its dtype, device and stream; the model must outlive the loss. Scratch
-/// buffers are kept and reused between calls.
+/// Runs on the prediction's execution context (its dtype, device and stream); needs no other
+/// module. Scratch buffers are kept and reused between calls of the same context.
 class MseLoss {
 public:
-  explicit MseLoss(Lstm& model, const LossOptions& options = {});
+  explicit MseLoss(const LossOptions& options = {});
   ~MseLoss();
   MseLoss(MseLoss&&) noexcept;
   MseLoss& operator=(MseLoss&&) noexcept;
-  /// prediction [T, B, K]; target [T, B, K] (steps = all) or [B, K] (steps = last), on the model's
-  /// device and dtype. Waits for the device to read the value back.
+  /// prediction [T, B, K]; target [T, B, K] (steps = all) or [B, K] (steps = last), of the
+  /// prediction's dtype and device. Waits for the device to read the value back.
   LossResult operator()(const Tensor& prediction, const Tensor& target);
   const LossOptions& options() const;
 
@@ -63,14 +63,14 @@ private:
 ///   sum:  L = Σ_r term_r;  mean: L = Σ_r term_r / N with N = the number of rows seen whose target
 ///   ≠ ignore_index (PyTorch's weighting); N = 0 gives L = 0 and a zero gradient (PyTorch: NaN).
 ///   dL/dz_rj = (softmax(z_r)_j − [j = t_r]) (sum) or that / N (mean); 0 for ignored rows.
-/// Bound to a model like MseLoss.
+/// Runs on the logits' context like MseLoss.
 class CrossEntropyLoss {
 public:
-  explicit CrossEntropyLoss(Lstm& model, const LossOptions& options = {});
+  explicit CrossEntropyLoss(const LossOptions& options = {});
   ~CrossEntropyLoss();
   CrossEntropyLoss(CrossEntropyLoss&&) noexcept;
   CrossEntropyLoss& operator=(CrossEntropyLoss&&) noexcept;
-  /// logits [T, B, K] on the model's device and dtype; targets on the host, row-major: [T·B]
+  /// logits [T, B, K] of either dtype on any device; targets on the host, row-major: [T·B]
   /// (steps = all, index t·B + b) or [B] (steps = last), each in [0, K) or ignore_index
   /// (ValueError naming the first bad index otherwise). Waits for the device to read the value.
   LossResult operator()(const Tensor& logits, const std::vector<std::int64_t>& targets);

@@ -14,6 +14,7 @@ namespace fuselstm {
 namespace detail {
 struct ContextData;
 struct ModelImpl;
+struct ModelAccess;
 }  // namespace detail
 
 /// What forward saved for backward: opaque. It belongs to the model that made it and holds a copy
@@ -133,8 +134,10 @@ public:
   InferenceResult infer(const Tensor& x, const Tensor& h0 = Tensor(), const Tensor& c0 = Tensor(),
                         const std::vector<std::int64_t>& lengths = {});
 
-  /// One time step for serving (unidirectional models): x_t [B, X]; h, c [L, B, H] the state,
-  /// replaced by the state after the step. Returns y_t [B, H]. step() T times equals infer().
+  /// One time step for serving (unidirectional models): x_t [B, X]; h, c [L, B, H] the state
+  /// (undefined: zeros), replaced by the state after the step. Returns y_t [B, H]. step() T times
+  /// equals infer(). After the first call of a batch size B, a step takes no memory from the
+  /// system (the context's arena reuses the same blocks).
   Tensor step(const Tensor& x_t, Tensor& h, Tensor& c);
 
   /// BPTT through the forward that made `context`, for the scalar J whose gradients with respect to
@@ -167,11 +170,11 @@ public:
   void zero_grad();
   /// Waits until the device has finished the model's queued work (a no-op on the CPU).
   void synchronize();
-
-  /// Internal: the implementation, for the library's own optimizers and tools.
-  detail::ModelImpl& impl() { return *impl_; }
+  /// The execution context the model's tensors live on and its work is queued on.
+  const ExecutionContext& context() const;
 
 private:
+  friend struct detail::ModelAccess;  // the library's own tools and white-box tests
   std::unique_ptr<detail::ModelImpl> impl_;
 };
 

@@ -13,9 +13,6 @@ namespace fuselstm {
 
 class Lstm;
 class Linear;
-namespace detail {
-struct ModelImpl;
-}
 
 /// One trainable tensor: its name, value, gradient, and where it belongs. Borrowed: valid while the
 /// model (or head) that holds the tensors lives.
@@ -23,8 +20,8 @@ struct ParameterRef {
   std::string name;            ///< "weight_ih_l0", ..., "head.weight", "head.bias"
   int layer = -1;              ///< the LSTM layer k of *_l{k}; −1 for tensors outside the stack
   Tensor* value = nullptr;     ///< the parameter, on the owner's device
-  Tensor* gradient = nullptr;  ///< its gradient, same shape, dtype and device
-  detail::ModelImpl* owner = nullptr;  ///< internal: whose ops (device, stream) work on it
+  Tensor* gradient = nullptr;  ///< its gradient, same shape, dtype and device (work on it is
+                               ///< queued on the parameter's own execution context)
 };
 using ParameterList = std::vector<ParameterRef>;
 

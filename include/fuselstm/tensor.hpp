@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "fuselstm/context.hpp"
 #include "fuselstm/device.hpp"
 
 namespace fuselstm {
@@ -25,20 +26,13 @@ using Shape = std::vector<std::int64_t>;
 std::string shape_str(const Shape& shape);  // "[4, 1, 50]"
 std::int64_t shape_numel(const Shape& shape);
 
-/// Counters of the memory the library allocated on one device (tensors and workspaces).
-struct MemoryStats {
-  std::int64_t current_bytes = 0;  ///< allocated now
-  std::int64_t peak_bytes = 0;     ///< high-water mark since start or reset_peak_memory()
-  std::int64_t allocations = 0;    ///< number of allocations made so far
-};
-MemoryStats memory_stats(const Device& device);
-void reset_peak_memory(const Device& device);
-
-/// An owning, move-only buffer holding shape_numel(shape) elements of `dtype` on `device`, contiguous
-/// and row-major. For a CUDA tensor, data() is device memory. A default-constructed Tensor is
-/// "undefined": no storage, defined() == false; the API uses it for "not given" (e.g. h0 = zeros).
-/// Host<->device copies happen only in to(), to_vector(), assign() and from_vector(); they are
-/// synchronous. Not thread-safe.
+/// An owning, move-only buffer holding shape_numel(shape) elements of `dtype`, contiguous and
+/// row-major, made on an execution context (its device, stream and arena). For a CUDA tensor,
+/// data() is device memory. A default-constructed Tensor is "undefined": no storage, defined() ==
+/// false; the API uses it for "not given" (e.g. h0 = zeros).
+/// Host<->device copies happen only in to(), to_vector(), assign() and from_vector(), queued on the
+/// tensor's context; to_vector() waits for it, the others return once queued (host memory passed
+/// in may be reused at once). Not thread-safe.
 class Tensor {
 public:
   Tensor();
@@ -48,11 +42,17 @@ public:
   Tensor(const Tensor&) = delete;
   Tensor& operator=(const Tensor&) = delete;
 
-  /// Uninitialised storage. Throws OutOfMemoryError when the allocation fails.
+  /// Uninitialised storage from the context's arena. Throws OutOfMemoryError when the allocation
+  /// fails. The Device overloads use ExecutionContext::default_for(device).
+  static Tensor empty(const Shape& shape, DType dtype, const ExecutionContext& context);
   static Tensor empty(const Shape& shape, DType dtype, const Device& device = Device::cpu());
+  static Tensor zeros(const Shape& shape, DType dtype, const ExecutionContext& context);
   static Tensor zeros(const Shape& shape, DType dtype, const Device& device = Device::cpu());
   /// A tensor holding `values` (row-major) converted to `dtype`. values.size() must equal the
   /// shape's element count (ShapeError otherwise).
+  template <typename U>
+  static Tensor from_vector(const Shape& shape, const std::vector<U>& values, DType dtype,
+                            const ExecutionContext& context);
   template <typename U>
   static Tensor from_vector(const Shape& shape, const std::vector<U>& values, DType dtype,
                             const Device& device = Device::cpu());
@@ -60,10 +60,13 @@ public:
   /// The same storage under another shape with the same element count (ShapeError otherwise).
   Tensor reshape(const Shape& shape) &&;
 
-  /// A deep copy on the same device.
+  /// A deep copy on the same context.
   Tensor clone() const;
-  /// A deep copy on `device` (a copy even when it is the same device).
+  /// A deep copy on `device`'s default context (a copy even when it is the same device).
   Tensor to(const Device& device) const;
+  /// A deep copy on `context`; a copy from another context of the same device waits for that
+  /// context's queued work first.
+  Tensor to(const ExecutionContext& context) const;
 
   bool defined() const { return static_cast<bool>(storage_); }
   const Shape& shape() const { return shape_; }
@@ -72,6 +75,8 @@ public:
   std::size_t bytes() const { return static_cast<std::size_t>(numel_) * dtype_size(dtype_); }
   DType dtype() const { return dtype_; }
   Device device() const { return device_; }
+  /// The context the tensor was made on (ExecutionContext::default_for(cpu) when undefined).
+  ExecutionContext context() const;
   /// "f32[4, 1, 50] on cpu"
   std::string describe() const;
 
@@ -86,11 +91,12 @@ public:
   /// Overwrites every element from host values converted to dtype(); values.size() must equal
   /// numel() (ShapeError otherwise, nothing written).
   template <typename U> void assign(const std::vector<U>& values);
-  /// Sets every element to `value`.
+  /// Sets every element to `value` (on the device, queued on the context: no host copy).
   void fill(double value);
 
 private:
   struct Storage;
+  void copy_from_host(const void* src);  // bytes() bytes of this dtype
   Shape shape_;
   std::int64_t numel_ = 0;
   DType dtype_ = DType::f32;

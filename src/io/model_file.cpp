@@ -43,7 +43,7 @@ LoadedModel load_model(TensorFile&& file, const LoadOptions& options, const std:
   config.dtype = options.dtype ? *options.dtype : lstm.params.at("weight_ih_l0").dtype();
   config.device = options.device;
   config.math = options.math;
-  config.cuda_stream = options.cuda_stream;
+  config.context = options.context;
   config.memory_mode = options.memory_mode;
   config.segment_steps = options.segment_steps;
   config.memory_limit_bytes = options.memory_limit_bytes;

@@ -1,6 +1,7 @@
 #include "fuselstm/config.hpp"
 
 #include "fuselstm/error.hpp"
+#include "runtime/context_state.hpp"
 
 namespace fuselstm {
 
@@ -48,16 +49,10 @@ void LstmConfig::validate() const {
     throw ValueError("fuselstm: LstmConfig.dropout must be in [0, 1), got " +
                      std::to_string(dropout));
   }
-  if (device.is_cuda()) {
-    const int count = cuda_device_count();
-    if (!cuda_compiled()) {
-      throw DeviceError("fuselstm: LstmConfig.device is " + device.str() +
-                        " but this build has no CUDA support");
-    }
-    if (device.index < 0 || device.index >= count) {
-      throw DeviceError("fuselstm: LstmConfig.device is " + device.str() + " but " +
-                        std::to_string(count) + " CUDA device(s) are usable");
-    }
+  detail::check_device_usable(device, "LstmConfig.device");
+  if (context && context->device() != device) {
+    throw ValueError("fuselstm: LstmConfig.context is on " + context->device().str() +
+                     " but LstmConfig.device is " + device.str());
   }
 }
 

@@ -23,14 +23,33 @@ std::uint64_t next_model_id() {
 }
 
 // Throws ShapeError unless `t` is `dtype`[expected] on `device`.
-void check_tensor(const char* where, const char* name, const Tensor& t, const Shape& expected,
-                  DType dtype, const Device& device) {
+void check_tensor_on(const char* where, const char* name, const Tensor& t, const Shape& expected,
+                     DType dtype, const Device& device) {
   const std::string want = std::string(dtype_name(dtype)) + shape_str(expected) + " on " +
                            device.str();
   if (!t.defined() || t.shape() != expected || t.dtype() != dtype || t.device() != device) {
     throw ShapeError(std::string("fuselstm: ") + where + ": " + name + " must be " + want +
                      ", got " + t.describe());
   }
+}
+
+// An input made on another context of the model's device: the model's stream waits for the work
+// queued there so far (no host wait; nothing when it is the model's own context).
+void order_input(ModelImpl& m, const Tensor& t) {
+  if (t.defined()) m.context.state()->order_after(*t.context().state());
+}
+
+// Throws ShapeError unless `t` is the model's dtype[expected] on its device; orders the model's
+// stream after the tensor's context.
+void check_tensor(const char* where, const char* name, const Tensor& t, const Shape& expected,
+                  ModelImpl& m) {
+  check_tensor_on(where, name, t, expected, m.config.dtype, m.config.device);
+  order_input(m, t);
+}
+
+ExecutionContext context_of(const LstmConfig& config) {
+  config.validate();
+  return config.context ? *config.context : ExecutionContext::default_for(config.device);
 }
 
 }  // namespace
@@ -40,8 +59,8 @@ std::string unit_suffix(const LstmConfig& config, std::int64_t unit) {
   return "_l" + std::to_string(unit / D) + (unit % D == 1 ? "_reverse" : "");
 }
 
-ModelImpl::ModelImpl(const LstmConfig& cfg) : config(cfg), id(next_model_id()) {
-  config.validate();
+ModelImpl::ModelImpl(const LstmConfig& cfg)
+    : config(cfg), context(context_of(cfg)), id(next_model_id()) {
   const std::int64_t H = config.hidden_size, D = config.directions();
   for (std::int64_t unit = 0; unit < config.num_layers * D; ++unit) {
     const std::string suffix = unit_suffix(config, unit);
@@ -55,15 +74,12 @@ ModelImpl::ModelImpl(const LstmConfig& cfg) : config(cfg), id(next_model_id()) {
     for (auto& [name, shape] : layer) {
       index_of[name] = names.size();
       names.push_back(name);
-      params.push_back(Tensor::empty(shape, config.dtype, config.device));
-      grads.push_back(Tensor::zeros(shape, config.dtype, config.device));
+      params.push_back(Tensor::empty(shape, config.dtype, context));
+      grads.push_back(Tensor::zeros(shape, config.dtype, context));
     }
   }
-  if (config.dtype == DType::f32) {
-    ops_f32 = ops::make_ops<float>(config.device, config.cuda_stream, config.math);
-  } else {
-    ops_f64 = ops::make_ops<double>(config.device, config.cuda_stream, config.math);
-  }
+  if (config.dtype == DType::f32) ops_f32 = context.state()->ops<float>(config.math);
+  else ops_f64 = context.state()->ops<double>(config.math);
 }
 
 SegmentPlan ModelImpl::segment_plan(std::int64_t steps, std::int64_t batch) const {
@@ -80,7 +96,7 @@ void ModelImpl::reserve_workspace(std::int64_t steps, std::int64_t batch, const 
   }
   const std::int64_t H = config.hidden_size;
   const DType dt = config.dtype;
-  const Device dev = config.device;
+  const ExecutionContext& dev = context;
   Workspace w;
   w.segment_rows = std::max(k * batch, work.segment_rows);
   w.ring_rows = std::max(ring_rows, work.ring_rows);
@@ -168,7 +184,7 @@ SequenceDims dims_of(const ModelImpl& m, std::int64_t steps, std::int64_t batch)
 
 SequenceDims dims_of(const ModelImpl& m, const ContextData& ctx) {
   SequenceDims d = dims_of(m, ctx.steps, ctx.batch);
-  d.lengths = static_cast<const std::int32_t*>(ctx.lengths.get());
+  d.lengths = static_cast<const std::int32_t*>(ctx.lengths.data());
   return d;
 }
 
@@ -293,22 +309,23 @@ struct SequenceShape {
   std::int64_t steps = 0, batch = 0;
 };
 
-SequenceShape check_sequence(const char* where, const LstmConfig& cfg, const Tensor& x,
+SequenceShape check_sequence(const char* where, ModelImpl& m, const Tensor& x,
                              const Tensor& h0, const Tensor& c0,
                              const std::vector<std::int64_t>& lengths) {
+  const LstmConfig& cfg = m.config;
   const char* layout = cfg.batch_first ? "[B >= 1, T >= 1, X = " : "[T >= 1, B >= 1, X = ";
   if (!x.defined() || x.shape().size() != 3 || x.dim(2) != cfg.input_size || x.dim(0) < 1 ||
       x.dim(1) < 1) {
     throw ShapeError(std::string("fuselstm: ") + where + ": x must be " + layout +
                      std::to_string(cfg.input_size) + "], got " + x.describe());
   }
-  check_tensor(where, "x", x, x.shape(), cfg.dtype, cfg.device);
+  check_tensor(where, "x", x, x.shape(), m);
   SequenceShape s;
   s.steps = cfg.batch_first ? x.dim(1) : x.dim(0);
   s.batch = cfg.batch_first ? x.dim(0) : x.dim(1);
   const Shape state{cfg.num_layers * cfg.directions(), s.batch, cfg.hidden_size};
-  if (h0.defined()) check_tensor(where, "h0", h0, state, cfg.dtype, cfg.device);
-  if (c0.defined()) check_tensor(where, "c0", c0, state, cfg.dtype, cfg.device);
+  if (h0.defined()) check_tensor(where, "h0", h0, state, m);
+  if (c0.defined()) check_tensor(where, "c0", c0, state, m);
   if (!lengths.empty()) {
     if (static_cast<std::int64_t>(lengths.size()) != s.batch) {
       throw ShapeError(std::string("fuselstm: ") + where + ": lengths must have B = " +
@@ -326,13 +343,12 @@ SequenceShape check_sequence(const char* where, const LstmConfig& cfg, const Ten
   return s;
 }
 
-// The lengths as int32 on the device (empty buffer when not given).
-DeviceBuffer device_lengths(const Device& device, const std::vector<std::int64_t>& lengths) {
-  if (lengths.empty()) return DeviceBuffer();
+// The lengths as int32 on the model's device (empty buffer when not given).
+RawBuffer device_lengths(const ModelImpl& m, const std::vector<std::int64_t>& lengths) {
+  if (lengths.empty()) return RawBuffer();
   const std::vector<std::int32_t> narrow(lengths.begin(), lengths.end());  // checked <= T
-  DeviceBuffer buffer(device, narrow.size() * sizeof(std::int32_t));
-  copy_bytes(buffer.get(), device, narrow.data(), Device::cpu(),
-             narrow.size() * sizeof(std::int32_t));
+  RawBuffer buffer(m.context.state(), narrow.size() * sizeof(std::int32_t));
+  buffer.copy_from_host(narrow.data());
   return buffer;
 }
 
@@ -358,12 +374,12 @@ void run_infer(ModelImpl& m, const SequenceDims& dims, const SegmentPlan& plan, 
   const LstmConfig& cfg = m.config;
   const std::int64_t T_ = dims.steps, B = dims.batch, H = dims.hidden, k = plan.projection_steps;
   Tensor x_time_major, h_a, h_b, c, gates, c_mid;  // allocated before any work is queued
-  if (cfg.batch_first) x_time_major = Tensor::empty({T_, B, dims.input}, cfg.dtype, cfg.device);
-  h_a = Tensor::empty({T_ + 1, B, H}, cfg.dtype, cfg.device);
-  if (dims.layers > 1) h_b = Tensor::empty({T_ + 1, B, H}, cfg.dtype, cfg.device);
-  c = Tensor::empty({B, H}, cfg.dtype, cfg.device);
-  gates = Tensor::empty({k * B, 4 * H}, cfg.dtype, cfg.device);
-  c_mid = Tensor::empty({k * B, H}, cfg.dtype, cfg.device);
+  if (cfg.batch_first) x_time_major = Tensor::empty({T_, B, dims.input}, cfg.dtype, m.context);
+  h_a = Tensor::empty({T_ + 1, B, H}, cfg.dtype, m.context);
+  if (dims.layers > 1) h_b = Tensor::empty({T_ + 1, B, H}, cfg.dtype, m.context);
+  c = Tensor::empty({B, H}, cfg.dtype, m.context);
+  gates = Tensor::empty({k * B, 4 * H}, cfg.dtype, m.context);
+  c_mid = Tensor::empty({k * B, H}, cfg.dtype, m.context);
   const T* input = x.data_as<T>();
   if (cfg.batch_first) {
     copy_time_major<T>(m, x, T_, B, x_time_major);
@@ -385,9 +401,10 @@ void run_infer(ModelImpl& m, const SequenceDims& dims, const SegmentPlan& plan, 
 
 ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
                             const std::vector<std::int64_t>& lengths) {
+  detail::DeviceScope scope(impl_->config.device);
   detail::ModelImpl& m = *impl_;
   const LstmConfig& cfg = m.config;
-  const auto [T, B] = detail::check_sequence("forward", cfg, x, h0, c0, lengths);
+  const auto [T, B] = detail::check_sequence("forward", m, x, h0, c0, lengths);
   const std::int64_t H = cfg.hidden_size, L = cfg.num_layers, D = cfg.directions();
   const Shape state{L * D, B, H};
 
@@ -398,27 +415,27 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
   ctx->batch = B;
   ctx->plan = m.segment_plan(T, B);
   m.reserve_workspace(T, B, ctx->plan);
-  ctx->lengths = detail::device_lengths(cfg.device, lengths);
-  ctx->x = Tensor::empty({T, B, cfg.input_size}, cfg.dtype, cfg.device);
+  ctx->lengths = detail::device_lengths(m, lengths);
+  ctx->x = Tensor::empty({T, B, cfg.input_size}, cfg.dtype, m.context);
   const std::int64_t checkpoints = ctx->plan.recompute ? ctx->plan.segments() + 1 : T + 1;
   for (std::int64_t k = 0; k < L * D; ++k) {
-    ctx->h.push_back(Tensor::empty({T + 1, B, H}, cfg.dtype, cfg.device));
-    ctx->checkpoints.push_back(Tensor::empty({checkpoints, B, H}, cfg.dtype, cfg.device));
+    ctx->h.push_back(Tensor::empty({T + 1, B, H}, cfg.dtype, m.context));
+    ctx->checkpoints.push_back(Tensor::empty({checkpoints, B, H}, cfg.dtype, m.context));
     if (!ctx->plan.recompute) {
-      ctx->gates.push_back(Tensor::empty({T, B, 4 * H}, cfg.dtype, cfg.device));
+      ctx->gates.push_back(Tensor::empty({T, B, 4 * H}, cfg.dtype, m.context));
     }
   }
   if (D == 2) {
     for (std::int64_t k = 0; k < L; ++k) {
       const std::int64_t X = k == 0 ? cfg.input_size : D * H;
-      ctx->reversed_input.push_back(Tensor::empty({T, B, X}, cfg.dtype, cfg.device));
-      if (k + 1 < L) ctx->layer_output.push_back(Tensor::empty({T, B, D * H}, cfg.dtype, cfg.device));
+      ctx->reversed_input.push_back(Tensor::empty({T, B, X}, cfg.dtype, m.context));
+      if (k + 1 < L) ctx->layer_output.push_back(Tensor::empty({T, B, D * H}, cfg.dtype, m.context));
     }
   }
   ForwardResult out;
-  out.y = Tensor::empty(detail::sequence_shape(cfg, T, B, D * H), cfg.dtype, cfg.device);
-  out.hT = Tensor::empty(state, cfg.dtype, cfg.device);
-  out.cT = Tensor::empty(state, cfg.dtype, cfg.device);
+  out.y = Tensor::empty(detail::sequence_shape(cfg, T, B, D * H), cfg.dtype, m.context);
+  out.hT = Tensor::empty(state, cfg.dtype, m.context);
+  out.cT = Tensor::empty(state, cfg.dtype, m.context);
   detail::prepare_dropout(m, *ctx);  // inter-layer dropout (training only)
 
   if (cfg.dtype == DType::f32) {
@@ -434,6 +451,7 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
 
 BackwardResult Lstm::backward(const ForwardContext& context, const Tensor& dy, const Tensor& dhT,
                               const Tensor& dcT, bool compute_dx) {
+  detail::DeviceScope scope(impl_->config.device);
   detail::ModelImpl& m = *impl_;
   const LstmConfig& cfg = m.config;
   if (!context.defined()) throw ValueError("fuselstm: backward: the context is empty");
@@ -445,23 +463,22 @@ BackwardResult Lstm::backward(const ForwardContext& context, const Tensor& dy, c
   const std::int64_t D = cfg.directions();
   const Shape state{L * D, B, H};
   if (dy.defined()) {
-    detail::check_tensor("backward", "dy", dy, detail::sequence_shape(cfg, T, B, D * H),
-                         cfg.dtype, cfg.device);
+    detail::check_tensor("backward", "dy", dy, detail::sequence_shape(cfg, T, B, D * H), m);
   }
-  if (dhT.defined()) detail::check_tensor("backward", "dhT", dhT, state, cfg.dtype, cfg.device);
-  if (dcT.defined()) detail::check_tensor("backward", "dcT", dcT, state, cfg.dtype, cfg.device);
+  if (dhT.defined()) detail::check_tensor("backward", "dhT", dhT, state, m);
+  if (dcT.defined()) detail::check_tensor("backward", "dcT", dcT, state, m);
 
   m.reserve_workspace(T, B, ctx.plan);
   BackwardResult out;
   Tensor dx_time_major;
   if (compute_dx) {
-    out.dx = Tensor::empty(detail::sequence_shape(cfg, T, B, cfg.input_size), cfg.dtype, cfg.device);
-    if (cfg.batch_first) dx_time_major = Tensor::empty({T, B, cfg.input_size}, cfg.dtype, cfg.device);
+    out.dx = Tensor::empty(detail::sequence_shape(cfg, T, B, cfg.input_size), cfg.dtype, m.context);
+    if (cfg.batch_first) dx_time_major = Tensor::empty({T, B, cfg.input_size}, cfg.dtype, m.context);
   }
   Tensor dh_carry;
-  if (ctx.lengths.get()) dh_carry = Tensor::empty({B, H}, cfg.dtype, cfg.device);
-  out.dh0 = Tensor::empty(state, cfg.dtype, cfg.device);
-  out.dc0 = Tensor::empty(state, cfg.dtype, cfg.device);
+  if (ctx.lengths.data()) dh_carry = Tensor::empty({B, H}, cfg.dtype, m.context);
+  out.dh0 = Tensor::empty(state, cfg.dtype, m.context);
+  out.dc0 = Tensor::empty(state, cfg.dtype, m.context);
 
   if (cfg.dtype == DType::f32) {
     detail::run_backward<float>(m, ctx, dy, dhT, dcT, dh_carry, dx_time_major, out);
@@ -473,9 +490,10 @@ BackwardResult Lstm::backward(const ForwardContext& context, const Tensor& dy, c
 
 InferenceResult Lstm::infer(const Tensor& x, const Tensor& h0, const Tensor& c0,
                             const std::vector<std::int64_t>& lengths) {
+  detail::DeviceScope scope(impl_->config.device);
   detail::ModelImpl& m = *impl_;
   const LstmConfig& cfg = m.config;
-  const auto [T, B] = detail::check_sequence("infer", cfg, x, h0, c0, lengths);
+  const auto [T, B] = detail::check_sequence("infer", m, x, h0, c0, lengths);
   if (cfg.bidirectional) {
     // The reverse direction needs the whole sequence; the training forward's buffers serve, in
     // evaluation mode (inference never applies dropout).
@@ -491,13 +509,13 @@ InferenceResult Lstm::infer(const Tensor& x, const Tensor& h0, const Tensor& c0,
     }
   }
   const Shape state{cfg.num_layers, B, cfg.hidden_size};
-  const detail::DeviceBuffer device_lengths = detail::device_lengths(cfg.device, lengths);
+  const detail::RawBuffer device_lengths = detail::device_lengths(m, lengths);
   detail::SequenceDims dims = detail::dims_of(m, T, B);
-  dims.lengths = static_cast<const std::int32_t*>(device_lengths.get());
+  dims.lengths = static_cast<const std::int32_t*>(device_lengths.data());
   InferenceResult out;
-  out.y = Tensor::empty(detail::sequence_shape(cfg, T, B, cfg.hidden_size), cfg.dtype, cfg.device);
-  out.hT = Tensor::empty(state, cfg.dtype, cfg.device);
-  out.cT = Tensor::empty(state, cfg.dtype, cfg.device);
+  out.y = Tensor::empty(detail::sequence_shape(cfg, T, B, cfg.hidden_size), cfg.dtype, m.context);
+  out.hT = Tensor::empty(state, cfg.dtype, m.context);
+  out.cT = Tensor::empty(state, cfg.dtype, m.context);
   const detail::SegmentPlan plan = m.segment_plan(T, B);
   if (cfg.dtype == DType::f32) detail::run_infer<float>(m, dims, plan, x, h0, c0, out);
   else detail::run_infer<double>(m, dims, plan, x, h0, c0, out);
@@ -505,7 +523,9 @@ InferenceResult Lstm::infer(const Tensor& x, const Tensor& h0, const Tensor& c0,
 }
 
 Tensor Lstm::step(const Tensor& x_t, Tensor& h, Tensor& c) {
-  const LstmConfig& cfg = impl_->config;
+  detail::DeviceScope scope(impl_->config.device);
+  detail::ModelImpl& m = *impl_;
+  const LstmConfig& cfg = m.config;
   if (cfg.bidirectional) {
     throw ValueError("fuselstm: step: a bidirectional model needs the whole sequence; use infer()");
   }
@@ -515,9 +535,9 @@ Tensor Lstm::step(const Tensor& x_t, Tensor& h, Tensor& c) {
   }
   const std::int64_t B = x_t.dim(0);
   const Shape state{cfg.num_layers, B, cfg.hidden_size};
-  detail::check_tensor("step", "x_t", x_t, x_t.shape(), cfg.dtype, cfg.device);
-  detail::check_tensor("step", "h", h, state, cfg.dtype, cfg.device);
-  detail::check_tensor("step", "c", c, state, cfg.dtype, cfg.device);
+  detail::check_tensor("step", "x_t", x_t, x_t.shape(), m);
+  if (h.defined()) detail::check_tensor("step", "h", h, state, m);  // undefined: zeros
+  if (c.defined()) detail::check_tensor("step", "c", c, state, m);
   // One step is a sequence of length 1 in either layout: [1, B, X] and [B, 1, X] hold the same
   // bytes in the same order.
   Tensor x = x_t.clone().reshape(cfg.batch_first ? Shape{B, 1, cfg.input_size}
@@ -538,6 +558,7 @@ MemoryPlan Lstm::plan_memory(std::int64_t steps, std::int64_t batch) const {
 }
 
 void Lstm::zero_grad() {
+  detail::DeviceScope scope(impl_->config.device);
   for (Tensor& g : impl_->grads) {
     if (impl_->config.dtype == DType::f32) {
       impl_->ops<float>().fill(g.data_as<float>(), g.numel(), 0.0f);
@@ -547,9 +568,8 @@ void Lstm::zero_grad() {
   }
 }
 
-void Lstm::synchronize() {
-  if (impl_->config.dtype == DType::f32) impl_->ops<float>().synchronize();
-  else impl_->ops<double>().synchronize();
-}
+void Lstm::synchronize() { impl_->context.synchronize(); }
+
+const ExecutionContext& Lstm::context() const { return impl_->context; }
 
 }  // namespace fuselstm

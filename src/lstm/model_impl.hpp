@@ -10,7 +10,8 @@
 
 #include "fuselstm/config.hpp"
 #include "fuselstm/lstm.hpp"
-#include "runtime/memory.hpp"
+#include "runtime/context_state.hpp"
+#include "runtime/raw_buffer.hpp"
 #include "ops/ops.hpp"
 #include "lstm/sequence.hpp"
 
@@ -21,7 +22,7 @@ struct ContextData {
   std::int64_t steps = 0;
   std::int64_t batch = 0;
   SegmentPlan plan;
-  DeviceBuffer lengths;            // [B] int32, or empty: every sequence has T steps
+  RawBuffer lengths;               // [B] int32, or empty: every sequence has T steps
   Tensor x;                        // [T, B, X] copy of the input (dW_ih of layer 0 needs it)
   // Per unit (layer·D + direction):
   std::vector<Tensor> h;           // [T+1, B, H]
@@ -42,6 +43,7 @@ struct ModelImpl {
   explicit ModelImpl(const LstmConfig& config);
 
   LstmConfig config;
+  ExecutionContext context;  // where everything of the model lives and runs
   std::uint64_t id;  // tells this model's contexts from other models'
   std::vector<std::string> names;
   std::map<std::string, std::size_t> index_of;
@@ -50,8 +52,10 @@ struct ModelImpl {
   bool training = true;              // applies inter-layer dropout (Lstm::set_training)
   std::uint64_t dropout_offset = 0;  // next position in the dropout stream
 
-  std::unique_ptr<ops::Ops<float>> ops_f32;   // when config.dtype == f32
-  std::unique_ptr<ops::Ops<double>> ops_f64;  // when config.dtype == f64
+  // The context's ops for config.dtype and config.math (shared: tests may substitute recording
+  // ops for one model).
+  std::shared_ptr<ops::Ops<float>> ops_f32;   // when config.dtype == f32
+  std::shared_ptr<ops::Ops<double>> ops_f64;  // when config.dtype == f64
   template <typename T> ops::Ops<T>& ops();
 
   // Scratch shared by forward (recompute) and backward; grown, never shrunk, so a training loop
@@ -80,6 +84,11 @@ struct ModelImpl {
   /// Grows the workspace to serve (T, B, plan); allocates into locals first, so a failure
   /// changes nothing.
   void reserve_workspace(std::int64_t steps, std::int64_t batch, const SegmentPlan& plan);
+};
+
+/// The implementation behind a public Lstm, for the library's own tools and white-box tests.
+struct ModelAccess {
+  static ModelImpl& impl(Lstm& model) { return *model.impl_; }
 };
 
 template <> inline ops::Ops<float>& ModelImpl::ops<float>() { return *ops_f32; }

@@ -1,8 +1,9 @@
 #pragma once
 // The ops interface the orchestration is written against. Two implementations with the same
 // semantics: host (BLAS or loops; runs in CI and is the CPU path) and CUDA (cuBLAS + kernels/).
-// All pointers are memory of the ops' device; every call is asynchronous on the device's stream
-// and returns without waiting, except synchronize().
+// All pointers are memory of the ops' device; every call is queued on the execution context's
+// stream and returns without waiting, except synchronize(). The caller has made the device
+// current (detail::DeviceScope at the public call).
 
 #include <cstdint>
 #include <memory>
@@ -14,6 +15,10 @@
 #include "kernels/optim_math.hpp"
 #include "fuselstm/config.hpp"
 #include "fuselstm/device.hpp"
+
+namespace fuselstm::detail {
+class CachingArena;
+}
 
 namespace fuselstm::ops {
 
@@ -92,16 +97,11 @@ std::unique_ptr<Ops<T>> make_host_ops();
 template <typename T>
 std::unique_ptr<Ops<T>> make_host_loop_ops();
 
-/// CUDA ops on `device` and `stream` (a cudaStream_t; null: a new stream owned by the ops).
+/// CUDA ops queued on `stream` (a cudaStream_t of `device`), with a cuBLAS handle configured once
+/// (stream, math mode, a fixed workspace taken from `arena`). Made by the execution context.
 /// Throws DeviceError when the library was built without CUDA or the device is unusable.
 template <typename T>
-std::unique_ptr<Ops<T>> make_cuda_ops(const Device& device, void* stream, MathMode math);
-
-/// The ops for config.device.
-template <typename T>
-std::unique_ptr<Ops<T>> make_ops(const Device& device, void* stream, MathMode math) {
-  if (device.is_cuda()) return make_cuda_ops<T>(device, stream, math);
-  return make_host_ops<T>();
-}
+std::unique_ptr<Ops<T>> make_cuda_ops(const Device& device, void* stream, MathMode math,
+                                      detail::CachingArena& arena);
 
 }  // namespace fuselstm::ops

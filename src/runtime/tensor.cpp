@@ -2,7 +2,10 @@
 
 #include <limits>
 
+#include <cstring>
+
 #include "fuselstm/error.hpp"
+#include "runtime/context_state.hpp"
 #include "runtime/memory.hpp"
 
 namespace fuselstm {
@@ -32,48 +35,91 @@ std::int64_t shape_numel(const Shape& shape) {
 }
 
 struct Tensor::Storage {
-  Device device;
+  std::shared_ptr<detail::ContextState> context;  // keeps the arena alive while the block lives
   void* pointer = nullptr;
   std::size_t bytes = 0;
-  Storage(const Device& d, std::size_t b)
-      : device(d), pointer(b ? detail::allocate_bytes(d, b) : nullptr), bytes(b) {}
-  ~Storage() { detail::free_bytes(device, pointer, bytes); }
+  Storage(std::shared_ptr<detail::ContextState> c, std::size_t b)
+      : context(std::move(c)), pointer(context->arena.allocate(b)), bytes(b) {}
+  ~Storage() { context->arena.deallocate(pointer); }
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 };
+
+namespace {
+
+// Copies `bytes` from src (on src_ctx) to dst (on dst_ctx), queued on the destination's stream
+// (the source's when the destination is the host, which then waits for it).
+void copy_between(void* dst, detail::ContextState& dst_ctx, const void* src,
+                  detail::ContextState& src_ctx, std::size_t bytes) {
+  if (bytes == 0) return;
+  const Device dd = dst_ctx.device, sd = src_ctx.device;
+  if (dd.is_cpu() && sd.is_cpu()) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+  if (dd.is_cuda() && sd.is_cuda() && dd.index != sd.index) {
+    throw DeviceError("fuselstm: copies between two CUDA devices (" + sd.str() + " -> " +
+                      dd.str() + ") are not supported; go through the host");
+  }
+  detail::ContextState& queue = dd.is_cuda() ? dst_ctx : src_ctx;
+  detail::DeviceScope scope(queue.device);
+  if (dd.is_cuda() && sd.is_cuda()) dst_ctx.order_after(src_ctx);
+  detail::cuda_runtime::copy_async(dst, dd.is_cuda(), src, sd.is_cuda(), bytes,
+                                   queue.device.index, queue.stream.get());
+}
+
+}  // namespace
 
 Tensor::Tensor() = default;
 Tensor::~Tensor() = default;
 Tensor::Tensor(Tensor&&) noexcept = default;
 Tensor& Tensor::operator=(Tensor&&) noexcept = default;
 
-Tensor Tensor::empty(const Shape& shape, DType dtype, const Device& device) {
+Tensor Tensor::empty(const Shape& shape, DType dtype, const ExecutionContext& context) {
   Tensor t;
   t.numel_ = shape_numel(shape);
+  if (t.numel_ > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(dtype_size(dtype))) {
+    throw ShapeError("fuselstm: shape " + shape_str(shape) + " has too many bytes");
+  }
   t.shape_ = shape;
   t.dtype_ = dtype;
-  t.device_ = device;
-  t.storage_ = std::make_unique<Storage>(device, static_cast<std::size_t>(t.numel_) * dtype_size(dtype));
+  t.device_ = context.device();
+  t.storage_ = std::make_unique<Storage>(context.state(),
+                                         static_cast<std::size_t>(t.numel_) * dtype_size(dtype));
+  return t;
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, const Device& device) {
+  return empty(shape, dtype, ExecutionContext::default_for(device));
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, const ExecutionContext& context) {
+  Tensor t = empty(shape, dtype, context);
+  t.fill(0.0);
   return t;
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, const Device& device) {
-  Tensor t = empty(shape, dtype, device);
-  t.fill(0.0);
+  return zeros(shape, dtype, ExecutionContext::default_for(device));
+}
+
+template <typename U>
+Tensor Tensor::from_vector(const Shape& shape, const std::vector<U>& values, DType dtype,
+                           const ExecutionContext& context) {
+  const std::int64_t n = shape_numel(shape);
+  if (static_cast<std::int64_t>(values.size()) != n) {
+    throw ShapeError("fuselstm: from_vector: shape " + shape_str(shape) + " needs " +
+                     std::to_string(n) + " values, got " + std::to_string(values.size()));
+  }
+  Tensor t = empty(shape, dtype, context);
+  t.assign(values);
   return t;
 }
 
 template <typename U>
 Tensor Tensor::from_vector(const Shape& shape, const std::vector<U>& values, DType dtype,
                            const Device& device) {
-  const std::int64_t n = shape_numel(shape);
-  if (static_cast<std::int64_t>(values.size()) != n) {
-    throw ShapeError("fuselstm: from_vector: shape " + shape_str(shape) + " needs " +
-                     std::to_string(n) + " values, got " + std::to_string(values.size()));
-  }
-  Tensor t = empty(shape, dtype, device);
-  t.assign(values);
-  return t;
+  return from_vector(shape, values, dtype, ExecutionContext::default_for(device));
 }
 
 Tensor Tensor::reshape(const Shape& shape) && {
@@ -86,13 +132,25 @@ Tensor Tensor::reshape(const Shape& shape) && {
   return t;
 }
 
-Tensor Tensor::clone() const { return to(device_); }
+Tensor Tensor::clone() const {
+  if (!defined()) return Tensor();
+  return to(context());
+}
 
 Tensor Tensor::to(const Device& device) const {
+  return to(ExecutionContext::default_for(device));
+}
+
+Tensor Tensor::to(const ExecutionContext& context) const {
   if (!defined()) return Tensor();
-  Tensor t = empty(shape_, dtype_, device);
-  detail::copy_bytes(t.data(), device, data(), device_, bytes());
+  Tensor t = empty(shape_, dtype_, context);
+  copy_between(t.data(), *context.state(), data(), *storage_->context, bytes());
   return t;
+}
+
+ExecutionContext Tensor::context() const {
+  if (!storage_) return ExecutionContext::default_for(Device::cpu());
+  return ExecutionContext(storage_->context);
 }
 
 std::int64_t Tensor::dim(std::size_t axis) const {
@@ -135,7 +193,7 @@ std::vector<To> convert(const From* src, std::int64_t n) {
 template <typename U>
 std::vector<U> Tensor::to_vector() const {
   if (!defined()) return {};
-  const Tensor host = device_.is_cpu() ? Tensor() : to(Device::cpu());
+  const Tensor host = device_.is_cpu() ? Tensor() : to(Device::cpu());  // waits for the stream
   const void* src = device_.is_cpu() ? data() : host.data();
   if (dtype_ == DType::f32) return convert<U>(static_cast<const float*>(src), numel_);
   return convert<U>(static_cast<const double*>(src), numel_);
@@ -150,16 +208,24 @@ void Tensor::assign(const std::vector<U>& values) {
   }
   if (dtype_ == DType::f32) {
     const std::vector<float> v = convert<float>(values.data(), numel_);
-    detail::copy_bytes(data(), device_, v.data(), Device::cpu(), bytes());
+    copy_from_host(v.data());
   } else {
     const std::vector<double> v = convert<double>(values.data(), numel_);
-    detail::copy_bytes(data(), device_, v.data(), Device::cpu(), bytes());
+    copy_from_host(v.data());
   }
 }
 
 void Tensor::fill(double value) {
   if (!defined()) throw ShapeError("fuselstm: fill on an undefined tensor");
-  assign(std::vector<double>(static_cast<std::size_t>(numel_), value));
+  detail::ContextState& ctx = *storage_->context;
+  detail::DeviceScope scope(ctx.device);
+  if (dtype_ == DType::f32) ctx.ops<float>()->fill(data_as<float>(), numel_, static_cast<float>(value));
+  else ctx.ops<double>()->fill(data_as<double>(), numel_, value);
+}
+
+void Tensor::copy_from_host(const void* src) {
+  copy_between(data(), *storage_->context, src, *detail::default_context_state(Device::cpu()),
+               bytes());
 }
 
 template float* Tensor::data_as<float>();
@@ -174,5 +240,9 @@ template Tensor Tensor::from_vector<float>(const Shape&, const std::vector<float
                                            const Device&);
 template Tensor Tensor::from_vector<double>(const Shape&, const std::vector<double>&, DType,
                                             const Device&);
+template Tensor Tensor::from_vector<float>(const Shape&, const std::vector<float>&, DType,
+                                           const ExecutionContext&);
+template Tensor Tensor::from_vector<double>(const Shape&, const std::vector<double>&, DType,
+                                            const ExecutionContext&);
 
 }  // namespace fuselstm

@@ -31,7 +31,7 @@ double clip_grad_norm(const ParameterList& params, double max_norm) {
   const double coefficient = max_norm / (norm + 1e-6);
   if (coefficient < 1) {  // false for a NaN norm: the gradients stay as they are
     for (const ParameterRef& p : params) {
-      detail::with_ops(*p.owner, [&](auto& ops) {
+      detail::with_ops(*p.value, [&](auto& ops) {
         using T = detail::elem_t<decltype(ops)>;
         ops.scale(p.gradient->numel(), T(coefficient), p.gradient->template data_as<T>());
       });
@@ -43,7 +43,7 @@ double clip_grad_norm(const ParameterList& params, double max_norm) {
 void clip_grad_value(const ParameterList& params, double clip_value) {
   check_positive("clip_grad_value", "clip_value", clip_value);
   for (const ParameterRef& p : params) {
-    detail::with_ops(*p.owner, [&](auto& ops) {
+    detail::with_ops(*p.value, [&](auto& ops) {
       using T = detail::elem_t<decltype(ops)>;
       ops.clamp(p.gradient->numel(), T(-clip_value), T(clip_value),
                 p.gradient->template data_as<T>());

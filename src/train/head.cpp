@@ -23,24 +23,28 @@ Shape with_last(Shape shape, std::int64_t last) {
 
 }  // namespace
 
-Linear::Linear(Lstm& model, std::int64_t out_features, std::uint64_t seed, bool bias,
+Linear::Linear(std::int64_t in_features, std::int64_t out_features, DType dtype,
+               const ExecutionContext& context, std::uint64_t seed, bool bias,
                const std::string& name)
-    : owner_(&model.impl()), name_(name), t_(std::make_unique<Tensors>()) {
-  if (out_features < 1) {
-    throw ValueError("fuselstm: Linear: out_features must be >= 1, got " +
-                     std::to_string(out_features));
+    : name_(name), t_(std::make_unique<Tensors>()) {
+  if (in_features < 1 || out_features < 1) {
+    throw ValueError("fuselstm: Linear: in_features and out_features must be >= 1, got " +
+                     std::to_string(in_features) + " and " + std::to_string(out_features));
   }
-  const LstmConfig& cfg = owner_->config;
-  const std::int64_t H = cfg.hidden_size;
-  t_->weight = Tensor::empty({out_features, H}, cfg.dtype, cfg.device);
-  t_->weight_grad = Tensor::zeros({out_features, H}, cfg.dtype, cfg.device);
+  t_->weight = Tensor::empty({out_features, in_features}, dtype, context);
+  t_->weight_grad = Tensor::zeros({out_features, in_features}, dtype, context);
   if (bias) {
-    t_->bias = Tensor::empty({out_features}, cfg.dtype, cfg.device);
-    t_->bias_grad = Tensor::zeros({out_features}, cfg.dtype, cfg.device);
+    t_->bias = Tensor::empty({out_features}, dtype, context);
+    t_->bias_grad = Tensor::zeros({out_features}, dtype, context);
   }
-  const double bound = 1.0 / std::sqrt(static_cast<double>(H));
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
   init_uniform(seed, -bound, bound);
 }
+
+Linear::Linear(const Lstm& model, std::int64_t out_features, std::uint64_t seed, bool bias,
+               const std::string& name)
+    : Linear(model.config().directions() * model.config().hidden_size, out_features,
+             model.config().dtype, model.context(), seed, bias, name) {}
 
 Linear::~Linear() = default;
 Linear::Linear(Linear&&) noexcept = default;
@@ -104,10 +108,10 @@ Tensor Linear::forward(const Tensor& input) const {
     throw ShapeError("fuselstm: Linear::forward: input must be [..., " + std::to_string(H) +
                      "], got " + input.describe());
   }
-  detail::check_operand("Linear::forward", "input", input, *owner_);
+  detail::check_operand("Linear::forward", "input", input, t_->weight);
   const std::int64_t rows = rows_of(input);
-  Tensor out = Tensor::empty(with_last(input.shape(), K), input.dtype(), input.device());
-  detail::with_ops(*owner_, [&](auto& ops) {
+  Tensor out = Tensor::empty(with_last(input.shape(), K), input.dtype(), t_->weight.context());
+  detail::with_ops(t_->weight, [&](auto& ops) {
     using T = detail::elem_t<decltype(ops)>;
     const T beta = has_bias() ? T(1) : T(0);
     if (has_bias()) ops.broadcast_rows(rows, K, t_->bias.data_as<T>(), out.data_as<T>());
@@ -124,12 +128,12 @@ Tensor Linear::backward(const Tensor& input, const Tensor& doutput) {
     throw ShapeError("fuselstm: Linear::backward: input must be [..., " + std::to_string(H) +
                      "], got " + input.describe());
   }
-  detail::check_operand("Linear::backward", "input", input, *owner_);
+  detail::check_operand("Linear::backward", "input", input, t_->weight);
   const Shape out_shape = with_last(input.shape(), K);
-  detail::check_operand("Linear::backward", "doutput", doutput, *owner_, &out_shape);
+  detail::check_operand("Linear::backward", "doutput", doutput, t_->weight, &out_shape);
   const std::int64_t rows = rows_of(input);
-  Tensor dinput = Tensor::empty(input.shape(), input.dtype(), input.device());
-  detail::with_ops(*owner_, [&](auto& ops) {
+  Tensor dinput = Tensor::empty(input.shape(), input.dtype(), t_->weight.context());
+  detail::with_ops(t_->weight, [&](auto& ops) {
     using T = detail::elem_t<decltype(ops)>;
     const T* dout = doutput.data_as<T>();
     // dW[K, H] += doutᵀ[K, rows]·input[rows, H]  (column-major: H×K += input(H×rows)·dout(K×rows)ᵀ)
@@ -144,7 +148,7 @@ Tensor Linear::backward(const Tensor& input, const Tensor& doutput) {
 }
 
 void Linear::zero_grad() {
-  detail::with_ops(*owner_, [&](auto& ops) {
+  detail::with_ops(t_->weight, [&](auto& ops) {
     using T = detail::elem_t<decltype(ops)>;
     ops.fill(t_->weight_grad.data_as<T>(), t_->weight_grad.numel(), T(0));
     if (has_bias()) ops.fill(t_->bias_grad.data_as<T>(), t_->bias_grad.numel(), T(0));

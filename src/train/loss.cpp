@@ -1,5 +1,5 @@
 // Losses: checks, then one fused loss-and-gradient op over the rows seen and one deterministic
-// reduction of the terms, on the model's ops; the value is read back after a synchronize.
+// reduction of the terms, on the ops of the input's context; the value is read back after a synchronize.
 
 #include "fuselstm/loss.hpp"
 
@@ -20,40 +20,36 @@ RowRange rows_seen(const LossOptions& o, std::int64_t T, std::int64_t B) {
   return {(T - 1) * B, B};
 }
 
-void check_sequence(const char* where, const char* name, const Tensor& t,
-                    const detail::ModelImpl& owner) {
+void check_sequence(const char* where, const char* name, const Tensor& t) {
   if (!t.defined() || t.shape().size() != 3 || t.dim(0) < 1 || t.dim(1) < 1 || t.dim(2) < 1) {
     throw ShapeError(std::string("fuselstm: ") + where + ": " + name +
                      " must be [T >= 1, B >= 1, K >= 1], got " + t.describe());
   }
-  detail::check_operand(where, name, t, owner);
 }
 
-// A 1-D scratch tensor with room for at least n elements (kept when large enough).
-void reserve(Tensor& t, std::int64_t n, DType dtype, const Device& device) {
-  if (!t.defined() || t.numel() < n) t = Tensor::empty({n}, dtype, device);
+// A 1-D scratch tensor on `like`'s context with room for at least n elements of `dtype` (kept
+// while it is large enough and on that context: a loop of one shape allocates it once).
+void reserve(Tensor& t, std::int64_t n, DType dtype, const Tensor& like) {
+  if (!t.defined() || t.numel() < n || t.dtype() != dtype || t.context() != like.context()) {
+    t = Tensor::empty({n}, dtype, like.context());
+  }
 }
 
-double read_back(detail::ModelImpl& owner, const Tensor& total) {
-  detail::with_ops(owner, [](auto& ops) { ops.synchronize(); });
-  return total.to_vector<double>()[0];
-}
+// The loss value: the copy to the host waits for the context's stream.
+double read_back(const Tensor& total) { return total.to_vector<double>()[0]; }
 
 }  // namespace
 
 // --- MSE --------------------------------------------------------------------------------------
 
 struct MseLoss::Impl {
-  detail::ModelImpl* owner;
   LossOptions options;
   Tensor terms;  // [≥ n] per-element terms
   Tensor total;  // f64 [1]
 };
 
-MseLoss::MseLoss(Lstm& model, const LossOptions& options)
-    : impl_(std::make_unique<Impl>(Impl{&model.impl(), options, Tensor(), Tensor()})) {
-  impl_->total = Tensor::empty({1}, DType::f64, model.config().device);
-}
+MseLoss::MseLoss(const LossOptions& options)
+    : impl_(std::make_unique<Impl>(Impl{options, Tensor(), Tensor()})) {}
 MseLoss::~MseLoss() = default;
 MseLoss::MseLoss(MseLoss&&) noexcept = default;
 MseLoss& MseLoss::operator=(MseLoss&&) noexcept = default;
@@ -62,19 +58,19 @@ const LossOptions& MseLoss::options() const {
 }
 
 LossResult MseLoss::operator()(const Tensor& prediction, const Tensor& target) {
-  detail::ModelImpl& owner = *impl_->owner;
   const LossOptions& o = impl_->options;
-  check_sequence("MseLoss", "prediction", prediction, owner);
+  check_sequence("MseLoss", "prediction", prediction);
   const std::int64_t T = prediction.dim(0), B = prediction.dim(1), K = prediction.dim(2);
   const Shape want = o.steps == LossSteps::all ? prediction.shape() : Shape{B, K};
-  detail::check_operand("MseLoss", "target", target, owner, &want);
+  detail::check_operand("MseLoss", "target", target, prediction, &want);
 
   const RowRange rows = rows_seen(o, T, B);
   const std::int64_t n = rows.count * K;
-  reserve(impl_->terms, n, prediction.dtype(), prediction.device());
+  reserve(impl_->terms, n, prediction.dtype(), prediction);
+  reserve(impl_->total, 1, DType::f64, prediction);
   LossResult result;
-  result.grad = Tensor::empty(prediction.shape(), prediction.dtype(), prediction.device());
-  detail::with_ops(owner, [&](auto& ops) {
+  result.grad = Tensor::empty(prediction.shape(), prediction.dtype(), prediction.context());
+  detail::with_ops(prediction, [&](auto& ops) {
     using T_ = detail::elem_t<decltype(ops)>;
     T_* grad = result.grad.data_as<T_>();
     if (rows.first > 0) ops.fill(grad, rows.first * K, T_(0));
@@ -88,7 +84,7 @@ LossResult MseLoss::operator()(const Tensor& prediction, const Tensor& target) {
     ops.mse_loss(a);
     ops.reduce(kernels::ReduceKind::sum, n, a.term, impl_->total.data_as<double>());
   });
-  const double sum = read_back(owner, impl_->total);
+  const double sum = read_back(impl_->total);
   result.value = o.reduction == Reduction::mean ? sum / static_cast<double>(n) : sum;
   return result;
 }
@@ -96,18 +92,15 @@ LossResult MseLoss::operator()(const Tensor& prediction, const Tensor& target) {
 // --- Cross-entropy ----------------------------------------------------------------------------
 
 struct CrossEntropyLoss::Impl {
-  detail::ModelImpl* owner;
   LossOptions options;
   Tensor terms;               // [≥ rows] per-row terms
   Tensor total;               // f64 [1]
   detail::RawBuffer targets;  // int64 [≥ rows] on the device
+  std::shared_ptr<detail::ContextState> targets_context;
 };
 
-CrossEntropyLoss::CrossEntropyLoss(Lstm& model, const LossOptions& options)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->owner = &model.impl();
+CrossEntropyLoss::CrossEntropyLoss(const LossOptions& options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
-  impl_->total = Tensor::empty({1}, DType::f64, model.config().device);
 }
 CrossEntropyLoss::~CrossEntropyLoss() = default;
 CrossEntropyLoss::CrossEntropyLoss(CrossEntropyLoss&&) noexcept = default;
@@ -118,9 +111,8 @@ const LossOptions& CrossEntropyLoss::options() const {
 
 LossResult CrossEntropyLoss::operator()(const Tensor& logits,
                                         const std::vector<std::int64_t>& targets) {
-  detail::ModelImpl& owner = *impl_->owner;
   const LossOptions& o = impl_->options;
-  check_sequence("CrossEntropyLoss", "logits", logits, owner);
+  check_sequence("CrossEntropyLoss", "logits", logits);
   const std::int64_t T = logits.dim(0), B = logits.dim(1), K = logits.dim(2);
   const RowRange rows = rows_seen(o, T, B);
   if (static_cast<std::int64_t>(targets.size()) != rows.count) {
@@ -141,17 +133,19 @@ LossResult CrossEntropyLoss::operator()(const Tensor& logits,
   }
 
   const std::size_t target_bytes = targets.size() * sizeof(std::int64_t);
-  if (impl_->targets.bytes() < target_bytes) {
-    impl_->targets = detail::RawBuffer(logits.device(), target_bytes);
+  if (impl_->targets.bytes() < target_bytes || impl_->targets_context != logits.context().state()) {
+    impl_->targets = detail::RawBuffer(logits.context().state(), target_bytes);
+    impl_->targets_context = logits.context().state();
   }
-  reserve(impl_->terms, rows.count, logits.dtype(), logits.device());
+  reserve(impl_->terms, rows.count, logits.dtype(), logits);
+  reserve(impl_->total, 1, DType::f64, logits);
   LossResult result;
-  result.grad = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
-  // The previous call ended with a synchronize, so no kernel still reads the old targets.
-  detail::copy_bytes(impl_->targets.data(), logits.device(), targets.data(), Device::cpu(),
-                     target_bytes);
+  result.grad = Tensor::empty(logits.shape(), logits.dtype(), logits.context());
+  // Queued after the previous call's kernels, which read the old targets.
+  detail::DeviceScope scope(logits.device());
+  impl_->targets.copy_from_host(targets.data());
   const bool mean = o.reduction == Reduction::mean;
-  detail::with_ops(owner, [&](auto& ops) {
+  detail::with_ops(logits, [&](auto& ops) {
     using T_ = detail::elem_t<decltype(ops)>;
     T_* grad = result.grad.data_as<T_>();
     if (rows.first > 0) ops.fill(grad, rows.first * K, T_(0));
@@ -167,7 +161,7 @@ LossResult CrossEntropyLoss::operator()(const Tensor& logits,
     ops.cross_entropy_loss(a);
     ops.reduce(kernels::ReduceKind::sum, rows.count, a.term, impl_->total.data_as<double>());
   });
-  const double sum = read_back(owner, impl_->total);
+  const double sum = read_back(impl_->total);
   result.value = mean ? (counted > 0 ? sum / static_cast<double>(counted) : 0.0) : sum;
   return result;
 }

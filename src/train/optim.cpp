@@ -149,7 +149,7 @@ Sgd::Sgd(ParameterList params, const SgdOptions& options, const std::vector<std:
 }
 
 void Sgd::update(const ParameterRef& p, std::size_t index) {
-  detail::with_ops(*p.owner, [&](auto& ops) {
+  detail::with_ops(*p.value, [&](auto& ops) {
     using T = detail::elem_t<decltype(ops)>;
     kernels::SgdStepArgs<T> a;
     a.param = p.value->template data_as<T>();
@@ -189,7 +189,7 @@ void Adam::update(const ParameterRef& p, std::size_t index) {
   const double t = static_cast<double>(step_count() + 1);
   const double bias_correction1 = 1 - std::pow(options_.beta1, t);
   const double bias_correction2 = 1 - std::pow(options_.beta2, t);
-  detail::with_ops(*p.owner, [&](auto& ops) {
+  detail::with_ops(*p.value, [&](auto& ops) {
     using T = detail::elem_t<decltype(ops)>;
     kernels::AdamStepArgs<T> a;
     a.param = p.value->template data_as<T>();

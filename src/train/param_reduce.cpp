@@ -22,17 +22,21 @@ std::vector<double> reduce_gradients(const ParameterList& params, kernels::Reduc
   check_same_device("reduce", params);
   const std::int64_t n = static_cast<std::int64_t>(params.size());
   Tensor sums = Tensor::empty({n}, DType::f64, params[0].value->device());
-  std::set<ModelImpl*> owners;
+  std::set<ContextState*> contexts;
   for (std::int64_t k = 0; k < n; ++k) {
     const ParameterRef& p = params[k];
-    owners.insert(p.owner);
-    with_ops(*p.owner, [&](auto& ops) {
+    contexts.insert(&context_of(*p.gradient));
+    context_of(*p.gradient).order_after(context_of(sums));
+    with_ops(*p.value, [&](auto& ops) {
       using T = elem_t<decltype(ops)>;
       ops.reduce(kind, p.gradient->numel(), p.gradient->template data_as<T>(),
                  sums.data_as<double>() + k);
     });
   }
-  for (ModelImpl* owner : owners) with_ops(*owner, [](auto& ops) { ops.synchronize(); });
+  for (ContextState* c : contexts) {
+    DeviceScope scope(c->device);
+    if (c->device.is_cuda()) cuda_runtime::synchronize(c->device.index, c->stream.get());
+  }
   return sums.to_vector<double>();
 }
 

@@ -1,26 +1,24 @@
 #include "fuselstm/parameters.hpp"
 
 #include "fuselstm/head.hpp"
-#include "lstm/model_impl.hpp"
+#include "fuselstm/lstm.hpp"
 
 namespace fuselstm {
 
 ParameterList parameters_of(Lstm& model) {
-  detail::ModelImpl& m = model.impl();
   ParameterList list;
-  for (std::size_t k = 0; k < m.names.size(); ++k) {
-    const std::string& name = m.names[k];
+  for (const std::string& name : model.parameter_names()) {
     const int layer = std::stoi(name.substr(name.rfind("_l") + 2));  // "..._l{k}"
-    list.push_back({name, layer, &m.params[k], &m.grads[k], &m});
+    list.push_back({name, layer, &model.parameter(name), &model.gradient(name)});
   }
   return list;
 }
 
 ParameterList parameters_of(Linear& head) {
   ParameterList list;
-  list.push_back({head.name() + ".weight", -1, &head.weight(), &head.weight_grad(), &head.owner()});
+  list.push_back({head.name() + ".weight", -1, &head.weight(), &head.weight_grad()});
   if (head.has_bias()) {
-    list.push_back({head.name() + ".bias", -1, &head.bias(), &head.bias_grad(), &head.owner()});
+    list.push_back({head.name() + ".bias", -1, &head.bias(), &head.bias_grad()});
   }
   return list;
 }

@@ -1,13 +1,14 @@
 #pragma once
 // Small helpers shared by the training toolkit's sources (head, losses, optimizers, clipping,
-// guard): dtype dispatch onto a model's ops and argument checks. Internal.
+// guard): dtype dispatch onto the ops of a tensor's own context, and argument checks. Internal.
 
 #include <string>
 #include <type_traits>
 
 #include "fuselstm/error.hpp"
 #include "fuselstm/tensor.hpp"
-#include "lstm/model_impl.hpp"
+#include "runtime/context_state.hpp"
+#include "runtime/memory.hpp"
 
 namespace fuselstm::detail {
 
@@ -15,27 +16,35 @@ namespace fuselstm::detail {
 template <typename OpsRef>
 using elem_t = typename std::remove_reference_t<OpsRef>::value_type;
 
-/// Calls body(ops) with the owner's Ops<float> or Ops<double>, by its dtype.
+/// The context a tensor was made on.
+inline ContextState& context_of(const Tensor& t) { return *t.context().state(); }
+
+/// Calls body(ops) with the Ops<float> or Ops<double> of `t`'s context (by its dtype), with the
+/// context's device current: the work is queued on the stream that made `t`.
 template <typename Body>
-void with_ops(ModelImpl& owner, Body&& body) {
-  if (owner.config.dtype == DType::f32)
-    body(owner.ops<float>());
+void with_ops(const Tensor& t, Body&& body) {
+  ContextState& ctx = context_of(t);
+  DeviceScope scope(ctx.device);
+  if (t.dtype() == DType::f32)
+    body(*ctx.ops<float>());
   else
-    body(owner.ops<double>());
+    body(*ctx.ops<double>());
 }
 
-/// ShapeError unless `t` is defined, has the owner's dtype and device, and (when `shape` is given)
-/// exactly `shape`.
+/// ShapeError unless `t` is defined, has `like`'s dtype and device, and (when `shape` is given)
+/// exactly `shape`. A tensor of another context on the same device is accepted, and `like`'s
+/// context waits for its queued work.
 inline void check_operand(const std::string& where, const std::string& name, const Tensor& t,
-                          const ModelImpl& owner, const Shape* shape = nullptr) {
-  const DType dt = owner.config.dtype;
-  const Device dev = owner.config.device;
+                          const Tensor& like, const Shape* shape = nullptr) {
+  const DType dt = like.dtype();
+  const Device dev = like.device();
   if (!t.defined() || t.dtype() != dt || t.device() != dev || (shape && t.shape() != *shape)) {
     const std::string want =
         std::string(dtype_name(dt)) + (shape ? shape_str(*shape) : "[...]") + " on " + dev.str();
     throw ShapeError("fuselstm: " + where + ": " + name + " must be " + want + ", got " +
                      t.describe());
   }
+  context_of(like).order_after(context_of(t));
 }
 
 }  // namespace fuselstm::detail

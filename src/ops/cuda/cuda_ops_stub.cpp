@@ -6,13 +6,16 @@
 namespace fuselstm::ops {
 
 template <typename T>
-std::unique_ptr<Ops<T>> make_cuda_ops(const Device& device, void*, MathMode) {
+std::unique_ptr<Ops<T>> make_cuda_ops(const Device& device, void*, MathMode,
+                                      detail::CachingArena&) {
   throw DeviceError("fuselstm: " + device.str() +
                     " requested, but this build has no CUDA support (configure with the CUDA "
                     "toolkit and -DFUSELSTM_CUDA=ON)");
 }
 
-template std::unique_ptr<Ops<float>> make_cuda_ops<float>(const Device&, void*, MathMode);
-template std::unique_ptr<Ops<double>> make_cuda_ops<double>(const Device&, void*, MathMode);
+template std::unique_ptr<Ops<float>> make_cuda_ops<float>(const Device&, void*, MathMode,
+                                                          detail::CachingArena&);
+template std::unique_ptr<Ops<double>> make_cuda_ops<double>(const Device&, void*, MathMode,
+                                                            detail::CachingArena&);
 
 }  // namespace fuselstm::ops

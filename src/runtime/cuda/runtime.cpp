@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <string>
 
-#include "runtime/memory.hpp"
 #include "runtime/cuda/cuda_check.hpp"
+#include "runtime/memory.hpp"
 #include "fuselstm/error.hpp"
 
 namespace fuselstm::detail {
@@ -80,25 +80,65 @@ void* allocate(int device, std::size_t bytes) {
   return p;
 }
 
-// cudaFree waits for the device to finish the work already queued, so a tensor may die right
-// after the kernels that use it have been launched.
+// cudaFree waits for the device to finish the work already queued; the arena calls it only when
+// it gives its cache back.
 void free(int device, void* pointer) noexcept {
   FUSELSTM_CUDA_WARN(cudaSetDevice(device));
   FUSELSTM_CUDA_WARN(cudaFree(pointer));
 }
 
-void memset(int device, void* pointer, int byte, std::size_t bytes) {
-  FUSELSTM_CUDA_CHECK(cudaSetDevice(device));
-  FUSELSTM_CUDA_CHECK(cudaMemset(pointer, byte, bytes));
+int current_device() {
+  int device = 0;
+  FUSELSTM_CUDA_CHECK(cudaGetDevice(&device));
+  return device;
 }
 
-void copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, std::size_t bytes,
-          int device) {
+void set_device(int device) { FUSELSTM_CUDA_CHECK(cudaSetDevice(device)); }
+
+void* create_stream(int device) {
   FUSELSTM_CUDA_CHECK(cudaSetDevice(device));
+  cudaStream_t stream = nullptr;
+  FUSELSTM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  return stream;
+}
+
+void destroy_stream(int device, void* stream) noexcept {
+  FUSELSTM_CUDA_WARN(cudaSetDevice(device));
+  FUSELSTM_CUDA_WARN(cudaStreamDestroy(static_cast<cudaStream_t>(stream)));
+}
+
+void synchronize(int device, void* stream) {
+  (void)device;  // a stream belongs to its device: no need to make it current
+  FUSELSTM_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)));
+}
+
+void memset_async(int device, void* pointer, int byte, std::size_t bytes, void* stream) {
+  (void)device;
+  FUSELSTM_CUDA_CHECK(cudaMemsetAsync(pointer, byte, bytes, static_cast<cudaStream_t>(stream)));
+}
+
+void copy_async(void* dst, bool dst_on_device, const void* src, bool src_on_device,
+                std::size_t bytes, int device, void* stream) {
+  (void)device;
   const cudaMemcpyKind kind = dst_on_device ? (src_on_device ? cudaMemcpyDeviceToDevice
                                                              : cudaMemcpyHostToDevice)
                                             : cudaMemcpyDeviceToHost;
-  FUSELSTM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
+  const auto s = static_cast<cudaStream_t>(stream);
+  FUSELSTM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, s));
+  if (!dst_on_device) FUSELSTM_CUDA_CHECK(cudaStreamSynchronize(s));  // the host reads it next
+}
+
+void order_after(int device, void* producer, void* consumer) {
+  (void)device;
+  cudaEvent_t event = nullptr;
+  FUSELSTM_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  const cudaError_t recorded = cudaEventRecord(event, static_cast<cudaStream_t>(producer));
+  const cudaError_t waited =
+      recorded == cudaSuccess
+          ? cudaStreamWaitEvent(static_cast<cudaStream_t>(consumer), event, 0)
+          : recorded;
+  FUSELSTM_CUDA_WARN(cudaEventDestroy(event));  // destroying a recorded event is safe
+  FUSELSTM_CUDA_CHECK(waited);
 }
 
 }  // namespace cuda_runtime
