@@ -159,19 +159,25 @@ TEST(Lstm, DeterministicBitForBit) {
 }
 
 TEST(Lstm, WorkspaceIsReusedAcrossCalls) {
-  Lstm m(small_config());
-  const Tensor x = Tensor::zeros({6, 2, 3}, DType::f64);
+  const ExecutionContext ctx(Device::cpu());  // counters of this model alone
+  LstmConfig cfg = small_config();
+  cfg.context = ctx;
+  Lstm m(cfg);
+  const Tensor x = Tensor::zeros({6, 2, 3}, DType::f64, ctx);
+  const Tensor shorter = Tensor::zeros({3, 2, 3}, DType::f64, ctx);
   {
     ForwardResult f = m.forward(x);
     m.backward(f.context, Tensor());
   }
-  const MemoryStats before = memory_stats(Device::cpu());
+  const MemoryStats before = ctx.memory_stats();
   {
-    ForwardResult f = m.forward(Tensor::zeros({3, 2, 3}, DType::f64));  // smaller: no growth
+    ForwardResult f = m.forward(shorter);  // smaller: no growth
     m.backward(f.context, Tensor());
   }
-  const MemoryStats after = memory_stats(Device::cpu());
-  EXPECT_EQ(after.current_bytes, before.current_bytes);  // nothing leaked, workspace kept
+  const MemoryStats after = ctx.memory_stats();
+  EXPECT_EQ(after.system_allocations, before.system_allocations);  // workspace and blocks reused
+  EXPECT_GT(after.allocations, before.allocations);
+  EXPECT_EQ(after.current_bytes, before.current_bytes);  // nothing leaked
 }
 
 TEST(Lstm, OutOfMemoryIsAClearErrorAndLeavesNothingAllocated) {

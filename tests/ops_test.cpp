@@ -75,6 +75,7 @@ public:
   struct Call {
     std::string op;
     std::int64_t allocations;
+    std::int64_t n = 0;  // gemm: the column count (B for the per-step GEMMs)
   };
   std::vector<Call> calls;
   Device device() const override { return Device::cpu(); }
@@ -82,6 +83,7 @@ public:
             const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta,
             double* c, std::int64_t ldc) override {
     record("gemm");
+    calls.back().n = n;
     inner_->gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
   void forward_step(CellActivation cell, const kernels::ForwardStepArgs<double>& a) override {
@@ -225,6 +227,51 @@ void check_op_sequence(MemoryMode mode, std::int64_t segment_steps) {
   EXPECT_EQ(rec.count("column_sums"), L * blocks);
   EXPECT_EQ(rec.count("synchronize"), 0);
   for (const auto& call : rec.calls) EXPECT_EQ(call.allocations, rec.calls[0].allocations);
+}
+
+// The host work per time step on CUDA: each per-step op maps to a fixed number of CUDA API calls
+// in src/ops/cuda/cuda_ops.cpp (a GEMM: one cublas<t>gemm_64; a fused step: one kernel launch and
+// one cudaGetLastError; the handle's stream, math mode and workspace are set once, the device
+// once per public call). The header (context.hpp) promises at most 6 per step per layer and
+// direction, forward and backward each.
+constexpr int kApiCallsPerGemm = 1, kApiCallsPerKernel = 2;
+
+double api_calls_per_step(const RecordingOps& rec, std::int64_t batch, std::int64_t unit_steps) {
+  std::int64_t calls = 0;
+  for (const auto& c : rec.calls) {
+    if (c.op == "gemm" && c.n == batch) calls += kApiCallsPerGemm;  // recurrent / dh GEMMs
+    if (c.op == "forward_step" || c.op == "backward_step") calls += kApiCallsPerKernel;
+  }
+  return static_cast<double>(calls) / static_cast<double>(unit_steps);
+}
+
+TEST(Orchestration, HostCallsPerStepAreFewAndFixed) {
+  for (bool bidirectional : {false, true}) {
+    const std::int64_t T = 9, B = 7, X = 3, H = 4, L = 2, D = bidirectional ? 2 : 1;
+    LstmConfig cfg;
+    cfg.input_size = X;
+    cfg.hidden_size = H;
+    cfg.num_layers = L;
+    cfg.dtype = DType::f64;
+    cfg.bidirectional = bidirectional;
+    Lstm model(cfg);
+    auto recording = std::make_unique<RecordingOps>();
+    RecordingOps& rec = *recording;
+    detail::ModelAccess::impl(model).ops_f64 = std::move(recording);
+    std::mt19937_64 rng(3);
+    const Tensor x = Tensor::from_vector({T, B, X}, random_values(T * B * X, rng), DType::f64);
+    ForwardResult f = model.forward(x);
+    const double forward = api_calls_per_step(rec, B, L * D * T);
+    rec.calls.clear();
+    model.backward(f.context, Tensor());
+    const double backward = api_calls_per_step(rec, B, L * D * T);
+    std::printf("  D=%lld: CUDA API calls per step per layer and direction: forward %.1f, "
+                "backward %.1f\n", static_cast<long long>(D), forward, backward);
+    EXPECT_EQ(forward, kApiCallsPerGemm + kApiCallsPerKernel);
+    EXPECT_EQ(backward, kApiCallsPerGemm + kApiCallsPerKernel);
+    EXPECT_LE(forward, 6);
+    EXPECT_LE(backward, 6);
+  }
 }
 
 TEST(Orchestration, StoredOpSequenceAndNoAllocationInTheLoop) {

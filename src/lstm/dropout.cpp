@@ -15,7 +15,7 @@ void prepare_dropout(ModelImpl& m, ContextData& ctx) {
   std::vector<Tensor> buffers(static_cast<std::size_t>(cfg.num_layers));
   std::vector<kernels::DropoutKey> keys(static_cast<std::size_t>(cfg.num_layers));
   for (std::int64_t k = 1; k < cfg.num_layers; ++k) {
-    buffers[k] = Tensor::empty({ctx.steps, ctx.batch, width}, cfg.dtype, cfg.device);
+    buffers[k] = Tensor::empty({ctx.steps, ctx.batch, width}, cfg.dtype, m.context);
     keys[k].seed = cfg.dropout_seed;
     keys[k].offset = m.dropout_offset + static_cast<std::uint64_t>(k - 1) * span;
     keys[k].keep_bound = kernels::dropout_keep_bound(cfg.dropout);

@@ -67,7 +67,7 @@ void Optimizer::set_lr(double lr) {
 std::size_t Optimizer::add_state(const std::string& name) {
   std::vector<Tensor> tensors;
   for (const ParameterRef& p : trained_) {
-    tensors.push_back(Tensor::zeros(p.value->shape(), p.value->dtype(), p.value->device()));
+    tensors.push_back(Tensor::zeros(p.value->shape(), p.value->dtype(), p.value->context()));
   }
   state_names_.push_back(name);
   state_.push_back(std::move(tensors));

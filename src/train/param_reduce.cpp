@@ -21,7 +21,7 @@ std::vector<double> reduce_gradients(const ParameterList& params, kernels::Reduc
   if (params.empty()) return {};
   check_same_device("reduce", params);
   const std::int64_t n = static_cast<std::int64_t>(params.size());
-  Tensor sums = Tensor::empty({n}, DType::f64, params[0].value->device());
+  Tensor sums = Tensor::empty({n}, DType::f64, params[0].value->context());
   std::set<ContextState*> contexts;
   for (std::int64_t k = 0; k < n; ++k) {
     const ParameterRef& p = params[k];
