@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   std::string device_text = default_device().str(), cell = "tanh", precision = "fp32",
               mode = "fwdbwd", memory = "store_all", memory_limit_text, suite, json_path;
   BenchCase one;
-  RunOptions options;
+  CaseRunOptions options;
   options.timing.max_seconds = 30;
   bool table = false, resume = false, no_peer = false;
   double budget_s = 0;

@@ -247,7 +247,7 @@ json footprint_json(const Footprint& f, std::int64_t available) {
 
 /// Times fuselstm on `c` (a fresh model, so the measured peak includes the workspace it allocates
 /// on the first call). Fills `weights` (when given) with the model's weights for the cuDNN peer.
-json time_fuselstm(const BenchCase& c, const RunOptions& o, const Environment& env,
+json time_fuselstm(const BenchCase& c, const CaseRunOptions& o, const Environment& env,
                    int input_buffers, void* stream_handle, reference::Params<double>* weights) {
   Lstm model(lstm_config(c, DType::f32, stream_handle));
   model.init_pytorch_default(o.seed);
@@ -333,7 +333,7 @@ Environment describe_environment(const Device& device) {
   return e;
 }
 
-json run_case(const BenchCase& c, const RunOptions& o, const Environment& env, RunMemo& memo) {
+json run_case(const BenchCase& c, const CaseRunOptions& o, const Environment& env, RunMemo& memo) {
   json row = {{"schema", "fuselstm-bench/1"},
               {"impl", "fuselstm"},
               {"suite", o.suite},

@@ -13,7 +13,7 @@
 
 namespace fuselstm::bench {
 
-struct RunOptions {
+struct CaseRunOptions {
   TimingOptions timing;
   std::int64_t validate_steps = 0;  // T of the timed-shape validation (0: 256 on GPU, 16 on CPU)
   std::uint64_t seed = 1;           // weights and inputs
@@ -49,7 +49,7 @@ struct RunMemo {
 /// For the recompute and automatic memory modes the row's "recompute_overhead" compares the time
 /// with the store_all path of the same shape (from `memo`, else timed in the row when it fits,
 /// else status "store_all does not fit").
-nlohmann::json run_case(const BenchCase& c, const RunOptions& options, const Environment& env,
+nlohmann::json run_case(const BenchCase& c, const CaseRunOptions& options, const Environment& env,
                         RunMemo& memo);
 
 }  // namespace fuselstm::bench

@@ -39,15 +39,14 @@ enum class MemoryMode {
 };
 const char* memory_mode_name(MemoryMode mode);
 
-struct LstmConfig {
+/// What a model is: its sizes and structure, everything a model file records. Fields keep
+/// PyTorch nn.LSTM's constructor names.
+struct LstmSpec {
   std::int64_t input_size = 0;   ///< X, features per step of the first layer's input
   std::int64_t hidden_size = 0;  ///< H, memory cells per layer
   std::int64_t num_layers = 1;   ///< L, stacked layers; layer k > 0 takes layer k-1's output
   bool bias = true;              ///< with bias_ih_l{k} and bias_hh_l{k}
   CellActivation cell = CellActivation::tanh;
-  DType dtype = DType::f32;
-  Device device = Device::cpu();
-  MathMode math = MathMode::fp32;
   /// Each layer also runs a reverse direction (PyTorch's *_reverse parameters) over each sequence
   /// from its own last step; outputs are [forward h, reverse h] (2H wide, the next layer's input),
   /// states are [2L, B, H] ordered layer 0 forward, layer 0 reverse, layer 1 forward, ...
@@ -58,6 +57,29 @@ struct LstmConfig {
   bool batch_first = false;
   /// PyTorch's LSTM with projections (weight_hr_l{k}) is not supported: must be 0.
   std::int64_t proj_size = 0;
+  /// Inter-layer dropout probability p ∈ [0, 1), as nn.LSTM's `dropout`: in training mode
+  /// (Lstm::set_training) the input of every layer k > 0, i.e. layer k−1's output, is multiplied
+  /// by a mask that keeps each element with probability 1 − p and scales it by 1/(1 − p); never
+  /// after the last layer, never in evaluation mode. 0: off.
+  double dropout = 0;
+  /// The masks' seed: a counter-based Philox4x32-10 stream (see Lstm::dropout_offset), so the same
+  /// seed gives the same masks on every device.
+  std::uint64_t dropout_seed = 0;
+
+  /// Throws ValueError naming the field when a size is < 1 or a value is out of range.
+  void validate() const;
+};
+
+/// How a model runs: where, in which precision, and what forward keeps for backward. Nothing here
+/// is recorded in a model file.
+struct RunOptions {
+  DType dtype = DType::f32;
+  Device device = Device::cpu();
+  /// Where the model runs: its stream, arena and BLAS handles (context.hpp states the stream
+  /// contract). Unset: ExecutionContext::default_for(device). When set, it must be on `device`.
+  /// PyTorch's current stream: ExecutionContext::borrow_stream(device, stream pointer).
+  std::optional<ExecutionContext> context;
+  MathMode math = MathMode::fp32;
   MemoryMode memory_mode = MemoryMode::store_all;
   /// k of MemoryMode::recompute; 0: ⌈√T⌉. Rounded up to a multiple of the projection block P
   /// (below), capped at T: plan_memory() reports the k used.
@@ -68,20 +90,22 @@ struct LstmConfig {
   /// function of (T, B, device) only: ⌈512/B⌉ steps on the host, ⌈4096/B⌉ on CUDA, capped at T.
   std::int64_t projection_steps = 0;
   std::int64_t memory_limit_bytes = 0;  ///< budget of MemoryMode::automatic; 0: free memory
-  /// Inter-layer dropout probability p ∈ [0, 1), as nn.LSTM's `dropout`: in training mode
-  /// (Lstm::set_training) the input of every layer k > 0, i.e. layer k−1's output, is multiplied
-  /// by a mask that keeps each element with probability 1 − p and scales it by 1/(1 − p); never
-  /// after the last layer, never in evaluation mode. 0: off.
-  double dropout = 0;
-  /// The masks' seed: a counter-based Philox4x32-10 stream (see Lstm::dropout_offset), so the same
-  /// seed gives the same masks on every device.
-  std::uint64_t dropout_seed = 0;
-  /// Where the model runs: its stream, arena and BLAS handles (context.hpp states the stream
-  /// contract). Unset: ExecutionContext::default_for(device). When set, it must be on `device`.
-  /// PyTorch's current stream: ExecutionContext::borrow_stream(device, stream pointer).
-  std::optional<ExecutionContext> context;
 
-  /// Throws ValueError naming the field when a size is < 1 or the device is not usable.
+  /// Throws ValueError naming the field when a value is out of range, DeviceError when the device
+  /// is not usable.
+  void validate() const;
+};
+
+/// A spec and its run options together: what Lstm's constructor takes. Each field is declared once,
+/// in LstmSpec or RunOptions; `cfg.hidden_size = 32; cfg.device = ...` set either part.
+struct LstmConfig : LstmSpec, RunOptions {
+  LstmConfig() = default;
+  LstmConfig(const LstmSpec& spec, const RunOptions& run) : LstmSpec(spec), RunOptions(run) {}
+  const LstmSpec& spec() const { return *this; }
+  const RunOptions& run() const { return *this; }
+  LstmSpec& spec() { return *this; }
+  RunOptions& run() { return *this; }
+  /// Both validations.
   void validate() const;
 };
 

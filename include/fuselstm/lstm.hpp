@@ -91,6 +91,8 @@ public:
   /// Validates the configuration and allocates parameters (initialised by init_pytorch_default(0))
   /// and zeroed gradients on config.device.
   explicit Lstm(const LstmConfig& config);
+  /// The same from its two parts: what the model is, and how it runs.
+  Lstm(const LstmSpec& spec, const RunOptions& run);
   ~Lstm();
   Lstm(Lstm&&) noexcept;
   Lstm& operator=(Lstm&&) noexcept;

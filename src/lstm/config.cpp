@@ -18,7 +18,7 @@ const char* memory_mode_name(MemoryMode mode) {
   return "?";
 }
 
-void LstmConfig::validate() const {
+void LstmSpec::validate() const {
   auto positive = [](const char* field, std::int64_t value) {
     if (value < 1) {
       throw ValueError(std::string("fuselstm: LstmConfig.") + field + " must be >= 1, got " +
@@ -33,6 +33,13 @@ void LstmConfig::validate() const {
                      ": LSTMs with projections (PyTorch's weight_hr_l{k}) are not supported; "
                      "use proj_size = 0");
   }
+  if (!(dropout >= 0 && dropout < 1)) {
+    throw ValueError("fuselstm: LstmConfig.dropout must be in [0, 1), got " +
+                     std::to_string(dropout));
+  }
+}
+
+void RunOptions::validate() const {
   if (projection_steps < 0) {
     throw ValueError("fuselstm: LstmConfig.projection_steps must be >= 0 (0: automatic), got " +
                      std::to_string(projection_steps));
@@ -45,15 +52,16 @@ void LstmConfig::validate() const {
     throw ValueError("fuselstm: LstmConfig.memory_limit_bytes must be >= 0 (0: free memory), got " +
                      std::to_string(memory_limit_bytes));
   }
-  if (!(dropout >= 0 && dropout < 1)) {
-    throw ValueError("fuselstm: LstmConfig.dropout must be in [0, 1), got " +
-                     std::to_string(dropout));
-  }
   detail::check_device_usable(device, "LstmConfig.device");
   if (context && context->device() != device) {
     throw ValueError("fuselstm: LstmConfig.context is on " + context->device().str() +
                      " but LstmConfig.device is " + device.str());
   }
+}
+
+void LstmConfig::validate() const {
+  LstmSpec::validate();
+  RunOptions::validate();
 }
 
 }  // namespace fuselstm

@@ -265,6 +265,7 @@ std::int64_t ForwardContext::batch() const { return data_ ? data_->batch : 0; }
 Lstm::Lstm(const LstmConfig& config) : impl_(std::make_unique<detail::ModelImpl>(config)) {
   init_pytorch_default(0);
 }
+Lstm::Lstm(const LstmSpec& spec, const RunOptions& run) : Lstm(LstmConfig(spec, run)) {}
 Lstm::~Lstm() = default;
 Lstm::Lstm(Lstm&&) noexcept = default;
 Lstm& Lstm::operator=(Lstm&&) noexcept = default;
