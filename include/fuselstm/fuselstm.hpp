@@ -6,10 +6,13 @@
 //   L stacked layers, G = 4H gate pre-activations in PyTorch's order i, f, g, o.
 // - Tensors are contiguous and row-major; sequences are [T, B, F] (time-major, as cuDNN and
 //   PyTorch's default); states are [L, B, H]. Shapes in brackets in the docs are exact.
-// - Every tensor a model takes or returns lives on the model's device (LstmConfig::device); a
+// - Work runs on an ExecutionContext (context.hpp): a device, one stream, a caching arena. Every
+//   tensor remembers the context it was made on; naming only a Device uses its default context.
+//   Every tensor a model takes or returns lives on the model's device (LstmConfig::device); a
 //   tensor on another device is rejected with ShapeError. Copies between host and device happen
 //   only in Tensor::to / to_vector / assign / from_vector. Raw pointers of a CUDA tensor
-//   (data()) are device memory.
+//   (data()) are device memory; calls return once their work is queued (context.hpp says when
+//   results may be read).
 // - An undefined Tensor (Tensor()) means "not given": zeros for h0, c0, dy, dhT, dcT.
 // - Errors are exceptions derived from fuselstm::Error (error.hpp), naming the argument and the
 //   expected and actual values; a failed call changes nothing.
@@ -19,6 +22,7 @@
 #include "fuselstm/clip.hpp"
 #include "fuselstm/checkpoint.hpp"
 #include "fuselstm/config.hpp"
+#include "fuselstm/context.hpp"
 #include "fuselstm/device.hpp"
 #include "fuselstm/error.hpp"
 #include "fuselstm/guard.hpp"
