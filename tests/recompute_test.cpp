@@ -102,7 +102,9 @@ TEST_P(RecomputeBitwise, EqualsStoredForEverySegmentLength) {
         const std::int64_t used = Lstm(cfg).plan_memory(c.T, c.B).segment_steps;
         const std::string what = c.str() + " P=" + std::to_string(P) + " k=" + std::to_string(k) +
                                  " (used " + std::to_string(used) + ")";
-        if (P > 0) EXPECT_TRUE(used % P == 0 || used == c.T) << what;
+        if (P > 0) {
+          EXPECT_TRUE(used % P == 0 || used == c.T) << what;
+        }
         expect_bitwise_equal(run(c, cfg, seed), stored, what);
       }
     }

@@ -24,11 +24,12 @@ namespace fuselstm::ops {
 
 enum class Trans { N, T };
 
+/// Generic element-wise, reduction and matrix-product operations (any model, head or optimizer).
 template <typename T>
-class Ops {
+class ElementOps {
 public:
   using value_type = T;
-  virtual ~Ops() = default;
+  virtual ~ElementOps() = default;
   virtual Device device() const = 0;
 
   /// C = alpha·op(A)·op(B) + beta·C in cuBLAS's convention: column-major, op(A) is m×k, op(B) is
@@ -36,10 +37,6 @@ public:
   virtual void gemm(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
                     T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta,
                     T* c, std::int64_t ldc) = 0;
-  /// The fused forward step over all B·H elements (kernels::lstm_forward_element).
-  virtual void forward_step(CellActivation cell, const kernels::ForwardStepArgs<T>& args) = 0;
-  /// The fused backward step over all B·H elements (kernels::lstm_backward_element).
-  virtual void backward_step(CellActivation cell, const kernels::BackwardStepArgs<T>& args) = 0;
   /// dst[j] += Σ_r src[r·cols + j] for a row-major [rows, cols] src; a fixed summation order.
   virtual void add_column_sums(std::int64_t rows, std::int64_t cols, const T* src, T* dst) = 0;
   /// y += alpha·x over n elements.
@@ -47,6 +44,30 @@ public:
   virtual void fill(T* dst, std::int64_t n, T value) = 0;
   /// Copies n elements within the device; the ranges must not overlap.
   virtual void copy(T* dst, const T* src, std::int64_t n) = 0;
+  /// Waits for every queued call.
+  virtual void synchronize() = 0;
+
+  /// dst[r·cols + j] = src[j] for a row-major [rows, cols] dst (a bias on every row).
+  virtual void broadcast_rows(std::int64_t rows, std::int64_t cols, const T* src, T* dst) = 0;
+  /// x *= alpha over n elements.
+  virtual void scale(std::int64_t n, T alpha, T* x) = 0;
+  /// x = clamp(x, low, high) over n elements (kernels::clamp_value; NaN stays NaN).
+  virtual void clamp(std::int64_t n, T low, T high, T* x) = 0;
+  /// out[0] = Σ_e reduce_term(kind, src[e]) in double, in a fixed order on each device (so the same
+  /// inputs give the same bits). `out` is one double of the ops' device memory; n = 0 gives 0.
+  virtual void reduce(kernels::ReduceKind kind, std::int64_t n, const T* src, double* out) = 0;
+};
+
+/// The LSTM sequence operations: the fused cell steps and the layout moves of the orchestration.
+template <typename T>
+class SequenceOps {
+public:
+  using value_type = T;
+  virtual ~SequenceOps() = default;
+  /// The fused forward step over all B·H elements (kernels::lstm_forward_element).
+  virtual void forward_step(CellActivation cell, const kernels::ForwardStepArgs<T>& args) = 0;
+  /// The fused backward step over all B·H elements (kernels::lstm_backward_element).
+  virtual void backward_step(CellActivation cell, const kernels::BackwardStepArgs<T>& args) = 0;
   /// Zeroes the elements of data [T, B, W] ([B, T, W] when batch_first) at steps past their
   /// sequence's length (lengths [B], device memory).
   virtual void zero_padded_steps(std::int64_t steps, std::int64_t batch, std::int64_t width,
@@ -64,19 +85,16 @@ public:
   virtual void join_directions(std::int64_t steps, std::int64_t batch, std::int64_t hidden,
                                const std::int32_t* lengths, const T* fwd, const T* rev, T* out,
                                bool batch_first) = 0;
-  /// Waits for every queued call.
-  virtual void synchronize() = 0;
+  /// dst = src ⊙ mask over n elements (kernels::dropout_element); src may equal dst.
+  virtual void dropout(std::int64_t n, const kernels::DropoutKey& key, const T* src, T* dst) = 0;
+};
 
-  // --- The training toolkit: heads, losses, optimizers, clipping, guard, dropout ---------------
-  /// dst[r·cols + j] = src[j] for a row-major [rows, cols] dst (a bias on every row).
-  virtual void broadcast_rows(std::int64_t rows, std::int64_t cols, const T* src, T* dst) = 0;
-  /// x *= alpha over n elements.
-  virtual void scale(std::int64_t n, T alpha, T* x) = 0;
-  /// x = clamp(x, low, high) over n elements (kernels::clamp_value; NaN stays NaN).
-  virtual void clamp(std::int64_t n, T low, T high, T* x) = 0;
-  /// out[0] = Σ_e reduce_term(kind, src[e]) in double, in a fixed order on each device (so the same
-  /// inputs give the same bits). `out` is one double of the ops' device memory; n = 0 gives 0.
-  virtual void reduce(kernels::ReduceKind kind, std::int64_t n, const T* src, double* out) = 0;
+/// The training toolkit's fused operations: losses and optimizer updates.
+template <typename T>
+class TrainingOps {
+public:
+  using value_type = T;
+  virtual ~TrainingOps() = default;
   /// kernels::mse_element over args.n elements.
   virtual void mse_loss(const kernels::MseArgs<T>& args) = 0;
   /// kernels::cross_entropy_row over args.rows rows.
@@ -85,8 +103,13 @@ public:
   virtual void sgd_update(std::int64_t n, const kernels::SgdStepArgs<T>& args) = 0;
   /// One fused Adam/AdamW update of one parameter tensor of n elements (kernels::adam_element).
   virtual void adam_update(std::int64_t n, const kernels::AdamStepArgs<T>& args) = 0;
-  /// dst = src ⊙ mask over n elements (kernels::dropout_element); src may equal dst.
-  virtual void dropout(std::int64_t n, const kernels::DropoutKey& key, const T* src, T* dst) = 0;
+};
+
+/// Everything a backend implements: one object per execution context, element type and math mode.
+template <typename T>
+class Ops : public ElementOps<T>, public SequenceOps<T>, public TrainingOps<T> {
+public:
+  using value_type = T;
 };
 
 /// Host ops: cblas (column-major) when BLAS was found at configure time, plain loops otherwise.
