@@ -5,7 +5,7 @@
 namespace fuselstm {
 namespace detail {
 
-void prepare_dropout(ModelImpl& m, ContextData& ctx) {
+void prepare_dropout(ModelImpl& m, ContextData& ctx, const std::vector<Shape>& shapes) {
   const LstmConfig& cfg = m.config;
   if (!m.training || cfg.dropout <= 0 || cfg.num_layers < 2) return;
   const std::int64_t width = cfg.directions() * cfg.hidden_size;  // layer k > 0's input
@@ -15,7 +15,7 @@ void prepare_dropout(ModelImpl& m, ContextData& ctx) {
   std::vector<Tensor> buffers(static_cast<std::size_t>(cfg.num_layers));
   std::vector<kernels::DropoutKey> keys(static_cast<std::size_t>(cfg.num_layers));
   for (std::int64_t k = 1; k < cfg.num_layers; ++k) {
-    buffers[k] = Tensor::empty({ctx.steps, ctx.batch, width}, cfg.dtype, m.context);
+    buffers[k] = m.empty(shapes[static_cast<std::size_t>(k - 1)]);  // [T, B, D·H]
     keys[k].seed = cfg.dropout_seed;
     keys[k].offset = m.dropout_offset + static_cast<std::uint64_t>(k - 1) * span;
     keys[k].keep_bound = kernels::dropout_keep_bound(cfg.dropout);

@@ -11,8 +11,9 @@
 namespace fuselstm::detail {
 
 /// For a training forward with config.dropout > 0 and L > 1: allocates layer k's masked input
-/// [T, B, D·H] and key for every k > 0 in `ctx` and advances the model's dropout offset. Otherwise
-/// leaves `ctx` without dropout. Call after the context's other allocations, before any work.
-void prepare_dropout(ModelImpl& model, ContextData& ctx);
+/// (shapes[k−1], call_buffers.hpp's dropped_input) and key for every k > 0 in `ctx` and advances the
+/// model's dropout offset. Otherwise leaves `ctx` without dropout. Call after the context's
+/// other allocations, before any work.
+void prepare_dropout(ModelImpl& m, ContextData& ctx, const std::vector<Shape>& shapes);
 
 }  // namespace fuselstm::detail

@@ -86,40 +86,36 @@ SegmentPlan ModelImpl::segment_plan(std::int64_t steps, std::int64_t batch) cons
   return resolve_segment_plan(config, steps, batch, dropout_active(), work.bytes());
 }
 
-void ModelImpl::reserve_workspace(std::int64_t steps, std::int64_t batch, const SegmentPlan& plan) {
-  const std::int64_t k = plan.recompute ? plan.segment_steps : 0;
-  const std::int64_t ring_rows = plan.da_ring_steps() * batch;
-  const std::int64_t rows = steps * batch;
-  if (k * batch <= work.segment_rows && ring_rows <= work.ring_rows && rows <= work.rows &&
-      batch <= work.batch) {
-    return;
+namespace {
+
+// What a workspace tensor must become to serve `need` as well as what it served before: the same
+// columns, the larger row count (an empty `need`: keep what is there).
+Shape grown(const Tensor& have, const Shape& need) {
+  if (need.empty()) return have.defined() ? have.shape() : Shape{};
+  if (!have.defined()) return need;
+  Shape s = need;
+  s[0] = std::max(s[0], have.dim(0));
+  return s;
+}
+
+}  // namespace
+
+void ModelImpl::reserve_workspace(const CallBuffers& b) {
+  const std::pair<Tensor*, const Shape*> parts[] = {
+      {&work.seg_gates, &b.segment_gates}, {&work.seg_c, &b.segment_c},
+      {&work.h_spare, &b.h_spare},         {&work.da, &b.da},
+      {&work.dh_rec, &b.dh_rec},           {&work.dc, &b.dc},
+      {&work.dx_inner, &b.dx_inner},       {&work.dbias, &b.dbias},
+      {&work.dy_reverse, &b.dy_reverse},   {&work.dx_reverse, &b.dx_reverse}};
+  bool fits = true;
+  for (const auto& [have, need] : parts) {
+    fits = fits && (need->empty() || (have->defined() && have->numel() >= elements_of(*need)));
   }
-  const std::int64_t H = config.hidden_size;
-  const DType dt = config.dtype;
-  const ExecutionContext& dev = context;
-  Workspace w;
-  w.segment_rows = std::max(k * batch, work.segment_rows);
-  w.ring_rows = std::max(ring_rows, work.ring_rows);
-  w.rows = std::max(rows, work.rows);
-  w.batch = std::max(batch, work.batch);
+  if (fits) return;
+  std::vector<Shape> shapes;
+  for (const auto& [have, need] : parts) shapes.push_back(grown(*have, *need));
   work = Workspace();  // scratch only: free it first so the peak is the new size, not old + new
-  if (w.segment_rows > 0) {
-    w.seg_gates = Tensor::empty({w.segment_rows, 4 * H}, dt, dev);
-    w.seg_c = Tensor::empty({w.segment_rows, H}, dt, dev);
-    w.h_spare = Tensor::empty({w.batch, H}, dt, dev);
-  }
-  w.da = Tensor::empty({w.ring_rows, 4 * H}, dt, dev);
-  w.dh_rec = Tensor::empty({w.batch, H}, dt, dev);
-  w.dc = Tensor::empty({w.batch, H}, dt, dev);
-  // dx of layer k > 0 (D·H wide) and, bidirectional, the reverse unit's dy and dx.
-  const std::int64_t D = config.directions();
-  if (config.num_layers > 1) w.dx_inner = Tensor::empty({w.rows, D * H}, dt, dev);
-  if (D == 2) {
-    w.dy_reverse = Tensor::empty({w.rows, H}, dt, dev);
-    w.dx_reverse = Tensor::empty({w.rows, std::max(config.input_size, D * H)}, dt, dev);
-  }
-  w.dbias = Tensor::empty({4 * H}, dt, dev);
-  work = std::move(w);
+  for (std::size_t k = 0; k < shapes.size(); ++k) *parts[k].first = empty(shapes[k]);
 }
 
 std::size_t ModelImpl::lookup(const std::string& name) const {
@@ -415,29 +411,25 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
   ctx->steps = T;
   ctx->batch = B;
   ctx->plan = m.segment_plan(T, B);
-  m.reserve_workspace(T, B, ctx->plan);
+  const detail::CallBuffers buffers =
+      detail::describe_call(cfg, T, B, ctx->plan, m.dropout_active(), !lengths.empty());
+  m.reserve_workspace(buffers);
   ctx->lengths = detail::device_lengths(m, lengths);
-  ctx->x = Tensor::empty({T, B, cfg.input_size}, cfg.dtype, m.context);
-  const std::int64_t checkpoints = ctx->plan.recompute ? ctx->plan.segments() + 1 : T + 1;
-  for (std::int64_t k = 0; k < L * D; ++k) {
-    ctx->h.push_back(Tensor::empty({T + 1, B, H}, cfg.dtype, m.context));
-    ctx->checkpoints.push_back(Tensor::empty({checkpoints, B, H}, cfg.dtype, m.context));
-    if (!ctx->plan.recompute) {
-      ctx->gates.push_back(Tensor::empty({T, B, 4 * H}, cfg.dtype, m.context));
-    }
-  }
-  if (D == 2) {
-    for (std::int64_t k = 0; k < L; ++k) {
-      const std::int64_t X = k == 0 ? cfg.input_size : D * H;
-      ctx->reversed_input.push_back(Tensor::empty({T, B, X}, cfg.dtype, m.context));
-      if (k + 1 < L) ctx->layer_output.push_back(Tensor::empty({T, B, D * H}, cfg.dtype, m.context));
-    }
+  ctx->x = m.empty(buffers.x);
+  for (const auto* group : {&buffers.h, &buffers.checkpoints, &buffers.gates,
+                            &buffers.reversed_input, &buffers.layer_output}) {
+    std::vector<Tensor>& into = group == &buffers.h             ? ctx->h
+                                : group == &buffers.checkpoints ? ctx->checkpoints
+                                : group == &buffers.gates       ? ctx->gates
+                                : group == &buffers.reversed_input ? ctx->reversed_input
+                                                                   : ctx->layer_output;
+    for (const Shape& shape : *group) into.push_back(m.empty(shape));
   }
   ForwardResult out;
-  out.y = Tensor::empty(detail::sequence_shape(cfg, T, B, D * H), cfg.dtype, m.context);
-  out.hT = Tensor::empty(state, cfg.dtype, m.context);
-  out.cT = Tensor::empty(state, cfg.dtype, m.context);
-  detail::prepare_dropout(m, *ctx);  // inter-layer dropout (training only)
+  out.y = m.empty(buffers.y);
+  out.hT = m.empty(buffers.state);
+  out.cT = m.empty(buffers.state);
+  detail::prepare_dropout(m, *ctx, buffers.dropped_input);  // inter-layer dropout (training only)
 
   if (cfg.dtype == DType::f32) {
     detail::copy_time_major<float>(m, x, T, B, ctx->x);
@@ -469,17 +461,18 @@ BackwardResult Lstm::backward(const ForwardContext& context, const Tensor& dy, c
   if (dhT.defined()) detail::check_tensor("backward", "dhT", dhT, state, m);
   if (dcT.defined()) detail::check_tensor("backward", "dcT", dcT, state, m);
 
-  m.reserve_workspace(T, B, ctx.plan);
+  const detail::CallBuffers buffers = detail::describe_call(
+      cfg, T, B, ctx.plan, !ctx.dropped_input.empty(), ctx.lengths.data() != nullptr);
+  m.reserve_workspace(buffers);
   BackwardResult out;
   Tensor dx_time_major;
   if (compute_dx) {
-    out.dx = Tensor::empty(detail::sequence_shape(cfg, T, B, cfg.input_size), cfg.dtype, m.context);
-    if (cfg.batch_first) dx_time_major = Tensor::empty({T, B, cfg.input_size}, cfg.dtype, m.context);
+    out.dx = m.empty(buffers.dx);
+    dx_time_major = m.empty(buffers.dx_time_major);
   }
-  Tensor dh_carry;
-  if (ctx.lengths.data()) dh_carry = Tensor::empty({B, H}, cfg.dtype, m.context);
-  out.dh0 = Tensor::empty(state, cfg.dtype, m.context);
-  out.dc0 = Tensor::empty(state, cfg.dtype, m.context);
+  Tensor dh_carry = m.empty(buffers.dh_carry);
+  out.dh0 = m.empty(buffers.state);
+  out.dc0 = m.empty(buffers.state);
 
   if (cfg.dtype == DType::f32) {
     detail::run_backward<float>(m, ctx, dy, dhT, dcT, dh_carry, dx_time_major, out);

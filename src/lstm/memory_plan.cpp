@@ -4,35 +4,21 @@
 #include <limits>
 
 #include "fuselstm/error.hpp"
+#include "lstm/call_buffers.hpp"
 #include "runtime/memory.hpp"
 
 namespace fuselstm::detail {
 
 MemoryPlan plan_bytes(const LstmConfig& cfg, std::int64_t T, std::int64_t B,
                       const SegmentPlan& plan, bool dropout) {
-  const std::int64_t H = cfg.hidden_size, X = cfg.input_size, L = cfg.num_layers;
-  const std::int64_t D = cfg.directions(), units = L * D;
-  const std::int64_t state = B * H, word = static_cast<std::int64_t>(dtype_size(cfg.dtype));
-  const std::int64_t k = plan.segment_steps;
+  const CallBuffers buffers = describe_call(cfg, T, B, plan, dropout);
+  const std::int64_t word = static_cast<std::int64_t>(dtype_size(cfg.dtype));
   MemoryPlan m;
   m.mode = plan.recompute ? MemoryMode::recompute : MemoryMode::store_all;
-  m.segment_steps = k;
-  std::int64_t context = T * B * X + units * (T + 1) * state;  // x copy, h per unit
-  if (plan.recompute) context += units * (plan.segments() + 1) * state;  // c checkpoints
-  else context += units * ((T + 1) * state + T * B * 4 * H);            // c and gates of every step
-  if (D == 2) context += T * B * X + (L - 1) * T * B * 2 * H   // reversed inputs
-                         + (L - 1) * T * B * 2 * H;            // joined outputs of layers < L−1
-  if (dropout) context += (L - 1) * T * B * D * H;              // masked inputs of layers > 0
-  std::int64_t workspace = plan.da_ring_steps() * B * 4 * H + 2 * state + 4 * H;
-  if (L > 1) workspace += T * B * D * H;                               // dx of inner layers
-  if (D == 2) workspace += T * state + T * B * std::max(X, D * H);    // reverse unit's dy, dx
-  if (plan.recompute) workspace += k * B * 4 * H + k * state + state;  // segment gates, c, spare h
-  if (cfg.batch_first) workspace += T * B * X;                 // dx before its transpose
-  const std::int64_t outputs = T * B * D * H + 2 * units * state  // y, hT, cT
-                               + T * B * X + 2 * units * state;  // dx, dh0, dc0
-  m.context_bytes = context * word;
-  m.workspace_bytes = workspace * word;
-  m.output_bytes = outputs * word;
+  m.segment_steps = plan.segment_steps;
+  m.context_bytes = buffers.context_elements() * word;
+  m.workspace_bytes = buffers.workspace_elements() * word;
+  m.output_bytes = buffers.output_elements() * word;
   return m;
 }
 

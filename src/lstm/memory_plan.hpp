@@ -1,6 +1,7 @@
 #pragma once
-// How much memory a (T, B) forward + backward takes in each memory mode, and which segment plan a
-// configuration resolves to. Mirrors exactly what lstm.cpp allocates (a test holds it to that).
+// How much memory a (T, B) forward + backward takes in each memory mode (the sum of
+// call_buffers.hpp's description, which is also what lstm.cpp allocates), and which segment plan a
+// configuration resolves to.
 
 #include <cstdint>
 

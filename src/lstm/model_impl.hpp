@@ -13,6 +13,7 @@
 #include "runtime/context_state.hpp"
 #include "runtime/raw_buffer.hpp"
 #include "ops/ops.hpp"
+#include "lstm/call_buffers.hpp"
 #include "lstm/sequence.hpp"
 
 namespace fuselstm::detail {
@@ -58,10 +59,9 @@ struct ModelImpl {
   std::shared_ptr<ops::Ops<double>> ops_f64;  // when config.dtype == f64
   template <typename T> ops::Ops<T>& ops();
 
-  // Scratch shared by forward (recompute) and backward; grown, never shrunk, so a training loop
-  // of one (T, B) allocates it once.
+  // Scratch shared by forward (recompute) and backward, shaped by call_buffers.hpp's workspace
+  // part; grown, never shrunk, so a training loop of one (T, B) allocates it once.
   struct Workspace {
-    std::int64_t segment_rows = 0, ring_rows = 0, rows = 0, batch = 0;  // capacities
     Tensor seg_gates, seg_c, h_spare;              // SegmentWorkspace
     Tensor da, dh_rec, dc, dx_inner, dbias, dy_reverse, dx_reverse;  // BackwardWorkspace
     std::int64_t bytes() const {
@@ -74,6 +74,10 @@ struct ModelImpl {
     }
   } work;
 
+  /// A tensor of the model's dtype on its context; undefined for an empty (absent) shape.
+  Tensor empty(const Shape& shape) const {
+    return shape.empty() ? Tensor() : Tensor::empty(shape, config.dtype, context);
+  }
   std::size_t lookup(const std::string& name) const;
   /// Whether a forward now keeps inter-layer dropout masks.
   bool dropout_active() const {
@@ -81,9 +85,9 @@ struct ModelImpl {
   }
   /// The segment plan for (T, B) under config.memory_mode (automatic resolved).
   SegmentPlan segment_plan(std::int64_t steps, std::int64_t batch) const;
-  /// Grows the workspace to serve (T, B, plan); allocates into locals first, so a failure
-  /// changes nothing.
-  void reserve_workspace(std::int64_t steps, std::int64_t batch, const SegmentPlan& plan);
+  /// Grows the workspace to serve a call described by `buffers` (scratch only: it is freed before
+  /// the larger one is taken, so the peak is the new size, not old + new).
+  void reserve_workspace(const CallBuffers& buffers);
 };
 
 /// The implementation behind a public Lstm, for the library's own tools and white-box tests.
