@@ -217,14 +217,31 @@ SegmentWorkspace<T> segment_workspace(ModelImpl& m) {
           data_or_null<T>(m.work.h_spare)};
 }
 
+// The call's shared description, from the model and the context forward filled (or fills).
+template <typename T>
+SequenceCall<T> call_of(ModelImpl& m, const ContextData& ctx) {
+  SequenceCall<T> call;
+  call.cell = m.config.cell;
+  call.dims = dims_of(m, ctx);
+  call.plan = ctx.plan;
+  call.x = ctx.x.data_as<T>();
+  call.weights = layer_weights<T>(m);
+  call.saved = saved_of<T>(ctx);
+  call.links = links_of<T>(ctx);
+  call.segment = segment_workspace<T>(m);
+  return call;
+}
+
 template <typename T>
 void run_forward(ModelImpl& m, ContextData& ctx, const Tensor& h0, const Tensor& c0,
                  ForwardResult& out) {
-  sequence_forward<T>(m.ops<T>(), m.config.cell, dims_of(m, ctx), ctx.plan,
-                      ctx.x.data_as<T>(), optional_data<T>(h0), optional_data<T>(c0),
-                      layer_weights<T>(m), saved_of<T>(ctx), links_of<T>(ctx),
-                      segment_workspace<T>(m), out.y.data_as<T>(), out.hT.data_as<T>(),
-                      out.cT.data_as<T>());
+  ForwardIo<T> io;
+  io.h0 = optional_data<T>(h0);
+  io.c0 = optional_data<T>(c0);
+  io.y = out.y.data_as<T>();
+  io.hT = out.hT.data_as<T>();
+  io.cT = out.cT.data_as<T>();
+  sequence_forward<T>(m.ops<T>(), call_of<T>(m, ctx), io);
 }
 
 template <typename T>
@@ -241,11 +258,14 @@ void run_backward(ModelImpl& m, const ContextData& ctx, const Tensor& dy, const 
   work.dx_time_major = data_or_null<T>(dx_time_major);
   work.dy_reverse = data_or_null<T>(m.work.dy_reverse);
   work.dx_reverse = data_or_null<T>(m.work.dx_reverse);
-  sequence_backward<T>(m.ops<T>(), m.config.cell, dims_of(m, ctx), ctx.plan,
-                       ctx.x.data_as<T>(), layer_weights<T>(m), saved_of<T>(ctx),
-                       links_of<T>(ctx), segment_workspace<T>(m), optional_data<T>(dy), optional_data<T>(dhT),
-                       optional_data<T>(dcT), layer_gradients<T>(m), work,
-                       data_or_null<T>(out.dx), out.dh0.data_as<T>(), out.dc0.data_as<T>());
+  BackwardIo<T> io;
+  io.dy = optional_data<T>(dy);
+  io.dhT = optional_data<T>(dhT);
+  io.dcT = optional_data<T>(dcT);
+  io.dx = data_or_null<T>(out.dx);
+  io.dh0 = out.dh0.data_as<T>();
+  io.dc0 = out.dc0.data_as<T>();
+  sequence_backward<T>(m.ops<T>(), call_of<T>(m, ctx), io, layer_gradients<T>(m), work);
 }
 
 }  // namespace
@@ -388,9 +408,19 @@ void run_infer(ModelImpl& m, const SequenceDims& dims, const SegmentPlan& plan, 
   buf.c = c.data_as<T>();
   buf.gates = gates.data_as<T>();
   buf.c_mid = c_mid.data_as<T>();
-  sequence_infer<T>(m.ops<T>(), cfg.cell, dims, plan, input, optional_data<T>(h0),
-                    optional_data<T>(c0), layer_weights<T>(m), buf, out.y.data_as<T>(),
-                    out.hT.data_as<T>(), out.cT.data_as<T>());
+  SequenceCall<T> call;
+  call.cell = cfg.cell;
+  call.dims = dims;
+  call.plan = plan;
+  call.x = input;
+  call.weights = layer_weights<T>(m);
+  ForwardIo<T> io;
+  io.h0 = optional_data<T>(h0);
+  io.c0 = optional_data<T>(c0);
+  io.y = out.y.data_as<T>();
+  io.hT = out.hT.data_as<T>();
+  io.cT = out.cT.data_as<T>();
+  sequence_infer<T>(m.ops<T>(), call, buf, io);
 }
 
 }  // namespace

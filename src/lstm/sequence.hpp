@@ -157,16 +157,44 @@ struct BackwardWorkspace {
   T* dx_reverse = nullptr;     // [T, B, max X_k] when D = 2: the reverse unit's dx, reversed
 };
 
-/// Forward through all layers. x [T, B, X] (time-major); h0, c0 [L, B, H] or null for zeros;
-/// fills `saved` and writes y [T, B, H] (batch_first: [B, T, H]; zero past each length), hT, cT
-/// [L, B, H] (taken at each sequence's own last step).
-/// weights and saved are per unit (layer·D + direction); h0, c0, hT, cT are [L·D, B, H].
+/// What the forward and the backward of one call share, built in one place (lstm.cpp's
+/// call_of) from the model and its ForwardContext. Backward only reads through `saved` and `links`.
 template <typename T>
-void sequence_forward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
-                      const SegmentPlan& plan, const T* x, const T* h0, const T* c0,
-                      const std::vector<LayerWeights<T>>& weights,
-                      const std::vector<LayerSaved<T>>& saved, const LayerLinks<T>& links,
-                      const SegmentWorkspace<T>& segment, T* y, T* hT, T* cT);
+struct SequenceCall {
+  CellActivation cell = CellActivation::tanh;
+  SequenceDims dims;
+  SegmentPlan plan;
+  const T* x = nullptr;                  // [T, B, X] the input, time-major
+  std::vector<LayerWeights<T>> weights;  // per unit (layer·D + direction)
+  std::vector<LayerSaved<T>> saved;      // per unit
+  LayerLinks<T> links;
+  SegmentWorkspace<T> segment;
+};
+
+/// The states and outputs at the ends of a forward; h0, c0 may be null (zeros).
+template <typename T>
+struct ForwardIo {
+  const T* h0 = nullptr;  // [L·D, B, H] or null
+  const T* c0 = nullptr;  // [L·D, B, H] or null
+  T* y = nullptr;         // [T, B, D·H] (batch_first: [B, T, D·H]); zero past each length
+  T* hT = nullptr;        // [L·D, B, H] at each sequence's own last step
+  T* cT = nullptr;        // [L·D, B, H]
+};
+
+/// The gradients in and out of a backward; dy, dhT, dcT may be null (zero), dx null (skipped).
+template <typename T>
+struct BackwardIo {
+  const T* dy = nullptr;   // [T, B, D·H] (batch_first: [B, T, D·H]) or null
+  const T* dhT = nullptr;  // [L·D, B, H] or null
+  const T* dcT = nullptr;  // [L·D, B, H] or null
+  T* dx = nullptr;         // [T, B, X] (batch_first: [B, T, X]) or null
+  T* dh0 = nullptr;        // [L·D, B, H]
+  T* dc0 = nullptr;        // [L·D, B, H]
+};
+
+/// Forward through all layers: fills call.saved and writes io's outputs.
+template <typename T>
+void sequence_forward(ops::Ops<T>& ops, const SequenceCall<T>& call, const ForwardIo<T>& io);
 
 /// Writes y from the top layer's h(1..T) [T, B, H]: transposed when batch_first, zero past each
 /// length.
@@ -174,7 +202,7 @@ template <typename T>
 void write_outputs(ops::Ops<T>& ops, const SequenceDims& dims, const T* top_h, T* y);
 
 /// Inference buffers: what a forward without backward needs, O(T·B·H) for the layer outputs and
-/// O(k·B·H) for one segment, instead of every step's gates.
+/// O(P·B·H) for one projection block, instead of every step's gates.
 template <typename T>
 struct InferenceBuffers {
   T* h[2] = {nullptr, nullptr};  // [T+1, B, H] each: layer k writes h[k % 2], reads h[(k−1) % 2]
@@ -184,23 +212,16 @@ struct InferenceBuffers {
 };
 
 /// Forward without saving anything for backward (same kernels, same GEMMs: same results).
+/// call.saved, call.links and call.segment are unused (unidirectional models only).
 template <typename T>
-void sequence_infer(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
-                    const SegmentPlan& plan, const T* x, const T* h0, const T* c0,
-                    const std::vector<LayerWeights<T>>& weights, const InferenceBuffers<T>& buffers,
-                    T* y, T* hT, T* cT);
+void sequence_infer(ops::Ops<T>& ops, const SequenceCall<T>& call,
+                    const InferenceBuffers<T>& buffers, const ForwardIo<T>& io);
 
-/// BPTT through all layers, t = T..1 and layer L−1..0. dy [T, B, H] (batch_first: [B, T, H]),
-/// dhT, dcT [L, B, H] may be null (zero). Accumulates into `grads`; writes dx [T, B, X]
-/// (batch_first: [B, T, X]; skipped when null), dh0, dc0.
+/// BPTT through all layers, t = T..1 and layer L−1..0: accumulates into `grads` (per unit) and
+/// writes io's dx, dh0, dc0.
 template <typename T>
-void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
-                       const SegmentPlan& plan, const T* x,
-                       const std::vector<LayerWeights<T>>& weights,
-                       const std::vector<LayerSaved<T>>& saved, const LayerLinks<T>& links,
-                       const SegmentWorkspace<T>& segment,
-                       const T* dy, const T* dhT, const T* dcT,
+void sequence_backward(ops::Ops<T>& ops, const SequenceCall<T>& call, const BackwardIo<T>& io,
                        const std::vector<LayerGradients<T>>& grads,
-                       const BackwardWorkspace<T>& work, T* dx, T* dh0, T* dc0);
+                       const BackwardWorkspace<T>& work);
 
 }  // namespace fuselstm::detail

@@ -108,13 +108,18 @@ struct UnitBackward {
 }  // namespace
 
 template <typename T>
-void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
-                       const SegmentPlan& plan, const T* x,
-                       const std::vector<LayerWeights<T>>& weights,
-                       const std::vector<LayerSaved<T>>& saved, const LayerLinks<T>& links,
-                       const SegmentWorkspace<T>& segment, const T* dy, const T* dhT,
-                       const T* dcT, const std::vector<LayerGradients<T>>& grads,
-                       const BackwardWorkspace<T>& work, T* dx, T* dh0, T* dc0) {
+void sequence_backward(ops::Ops<T>& ops, const SequenceCall<T>& call, const BackwardIo<T>& io,
+                       const std::vector<LayerGradients<T>>& grads,
+                       const BackwardWorkspace<T>& work) {
+  const SequenceDims& dims = call.dims;
+  const SegmentPlan& plan = call.plan;
+  const CellActivation cell = call.cell;
+  const LayerLinks<T>& links = call.links;
+  const auto& saved = call.saved;
+  const auto& weights = call.weights;
+  const SegmentWorkspace<T>& segment = call.segment;
+  const T *x = call.x, *dy = io.dy, *dhT = io.dhT, *dcT = io.dcT;
+  T *dx = io.dx, *dh0 = io.dh0, *dc0 = io.dc0;
   const std::int64_t T_ = dims.steps, B = dims.batch, H = dims.hidden, D = dims.directions;
   const std::int64_t state = B * H, width = D * H;  // width of a layer's output
 
@@ -165,12 +170,10 @@ void sequence_backward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims
   if (dx && dims.batch_first) ops.swap_axes(B, T_, dims.input, work.dx_time_major, dx);
 }
 
-#define FUSELSTM_INSTANTIATE(T)                                                                   \
-  template void sequence_backward<T>(                                                             \
-      ops::Ops<T>&, CellActivation, const SequenceDims&, const SegmentPlan&, const T*,            \
-      const std::vector<LayerWeights<T>>&, const std::vector<LayerSaved<T>>&,                     \
-      const LayerLinks<T>&, const SegmentWorkspace<T>&, const T*, const T*, const T*,             \
-      const std::vector<LayerGradients<T>>&, const BackwardWorkspace<T>&, T*, T*, T*);
+#define FUSELSTM_INSTANTIATE(T)                                                            \
+  template void sequence_backward<T>(ops::Ops<T>&, const SequenceCall<T>&, const BackwardIo<T>&, \
+                                     const std::vector<LayerGradients<T>>&,                     \
+                                     const BackwardWorkspace<T>&);
 FUSELSTM_INSTANTIATE(float)
 FUSELSTM_INSTANTIATE(double)
 #undef FUSELSTM_INSTANTIATE

@@ -37,11 +37,14 @@ void write_outputs(ops::Ops<T>& ops, const SequenceDims& dims, const T* top_h, T
 }
 
 template <typename T>
-void sequence_forward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
-                      const SegmentPlan& plan, const T* x, const T* h0, const T* c0,
-                      const std::vector<LayerWeights<T>>& weights,
-                      const std::vector<LayerSaved<T>>& saved, const LayerLinks<T>& links,
-                      const SegmentWorkspace<T>& segment, T* y, T* hT, T* cT) {
+void sequence_forward(ops::Ops<T>& ops, const SequenceCall<T>& call, const ForwardIo<T>& io) {
+  const SequenceDims& dims = call.dims;
+  const SegmentPlan& plan = call.plan;
+  const CellActivation cell = call.cell;
+  const LayerLinks<T>& links = call.links;
+  const auto& saved = call.saved;
+  const T *x = call.x, *h0 = io.h0, *c0 = io.c0;
+  T *y = io.y, *hT = io.hT, *cT = io.cT;
   const std::int64_t T_ = dims.steps, B = dims.batch, H = dims.hidden, D = dims.directions;
   const std::int64_t state = B * H;
   for (std::int64_t layer = 0; layer < dims.layers; ++layer) {
@@ -59,7 +62,8 @@ void sequence_forward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims&
                          false);
         unit_input = links.reversed_input[layer];
       }
-      forward_unit(ops, cell, dims, plan, unit_input, X, weights[unit], saved[unit], segment,
+      forward_unit(ops, cell, dims, plan, unit_input, X, call.weights[unit], saved[unit],
+                   call.segment,
                    h0 ? h0 + unit * state : nullptr, c0 ? c0 + unit * state : nullptr,
                    hT + unit * state, cT + unit * state);
     }
@@ -79,11 +83,7 @@ void sequence_forward(ops::Ops<T>& ops, CellActivation cell, const SequenceDims&
 
 #define FUSELSTM_INSTANTIATE(T)                                                                  \
   template void write_outputs<T>(ops::Ops<T>&, const SequenceDims&, const T*, T*);                \
-  template void sequence_forward<T>(ops::Ops<T>&, CellActivation, const SequenceDims&,            \
-                                    const SegmentPlan&, const T*, const T*, const T*,             \
-                                    const std::vector<LayerWeights<T>>&,                          \
-                                    const std::vector<LayerSaved<T>>&, const LayerLinks<T>&,      \
-                                    const SegmentWorkspace<T>&, T*, T*, T*);
+  template void sequence_forward<T>(ops::Ops<T>&, const SequenceCall<T>&, const ForwardIo<T>&);
 FUSELSTM_INSTANTIATE(float)
 FUSELSTM_INSTANTIATE(double)
 #undef FUSELSTM_INSTANTIATE

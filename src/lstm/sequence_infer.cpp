@@ -6,10 +6,14 @@
 namespace fuselstm::detail {
 
 template <typename T>
-void sequence_infer(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
-                    const SegmentPlan& plan, const T* x, const T* h0, const T* c0,
-                    const std::vector<LayerWeights<T>>& weights, const InferenceBuffers<T>& buf,
-                    T* y, T* hT, T* cT) {
+void sequence_infer(ops::Ops<T>& ops, const SequenceCall<T>& call, const InferenceBuffers<T>& buf,
+                    const ForwardIo<T>& io) {
+  const SequenceDims& dims = call.dims;
+  const SegmentPlan& plan = call.plan;
+  const CellActivation cell = call.cell;
+  const auto& weights = call.weights;
+  const T *x = call.x, *h0 = io.h0, *c0 = io.c0;
+  T *y = io.y, *hT = io.hT, *cT = io.cT;
   const std::int64_t state = dims.batch * dims.hidden;
   // Segments always run in the scratch here; the running c is both each segment's first and
   // last checkpoint (stride 0), which the fused step updates in place element by element.
@@ -38,13 +42,9 @@ void sequence_infer(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& d
   write_outputs(ops, dims, buf.h[(dims.layers - 1) % 2] + state, y);
 }
 
-template void sequence_infer<float>(ops::Ops<float>&, CellActivation, const SequenceDims&,
-                                    const SegmentPlan&, const float*, const float*, const float*,
-                                    const std::vector<LayerWeights<float>>&,
-                                    const InferenceBuffers<float>&, float*, float*, float*);
-template void sequence_infer<double>(ops::Ops<double>&, CellActivation, const SequenceDims&,
-                                     const SegmentPlan&, const double*, const double*,
-                                     const double*, const std::vector<LayerWeights<double>>&,
-                                     const InferenceBuffers<double>&, double*, double*, double*);
+template void sequence_infer<float>(ops::Ops<float>&, const SequenceCall<float>&,
+                                    const InferenceBuffers<float>&, const ForwardIo<float>&);
+template void sequence_infer<double>(ops::Ops<double>&, const SequenceCall<double>&,
+                                     const InferenceBuffers<double>&, const ForwardIo<double>&);
 
 }  // namespace fuselstm::detail
