@@ -38,6 +38,32 @@ void warn_cuda_error(cudaError_t status, const char* call, const char* file, int
 }
 
 namespace cuda_runtime {
+namespace {
+
+// Makes `device` current for a runtime call that needs it (allocation, stream creation, ...) and
+// restores the caller's device after: the library never leaves another device current. Never
+// throws (used in noexcept paths too); a failure surfaces in the call it guards.
+class DeviceOf {
+public:
+  explicit DeviceOf(int device) noexcept {
+    if (cudaGetDevice(&previous_) != cudaSuccess) {
+      cudaGetLastError();
+      previous_ = -1;
+    }
+    if (previous_ != device) FUSELSTM_CUDA_WARN(cudaSetDevice(device));
+    else previous_ = -1;
+  }
+  ~DeviceOf() {
+    if (previous_ >= 0) FUSELSTM_CUDA_WARN(cudaSetDevice(previous_));
+  }
+  DeviceOf(const DeviceOf&) = delete;
+  DeviceOf& operator=(const DeviceOf&) = delete;
+
+private:
+  int previous_ = -1;
+};
+
+}  // namespace
 
 int device_count() noexcept {
   int count = 0;
@@ -50,7 +76,7 @@ int device_count() noexcept {
 }
 
 std::int64_t free_bytes(int device) {
-  FUSELSTM_CUDA_CHECK(cudaSetDevice(device));
+  const DeviceOf scope(device);
   std::size_t free_memory = 0, total_memory = 0;
   FUSELSTM_CUDA_CHECK(cudaMemGetInfo(&free_memory, &total_memory));
   return static_cast<std::int64_t>(free_memory);
@@ -63,7 +89,7 @@ std::string device_name(int device) {
 }
 
 void* allocate(int device, std::size_t bytes) {
-  FUSELSTM_CUDA_CHECK(cudaSetDevice(device));
+  const DeviceOf scope(device);
   void* p = nullptr;
   const cudaError_t status = cudaMalloc(&p, bytes);
   if (status != cudaSuccess) {
@@ -83,7 +109,7 @@ void* allocate(int device, std::size_t bytes) {
 // cudaFree waits for the device to finish the work already queued; the arena calls it only when
 // it gives its cache back.
 void free(int device, void* pointer) noexcept {
-  FUSELSTM_CUDA_WARN(cudaSetDevice(device));
+  const DeviceOf scope(device);
   FUSELSTM_CUDA_WARN(cudaFree(pointer));
 }
 
@@ -96,14 +122,14 @@ int current_device() {
 void set_device(int device) { FUSELSTM_CUDA_CHECK(cudaSetDevice(device)); }
 
 void* create_stream(int device) {
-  FUSELSTM_CUDA_CHECK(cudaSetDevice(device));
+  const DeviceOf scope(device);
   cudaStream_t stream = nullptr;
   FUSELSTM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   return stream;
 }
 
 void destroy_stream(int device, void* stream) noexcept {
-  FUSELSTM_CUDA_WARN(cudaSetDevice(device));
+  const DeviceOf scope(device);
   FUSELSTM_CUDA_WARN(cudaStreamDestroy(static_cast<cudaStream_t>(stream)));
 }
 
