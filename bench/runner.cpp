@@ -253,22 +253,23 @@ json time_fuselstm(const BenchCase& c, const CaseRunOptions& o, const Environmen
   model.init_pytorch_default(o.seed);
   if (weights) *weights = reference_params(model);
   const std::vector<float>& pattern = timing_pattern(o.seed);
+  // Inputs on the model's own context (its stream): no cross-stream ordering inside the timing.
   const Shape seq{c.T, c.B, c.X}, out{c.T, c.B, c.H}, state{c.L, c.B, c.H};
   std::vector<Tensor> xs;
   for (int k = 0; k < input_buffers; ++k) {
-    xs.push_back(Tensor::empty(seq, DType::f32, c.device));
+    xs.push_back(Tensor::empty(seq, DType::f32, model.context()));
     fill_tiled(xs.back(), pattern,
                {std::size_t(k) * timing_inputs::x_rotation_stride, timing_inputs::x.scale});
   }
-  Tensor h0 = Tensor::empty(state, DType::f32, c.device);
-  Tensor c0 = Tensor::empty(state, DType::f32, c.device);
+  Tensor h0 = Tensor::empty(state, DType::f32, model.context());
+  Tensor c0 = Tensor::empty(state, DType::f32, model.context());
   fill_tiled(h0, pattern, timing_inputs::h0);
   fill_tiled(c0, pattern, timing_inputs::c0);
   Tensor dy, dhT, dcT;
   if (c.mode == Mode::fwdbwd) {
-    dy = Tensor::empty(out, DType::f32, c.device);
-    dhT = Tensor::empty(state, DType::f32, c.device);
-    dcT = Tensor::empty(state, DType::f32, c.device);
+    dy = Tensor::empty(out, DType::f32, model.context());
+    dhT = Tensor::empty(state, DType::f32, model.context());
+    dcT = Tensor::empty(state, DType::f32, model.context());
     fill_tiled(dy, pattern, timing_inputs::dy);
     fill_tiled(dhT, pattern, timing_inputs::dhT);
     fill_tiled(dcT, pattern, timing_inputs::dcT);
