@@ -19,6 +19,7 @@ std::string BenchCase::key() const {
     s << "_automatic";
     if (memory_limit > 0) s << "_lim" << memory_limit;
   }
+  if (projection_steps > 0) s << "_P" << projection_steps;
   s << "_" << device.str();
   return s.str();
 }
@@ -38,6 +39,7 @@ std::string BenchCase::str() const {
   if (memory != MemoryMode::store_all) s << " " << memory_mode_name(memory);
   if (memory == MemoryMode::recompute && segment_steps > 0) s << " k=" << segment_steps;
   if (memory == MemoryMode::automatic && memory_limit > 0) s << " limit=" << memory_limit;
+  if (projection_steps > 0) s << " P=" << projection_steps;
   return s.str();
 }
 

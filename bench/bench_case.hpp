@@ -28,6 +28,7 @@ struct BenchCase {
   MemoryMode memory = MemoryMode::store_all;  // LstmConfig::memory_mode
   std::int64_t segment_steps = 0;             // LstmConfig::segment_steps (0: ⌈√T⌉)
   std::int64_t memory_limit = 0;              // LstmConfig::memory_limit_bytes (0: free memory)
+  std::int64_t projection_steps = 0;          // LstmConfig::projection_steps (0: automatic)
 
   std::int64_t layer_input(std::int64_t layer) const { return layer == 0 ? X : H; }
   /// "T1000_B16_X256_H256_L1_tanh_fp32_fwdbwd_cuda:0": the key rows are joined on. Other memory

@@ -71,6 +71,11 @@ int main(int argc, char** argv) {
   auto* segment_opt = app.add_option("--segment-steps", one.segment_steps,
                                      "k of --memory recompute (0: ceil(sqrt(T)))")
                           ->check(CLI::NonNegativeNumber);
+  auto* projection_opt =
+      app.add_option("--projection-steps", one.projection_steps,
+                     "P: steps per input-projection GEMM block (0: automatic; k is rounded up to "
+                     "a multiple of it)")
+          ->check(CLI::NonNegativeNumber);
   auto* limit_opt = app.add_option(
       "--memory-limit", memory_limit_text,
       "the budget of --memory automatic: bytes, or with a suffix K/M/G/T (binary: 3G = 3 GiB) or "
@@ -127,6 +132,7 @@ int main(int argc, char** argv) {
         if (memory_opt->count()) c.memory = one.memory;
         if (segment_opt->count()) c.segment_steps = one.segment_steps;
         if (limit_opt->count()) c.memory_limit = one.memory_limit;
+        if (projection_opt->count()) c.projection_steps = one.projection_steps;
       }
     }
   } catch (const Error& e) {
