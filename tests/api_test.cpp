@@ -36,7 +36,7 @@ TEST(Config, RejectsNonPositiveSizes) {
   expect_error<ValueError>([&] { Lstm m(cfg); }, {"num_layers"});
 }
 
-TEST(Config, CudaDeviceWithoutGpuIsAClearError) {
+TEST(Config, GpuDeviceWithoutAGpuIsAClearError) {
   if (cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
   LstmConfig cfg = small_config();
   cfg.device = Device::cuda(0);

@@ -19,7 +19,9 @@
 # Environment: BUILD_DIR (default build-gpu), CUDA_ARCH (default native, falling back to 90),
 #   MEMCHECK_FILTER, RACECHECK_FILTER (gtest filters), FULL_BUDGET_S.
 # Each step is PASS, FAIL or SKIPPED (with the reason); a sanitizer that is missing or cannot
-# start is SKIPPED, never PASS. Exit status: 0 when no step failed.
+# start is SKIPPED, never PASS. With a GPU visible (nvidia-smi), any CUDA test that skipped makes
+# the step cuda-tests-ran FAIL. Only cuDNN's wheel directory goes ahead of the toolkit's libraries
+# on LD_LIBRARY_PATH. Exit status: 0 when no step failed.
 set -uo pipefail
 
 usage() { sed -n '2,25p' "$0" >&2; exit 64; }
@@ -96,10 +98,18 @@ if [[ -z $cudnn_root ]] && ! ls "$cuda_root"/include/cudnn.h "$cuda_root"/target
 fi
 if [[ -n $cudnn_root ]]; then
   # cuDNN 9 loads its sub-libraries (libcudnn_adv.so.9, ...) and, from a wheel, the CUDA libraries
-  # it was built with (nvidia/cublas/lib, nvidia/cuda_nvrtc/lib, ...) at run time.
-  for lib in "$cudnn_root"/lib "$(dirname "$cudnn_root")"/*/lib; do
-    [[ -d $lib ]] && LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  # it was built with (nvidia/cublas/lib, nvidia/cuda_nvrtc/lib, ...) at run time. Only cuDNN goes
+  # first; the toolkit's own libraries (cuBLAS, cudart: what fuselstm is built and measured with)
+  # come before the wheel's, which only serve what the toolkit lacks (another major version).
+  wheel_libs=""
+  for lib in "$(dirname "$cudnn_root")"/*/lib; do
+    [[ -d $lib && $lib != "$cudnn_root/lib" ]] && wheel_libs+=":$lib"
   done
+  toolkit_libs=""
+  for lib in "$cuda_root"/lib64 "$cuda_root"/lib "$cuda_root"/targets/*/lib; do
+    [[ -d $lib ]] && toolkit_libs+=":$lib"
+  done
+  LD_LIBRARY_PATH=$cudnn_root/lib$toolkit_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}$wheel_libs
   export LD_LIBRARY_PATH
 fi
 deps=()
@@ -128,6 +138,19 @@ if step build cmake --build "$build" -j "$(nproc)"; then
   step tests "$build/tests/fuselstm_tests" --gtest_output="xml:$outdir/tests.xml"
   skipped=$(grep -c '\[  SKIPPED \]' "$outdir/tests.log" || true)
   [[ $skipped -gt 0 ]] && echo "   note: $skipped tests skipped (see tests.log)" >&2
+  # A visible GPU and a skipped CUDA test means the GPU path did not run: that is a failure, not a
+  # pass. The CUDA tests are those whose suite contains "Cuda" or whose name starts with it; they
+  # skip only when no device is usable.
+  cuda_skipped=$(grep -oE '^\[  SKIPPED \] [^ ]+' "$outdir/tests.log" | awk '{print $4}' |
+                 grep -E '(^|/)[A-Za-z0-9]*Cuda[A-Za-z0-9]*\.|\.Cuda' | sort -u || true)
+  if [[ -n $gpu_name ]]; then
+    if [[ -n $cuda_skipped ]]; then
+      echo "$cuda_skipped" > "$outdir/cuda-tests-ran.log"
+      record cuda-tests-ran "FAIL: $(echo "$cuda_skipped" | wc -l) CUDA tests skipped on $gpu_name" 0
+    else
+      record cuda-tests-ran PASS 0
+    fi
+  fi
 
   # --- compute-sanitizer: SKIPPED (never PASS) when missing or unable to start ---------------
   sanitizer=$(command -v compute-sanitizer || ls "$cuda_root"/bin/compute-sanitizer \
