@@ -40,7 +40,9 @@ struct MemoryStats {
 ///   for that context's queued work (an event, no host wait). The tensor must stay alive until the
 ///   consumer's work is done: its memory returns to its own context's cache when it is freed.
 /// - The host context runs everything synchronously on the calling thread.
-/// A context is used by one thread at a time (like a model).
+/// Threads: a context's arena and ops are thread-safe, so models used from different threads may
+/// share one (the default contexts are shared by everything that names only a Device); their work
+/// is then serialised on its one stream. Give each thread its own context to overlap them.
 ///
 /// Host calls per time step on CUDA, per layer and direction: forward 1 cuBLAS GEMM + 1 kernel
 /// launch + 1 launch check; backward the same; no allocation, no synchronisation, no per-call

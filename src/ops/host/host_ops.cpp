@@ -84,12 +84,14 @@ public:
   }
 
   void add_column_sums(std::int64_t rows, std::int64_t cols, const T* src, T* dst) override {
-    sums_.assign(static_cast<std::size_t>(cols), T(0));
+    // Per thread: one host ops object serves every model of a context, from any thread.
+    thread_local std::vector<T> sums;
+    sums.assign(static_cast<std::size_t>(cols), T(0));
     for (std::int64_t r = 0; r < rows; ++r) {
       const T* row = src + r * cols;
-      for (std::int64_t j = 0; j < cols; ++j) sums_[j] += row[j];
+      for (std::int64_t j = 0; j < cols; ++j) sums[j] += row[j];
     }
-    for (std::int64_t j = 0; j < cols; ++j) dst[j] += sums_[j];
+    for (std::int64_t j = 0; j < cols; ++j) dst[j] += sums[j];
   }
 
   void axpy(std::int64_t n, T alpha, const T* x, T* y) override {
@@ -167,7 +169,6 @@ public:
 
 private:
   bool use_blas_;
-  std::vector<T> sums_;  // scratch of add_column_sums, reused across calls
 };
 
 }  // namespace
