@@ -1,6 +1,7 @@
 #include "fuselstm/config.hpp"
 
 #include "fuselstm/error.hpp"
+#include "fuselstm/parameter_names.hpp"
 
 namespace fuselstm {
 
@@ -27,6 +28,10 @@ void LstmConfig::validate() const {
   positive("input_size", input_size);
   positive("hidden_size", hidden_size);
   positive("num_layers", num_layers);
+  if (num_layers > kMaxLayers) {  // parameter names hold at most 9 digits of layer
+    throw ValueError("fuselstm: LstmConfig.num_layers must be <= " + std::to_string(kMaxLayers) +
+                     ", got " + std::to_string(num_layers));
+  }
   if (proj_size != 0) {
     throw ValueError("fuselstm: LstmConfig.proj_size = " + std::to_string(proj_size) +
                      ": LSTMs with projections (PyTorch's weight_hr_l{k}) are not supported; "

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "fuselstm/error.hpp"
+#include "fuselstm/parameter_names.hpp"
 #include "lstm/dropout.hpp"
 #include "lstm/model_impl.hpp"
 #include "lstm/memory_plan.hpp"
@@ -35,29 +36,15 @@ void check_tensor(const char* where, const char* name, const Tensor& t, const Sh
 
 }  // namespace
 
-std::string unit_suffix(const LstmConfig& config, std::int64_t unit) {
-  const std::int64_t D = config.directions();
-  return "_l" + std::to_string(unit / D) + (unit % D == 1 ? "_reverse" : "");
-}
-
 ModelImpl::ModelImpl(const LstmConfig& cfg) : config(cfg), id(next_model_id()) {
   config.validate();
-  const std::int64_t H = config.hidden_size, D = config.directions();
-  for (std::int64_t unit = 0; unit < config.num_layers * D; ++unit) {
-    const std::string suffix = unit_suffix(config, unit);
-    const std::int64_t X = unit < D ? config.input_size : D * H;
-    std::vector<std::pair<std::string, Shape>> layer = {{"weight_ih" + suffix, {4 * H, X}},
-                                                        {"weight_hh" + suffix, {4 * H, H}}};
-    if (config.bias) {
-      layer.push_back({"bias_ih" + suffix, {4 * H}});
-      layer.push_back({"bias_hh" + suffix, {4 * H}});
-    }
-    for (auto& [name, shape] : layer) {
-      index_of[name] = names.size();
-      names.push_back(name);
-      params.push_back(Tensor::empty(shape, config.dtype, config.device));
-      grads.push_back(Tensor::zeros(shape, config.dtype, config.device));
-    }
+  ids = parameter_ids(config);
+  for (const ParameterId& id : ids) {
+    const Shape shape = parameter_shape(config, id);
+    index_of[parameter_name(id)] = names.size();
+    names.push_back(parameter_name(id));
+    params.push_back(Tensor::empty(shape, config.dtype, config.device));
+    grads.push_back(Tensor::zeros(shape, config.dtype, config.device));
   }
   if (config.dtype == DType::f32) {
     ops_f32 = ops::make_ops<float>(config.device, config.cuda_stream, config.math);
@@ -121,14 +108,18 @@ namespace {
 // Pointers to one tensor set (parameters or gradients) per unit, in unit order.
 template <typename T, typename Unit>
 std::vector<Unit> unit_pointers(ModelImpl& m, std::vector<Tensor>& tensors) {
-  std::vector<Unit> out(static_cast<std::size_t>(m.config.num_layers * m.config.directions()));
-  for (std::size_t k = 0; k < out.size(); ++k) {
-    const std::string s = unit_suffix(m.config, static_cast<std::int64_t>(k));
-    out[k].weight_ih = tensors[m.lookup("weight_ih" + s)].data_as<T>();
-    out[k].weight_hh = tensors[m.lookup("weight_hh" + s)].data_as<T>();
-    if (m.config.bias) {
-      out[k].bias_ih = tensors[m.lookup("bias_ih" + s)].data_as<T>();
-      out[k].bias_hh = tensors[m.lookup("bias_hh" + s)].data_as<T>();
+  // Unit = layer·D + direction, the orchestration's order.
+  const std::int64_t D = m.config.directions();
+  std::vector<Unit> out(static_cast<std::size_t>(m.config.num_layers * D));
+  for (std::size_t i = 0; i < m.ids.size(); ++i) {
+    const ParameterId& id = m.ids[i];
+    T* data = tensors[i].data_as<T>();
+    Unit& unit = out[static_cast<std::size_t>(id.layer * D + id.direction)];
+    switch (id.kind) {
+      case ParameterKind::weight_ih: unit.weight_ih = data; break;
+      case ParameterKind::weight_hh: unit.weight_hh = data; break;
+      case ParameterKind::bias_ih: unit.bias_ih = data; break;
+      case ParameterKind::bias_hh: unit.bias_hh = data; break;
     }
   }
   return out;

@@ -10,6 +10,7 @@
 
 #include "fuselstm/config.hpp"
 #include "fuselstm/lstm.hpp"
+#include "fuselstm/parameter_names.hpp"
 #include "runtime/memory.hpp"
 #include "ops/ops.hpp"
 #include "lstm/sequence.hpp"
@@ -35,14 +36,13 @@ struct ContextData {
   std::vector<kernels::DropoutKey> dropout_keys;
 };
 
-/// "_l{k}" or "_l{k}_reverse": the name suffix of unit = layer·D + direction.
-std::string unit_suffix(const LstmConfig& config, std::int64_t unit);
-
 struct ModelImpl {
   explicit ModelImpl(const LstmConfig& config);
 
   LstmConfig config;
   std::uint64_t id;  // tells this model's contexts from other models'
+  // Entry i of names, params and grads is the tensor ids[i]; ids = parameter_ids(config).
+  std::vector<ParameterId> ids;
   std::vector<std::string> names;
   std::map<std::string, std::size_t> index_of;
   std::vector<Tensor> params;

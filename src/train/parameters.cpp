@@ -9,9 +9,8 @@ ParameterList parameters_of(Lstm& model) {
   detail::ModelImpl& m = model.impl();
   ParameterList list;
   for (std::size_t k = 0; k < m.names.size(); ++k) {
-    const std::string& name = m.names[k];
-    const int layer = std::stoi(name.substr(name.rfind("_l") + 2));  // "..._l{k}"
-    list.push_back({name, layer, &m.params[k], &m.grads[k], &m});
+    const int layer = static_cast<int>(m.ids[k].layer);  // validate() caps num_layers below 2^31
+    list.push_back({m.names[k], layer, &m.params[k], &m.grads[k], &m});
   }
   return list;
 }
