@@ -73,7 +73,9 @@ struct LstmConfig {
   /// cudaStreamNonBlocking, call Lstm::synchronize() before reading results on the host.
   void* cuda_stream = nullptr;
 
-  /// Throws ValueError naming the field when a size is < 1 or the device is not usable.
+  /// Throws ValueError naming the field when a size is < 1, num_layers > 10⁹, a size product
+  /// would not fit int64 (4·H; any parameter's elements; all parameters and gradients' bytes,
+  /// so H < 2^61 at the very least), or the device is not usable.
   void validate() const;
 };
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "fuselstm/error.hpp"
@@ -13,6 +14,7 @@
 #include "lstm/model_impl.hpp"
 #include "lstm/memory_plan.hpp"
 #include "lstm/sequence.hpp"
+#include "lstm/size_limits.hpp"
 
 namespace fuselstm {
 namespace detail {
@@ -284,6 +286,30 @@ struct SequenceShape {
   std::int64_t steps = 0, batch = 0;
 };
 
+// Throws E naming T, B and the configuration's sizes unless the buffers of a (T, B) call, summed,
+// fit int64 bytes. A bound, not the plan: (T+1)·B rows × 16·(X + D·H) values × (L·D + 1) × the
+// word dominates every buffer a forward, backward or infer forms (per unit h, c or checkpoints and
+// gates: 6H per row; per layer the reversed, joined and dropped inputs; x, y, dx and the
+// workspace) and their sum in plan_memory, so no size product wraps. Anything it refuses needs
+// more than ~10^17 bytes.
+template <typename E>
+void check_sequence_size(const char* where, const LstmConfig& cfg, std::int64_t steps,
+                         std::int64_t batch) {
+  const std::int64_t D = cfg.directions();
+  const auto width = checked_mul(checked_add(cfg.input_size, D * cfg.hidden_size), 16);
+  const auto bytes = checked_mul(
+      checked_mul(checked_mul(checked_add(steps, 1), batch), width),
+      checked_mul(checked_add(checked_mul(cfg.num_layers, D), 1),
+                  static_cast<std::int64_t>(dtype_size(cfg.dtype))));
+  if (!bytes) {
+    throw E(std::string("fuselstm: ") + where + ": T = " + std::to_string(steps) + ", B = " +
+            std::to_string(batch) + " is too large for input_size " +
+            std::to_string(cfg.input_size) + ", hidden_size " + std::to_string(cfg.hidden_size) +
+            ", num_layers " + std::to_string(cfg.num_layers) +
+            ": (T+1)·B·16·(X + D·H)·(L·D + 1) bytes overflow int64");
+  }
+}
+
 SequenceShape check_sequence(const char* where, const LstmConfig& cfg, const Tensor& x,
                              const Tensor& h0, const Tensor& c0,
                              const std::vector<std::int64_t>& lengths) {
@@ -297,6 +323,7 @@ SequenceShape check_sequence(const char* where, const LstmConfig& cfg, const Ten
   SequenceShape s;
   s.steps = cfg.batch_first ? x.dim(1) : x.dim(0);
   s.batch = cfg.batch_first ? x.dim(0) : x.dim(1);
+  check_sequence_size<ShapeError>(where, cfg, s.steps, s.batch);
   const Shape state{cfg.num_layers * cfg.directions(), s.batch, cfg.hidden_size};
   if (h0.defined()) check_tensor(where, "h0", h0, state, cfg.dtype, cfg.device);
   if (c0.defined()) check_tensor(where, "c0", c0, state, cfg.dtype, cfg.device);
@@ -307,10 +334,12 @@ SequenceShape check_sequence(const char* where, const LstmConfig& cfg, const Ten
                        std::to_string(lengths.size()));
     }
     for (std::size_t b = 0; b < lengths.size(); ++b) {
-      if (lengths[b] < 1 || lengths[b] > s.steps) {
+      // Lengths travel to the kernels as int32.
+      if (lengths[b] < 1 || lengths[b] > s.steps ||
+          lengths[b] > std::numeric_limits<std::int32_t>::max()) {
         throw ValueError(std::string("fuselstm: ") + where + ": lengths[" + std::to_string(b) +
                          "] = " + std::to_string(lengths[b]) + " is outside [1, T = " +
-                         std::to_string(s.steps) + "]");
+                         std::to_string(s.steps) + "] or above 2^31 - 1");
       }
     }
   }
@@ -524,6 +553,7 @@ MemoryPlan Lstm::plan_memory(std::int64_t steps, std::int64_t batch) const {
     throw ValueError("fuselstm: plan_memory: need T >= 1 and B >= 1, got T=" +
                      std::to_string(steps) + ", B=" + std::to_string(batch));
   }
+  detail::check_sequence_size<ValueError>("plan_memory", impl_->config, steps, batch);
   return detail::plan_bytes(impl_->config, steps, batch, impl_->segment_plan(steps, batch),
                             impl_->dropout_active());
 }
