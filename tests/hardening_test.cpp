@@ -6,10 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "fuselstm/error.hpp"
 #include "fuselstm/lstm.hpp"
+#include "ops/host/blas_blocks.hpp"
 
 namespace fuselstm::testing {
 namespace {
@@ -91,6 +94,81 @@ TEST(SizeLimits, SequencesWhoseBuffersOverflowAreRefusedByName) {
     // A long sequence that fits is planned, not refused: T = 2^40 steps of B = 3.
     const MemoryPlan plan = model.plan_memory(std::int64_t{1} << 40, 3);
     EXPECT_GT(plan.total_bytes(), (std::int64_t{1} << 40) * 3 * 3 * 4) << "at least the x copy" << d;
+  }
+}
+
+TEST(HostGemmBlocks, SplitsWideNAndRefusesWhatCannotBeSplit) {
+  const std::int64_t kIntMax = 2147483647;
+  // Up to INT_MAX columns: one block, the call unchanged.
+  EXPECT_EQ(ops::blas_column_block(64, 1000, 32, 64, 32, 64), 1000);
+  EXPECT_EQ(ops::blas_column_block(64, kIntMax, 32, 64, 32, 64), kIntMax);
+  // Past it (T·B rows of an input projection): blocks of INT_MAX columns, the last one narrower.
+  const std::int64_t wide = (std::int64_t{1} << 33) + 5;
+  const std::int64_t block = ops::blas_column_block(64, wide, 32, 64, 32, 64);
+  EXPECT_EQ(block, kIntMax);
+  std::int64_t covered = 0, calls = 0, last_c = -1;
+  ops::for_each_column_block(ops::Trans::N, wide, 32, 64, block,
+                             [&](std::int64_t width, std::int64_t b_offset, std::int64_t c_offset) {
+                               EXPECT_LE(width, kIntMax);
+                               EXPECT_EQ(b_offset, covered * 32) << "column `covered` of B";
+                               EXPECT_EQ(c_offset, covered * 64) << "column `covered` of C";
+                               EXPECT_GT(c_offset, last_c);
+                               last_c = c_offset;
+                               covered += width;
+                               ++calls;
+                             });
+  EXPECT_EQ(covered, wide);
+  EXPECT_EQ(calls, 5) << "⌈(2^33 + 5) / (2^31 − 1)⌉";
+  // The same arguments always split the same way (a pure function of the sizes).
+  EXPECT_EQ(ops::blas_column_block(64, wide, 32, 64, 32, 64), block);
+  // m, k and leading dimensions cannot be split: refused, naming the argument.
+  const std::int64_t big = kIntMax + 1;
+  expect_error_naming<ShapeError>("m", [&] { ops::blas_column_block(big, 4, 4, big, 4, big); },
+                                  {"m = " + std::to_string(big)});
+  expect_error_naming<ShapeError>("k", [&] { ops::blas_column_block(4, 4, big, 4, big, 4); },
+                                  {"k = " + std::to_string(big)});
+  expect_error_naming<ShapeError>("lda", [&] { ops::blas_column_block(4, 4, 4, big, 4, 4); },
+                                  {"lda = " + std::to_string(big)});
+  expect_error_naming<ShapeError>("ldc", [&] { ops::blas_column_block(4, 4, 4, 4, 4, big); },
+                                  {"ldc = " + std::to_string(big)});
+  // op(B) = Bᵀ with n past INT_MAX: ldb ≥ n, refused through ldb.
+  expect_error_naming<ShapeError>("ldb", [&] { ops::blas_column_block(4, wide, 4, 4, wide, 4); },
+                                  {"ldb = " + std::to_string(wide)});
+}
+
+// The split's offsets, run for real with a small limit: blocks of 5 columns of a 4×13 product, for
+// both op(B), equal the unsplit product bit for bit (each column's sum is the same loop; inputs
+// are multiples of 1/8, so every sum is exact anyway).
+TEST(HostGemmBlocks, BlocksComputeTheSameProduct) {
+  const std::int64_t m = 4, n = 13, k = 5, limit = 5;  // m, k, lda, ldb, ldc within the limit
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> digit(-9, 9);
+  for (const ops::Trans tb : {ops::Trans::N, ops::Trans::T}) {
+    const std::int64_t ldb = tb == ops::Trans::N ? k : n;
+    std::vector<double> a(m * k), b(k * n), whole(m * n, 0.0), split(m * n, 0.0);
+    for (double& v : a) v = digit(rng) / 8.0;
+    for (double& v : b) v = digit(rng) / 8.0;
+    auto product = [&](std::int64_t cols, const double* bp, double* cp) {
+      for (std::int64_t j = 0; j < cols; ++j)
+        for (std::int64_t i = 0; i < m; ++i) {
+          double sum = 0;
+          for (std::int64_t p = 0; p < k; ++p) {
+            sum += a[i + p * m] * (tb == ops::Trans::N ? bp[p + j * ldb] : bp[j + p * ldb]);
+          }
+          cp[i + j * m] = sum;
+        }
+    };
+    product(n, b.data(), whole.data());
+    // With op(B) = Bᵀ, ldb = n > limit: blas_column_block refuses (tested above); the offsets
+    // are still checked here with the block given directly.
+    const std::int64_t block =
+        tb == ops::Trans::N ? ops::blas_column_block(m, n, k, m, ldb, m, limit) : limit;
+    ASSERT_EQ(block, limit);
+    ops::for_each_column_block(tb, n, ldb, m, block,
+                               [&](std::int64_t width, std::int64_t b_offset, std::int64_t c_offset) {
+                                 product(width, b.data() + b_offset, split.data() + c_offset);
+                               });
+    EXPECT_EQ(split, whole) << "op(B) " << (tb == ops::Trans::N ? "N" : "T");
   }
 }
 
