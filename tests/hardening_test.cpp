@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -170,6 +171,46 @@ TEST(HostGemmBlocks, BlocksComputeTheSameProduct) {
                                });
     EXPECT_EQ(split, whole) << "op(B) " << (tb == ops::Trans::N ? "N" : "T");
   }
+}
+
+TEST(MovedFromLstm, EveryPublicMethodThrowsNamingIt) {
+  Lstm model(sized(3, 4, 2));
+  Lstm other(std::move(model));
+  const Tensor x = Tensor::zeros({2, 1, 3}, DType::f32);
+  ForwardResult f = other.forward(x);
+  Tensor h = Tensor::zeros({2, 1, 4}, DType::f32), c = Tensor::zeros({2, 1, 4}, DType::f32);
+  const Tensor x_t = Tensor::zeros({1, 3}, DType::f32);
+  Lstm& moved = model;  // NOLINT(bugprone-use-after-move): the point of the test
+  const Lstm& moved_const = model;
+  const std::pair<const char*, std::function<void()>> calls[] = {
+      {"config", [&] { moved.config(); }},
+      {"parameter_names", [&] { moved.parameter_names(); }},
+      {"parameter", [&] { moved.parameter("weight_ih_l0"); }},
+      {"parameter", [&] { moved_const.parameter("weight_ih_l0"); }},
+      {"gradient", [&] { moved.gradient("weight_ih_l0"); }},
+      {"gradient", [&] { moved_const.gradient("weight_ih_l0"); }},
+      {"init_uniform", [&] { moved.init_uniform(1, -0.1, 0.1); }},
+      {"init_pytorch_default", [&] { moved.init_pytorch_default(1); }},
+      {"forward", [&] { moved.forward(x); }},
+      {"infer", [&] { moved.infer(x); }},
+      {"step", [&] { moved.step(x_t, h, c); }},
+      {"backward", [&] { moved.backward(f.context, Tensor()); }},
+      {"plan_memory", [&] { moved.plan_memory(2, 1); }},
+      {"set_training", [&] { moved.set_training(false); }},
+      {"training", [&] { moved.training(); }},
+      {"dropout_offset", [&] { moved.dropout_offset(); }},
+      {"set_dropout_offset", [&] { moved.set_dropout_offset(3); }},
+      {"zero_grad", [&] { moved.zero_grad(); }},
+      {"synchronize", [&] { moved.synchronize(); }},
+      {"impl", [&] { moved.impl(); }},
+  };
+  for (const auto& [method, call] : calls) {
+    expect_error_naming<ValueError>(method, call, {std::string("Lstm::") + method, "moved-from"});
+  }
+  // Assigning a model makes it usable again; the model moved into works.
+  model = Lstm(sized(3, 4, 1));
+  EXPECT_EQ(model.config().num_layers, 1);
+  EXPECT_NO_THROW(other.backward(f.context, Tensor::zeros({2, 1, 4}, DType::f32)));
 }
 
 }  // namespace

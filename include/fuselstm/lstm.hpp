@@ -83,6 +83,8 @@ struct MemoryPlan {
 /// Each has a gradient of the same shape, accumulated by backward and cleared by zero_grad().
 /// Every tensor lives on config.device; inputs given on another device are rejected (use .to()).
 ///
+/// A moved-from model only accepts assignment and destruction; any other call throws ValueError
+/// naming the method.
 /// One model is used by one thread at a time. Results are deterministic: the same device and
 /// inputs give the same bits (no atomics; fixed reduction orders).
 class Lstm {
@@ -169,9 +171,11 @@ public:
   void synchronize();
 
   /// Internal: the implementation, for the library's own optimizers and tools.
-  detail::ModelImpl& impl() { return *impl_; }
+  detail::ModelImpl& impl() { return live("impl"); }
 
 private:
+  /// *impl_; ValueError naming `method` when the model was moved from (impl_ is null).
+  detail::ModelImpl& live(const char* method) const;
   std::unique_ptr<detail::ModelImpl> impl_;
 };
 

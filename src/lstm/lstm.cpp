@@ -246,15 +246,33 @@ Lstm::~Lstm() = default;
 Lstm::Lstm(Lstm&&) noexcept = default;
 Lstm& Lstm::operator=(Lstm&&) noexcept = default;
 
-const LstmConfig& Lstm::config() const { return impl_->config; }
-const std::vector<std::string>& Lstm::parameter_names() const { return impl_->names; }
-Tensor& Lstm::parameter(const std::string& name) { return impl_->params[impl_->lookup(name)]; }
-const Tensor& Lstm::parameter(const std::string& name) const {
-  return impl_->params[impl_->lookup(name)];
+detail::ModelImpl& Lstm::live(const char* method) const {
+  if (!impl_) {
+    throw ValueError(std::string("fuselstm: Lstm::") + method +
+                     " on a moved-from model (it holds no parameters; assign a model to it first)");
+  }
+  return *impl_;
 }
-Tensor& Lstm::gradient(const std::string& name) { return impl_->grads[impl_->lookup(name)]; }
+
+const LstmConfig& Lstm::config() const { return live("config").config; }
+const std::vector<std::string>& Lstm::parameter_names() const {
+  return live("parameter_names").names;
+}
+Tensor& Lstm::parameter(const std::string& name) {
+  detail::ModelImpl& m = live("parameter");
+  return m.params[m.lookup(name)];
+}
+const Tensor& Lstm::parameter(const std::string& name) const {
+  const detail::ModelImpl& m = live("parameter");
+  return m.params[m.lookup(name)];
+}
+Tensor& Lstm::gradient(const std::string& name) {
+  detail::ModelImpl& m = live("gradient");
+  return m.grads[m.lookup(name)];
+}
 const Tensor& Lstm::gradient(const std::string& name) const {
-  return impl_->grads[impl_->lookup(name)];
+  const detail::ModelImpl& m = live("gradient");
+  return m.grads[m.lookup(name)];
 }
 
 void Lstm::init_uniform(std::uint64_t seed, double low, double high) {
@@ -262,8 +280,9 @@ void Lstm::init_uniform(std::uint64_t seed, double low, double high) {
     throw ValueError("fuselstm: init_uniform: need finite low <= high, got [" +
                      std::to_string(low) + ", " + std::to_string(high) + ")");
   }
+  detail::ModelImpl& m = live("init_uniform");
   std::mt19937_64 engine(seed);
-  for (Tensor& p : impl_->params) {
+  for (Tensor& p : m.params) {
     std::vector<double> values(static_cast<std::size_t>(p.numel()));
     for (double& v : values) {
       const double u = static_cast<double>(engine() >> 11) * 0x1.0p-53;
@@ -274,7 +293,8 @@ void Lstm::init_uniform(std::uint64_t seed, double low, double high) {
 }
 
 void Lstm::init_pytorch_default(std::uint64_t seed) {
-  const double bound = 1.0 / std::sqrt(static_cast<double>(impl_->config.hidden_size));
+  const std::int64_t H = live("init_pytorch_default").config.hidden_size;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(H));
   init_uniform(seed, -bound, bound);
 }
 
@@ -405,7 +425,7 @@ void run_infer(ModelImpl& m, const SequenceDims& dims, const SegmentPlan& plan, 
 
 ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
                             const std::vector<std::int64_t>& lengths) {
-  detail::ModelImpl& m = *impl_;
+  detail::ModelImpl& m = live("forward");
   const LstmConfig& cfg = m.config;
   const auto [T, B] = detail::check_sequence("forward", cfg, x, h0, c0, lengths);
   const std::int64_t H = cfg.hidden_size, L = cfg.num_layers, D = cfg.directions();
@@ -454,7 +474,7 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
 
 BackwardResult Lstm::backward(const ForwardContext& context, const Tensor& dy, const Tensor& dhT,
                               const Tensor& dcT, bool compute_dx) {
-  detail::ModelImpl& m = *impl_;
+  detail::ModelImpl& m = live("backward");
   const LstmConfig& cfg = m.config;
   if (!context.defined()) throw ValueError("fuselstm: backward: the context is empty");
   if (context.data_->model_id != m.id) {
@@ -493,7 +513,7 @@ BackwardResult Lstm::backward(const ForwardContext& context, const Tensor& dy, c
 
 InferenceResult Lstm::infer(const Tensor& x, const Tensor& h0, const Tensor& c0,
                             const std::vector<std::int64_t>& lengths) {
-  detail::ModelImpl& m = *impl_;
+  detail::ModelImpl& m = live("infer");
   const LstmConfig& cfg = m.config;
   const auto [T, B] = detail::check_sequence("infer", cfg, x, h0, c0, lengths);
   if (cfg.bidirectional) {
@@ -525,7 +545,7 @@ InferenceResult Lstm::infer(const Tensor& x, const Tensor& h0, const Tensor& c0,
 }
 
 Tensor Lstm::step(const Tensor& x_t, Tensor& h, Tensor& c) {
-  const LstmConfig& cfg = impl_->config;
+  const LstmConfig& cfg = live("step").config;
   if (cfg.bidirectional) {
     throw ValueError("fuselstm: step: a bidirectional model needs the whole sequence; use infer()");
   }
@@ -549,28 +569,31 @@ Tensor Lstm::step(const Tensor& x_t, Tensor& h, Tensor& c) {
 }
 
 MemoryPlan Lstm::plan_memory(std::int64_t steps, std::int64_t batch) const {
+  const detail::ModelImpl& m = live("plan_memory");
   if (steps < 1 || batch < 1) {
     throw ValueError("fuselstm: plan_memory: need T >= 1 and B >= 1, got T=" +
                      std::to_string(steps) + ", B=" + std::to_string(batch));
   }
-  detail::check_sequence_size<ValueError>("plan_memory", impl_->config, steps, batch);
-  return detail::plan_bytes(impl_->config, steps, batch, impl_->segment_plan(steps, batch),
-                            impl_->dropout_active());
+  detail::check_sequence_size<ValueError>("plan_memory", m.config, steps, batch);
+  return detail::plan_bytes(m.config, steps, batch, m.segment_plan(steps, batch),
+                            m.dropout_active());
 }
 
 void Lstm::zero_grad() {
-  for (Tensor& g : impl_->grads) {
-    if (impl_->config.dtype == DType::f32) {
-      impl_->ops<float>().fill(g.data_as<float>(), g.numel(), 0.0f);
+  detail::ModelImpl& m = live("zero_grad");
+  for (Tensor& g : m.grads) {
+    if (m.config.dtype == DType::f32) {
+      m.ops<float>().fill(g.data_as<float>(), g.numel(), 0.0f);
     } else {
-      impl_->ops<double>().fill(g.data_as<double>(), g.numel(), 0.0);
+      m.ops<double>().fill(g.data_as<double>(), g.numel(), 0.0);
     }
   }
 }
 
 void Lstm::synchronize() {
-  if (impl_->config.dtype == DType::f32) impl_->ops<float>().synchronize();
-  else impl_->ops<double>().synchronize();
+  detail::ModelImpl& m = live("synchronize");
+  if (m.config.dtype == DType::f32) m.ops<float>().synchronize();
+  else m.ops<double>().synchronize();
 }
 
 }  // namespace fuselstm
