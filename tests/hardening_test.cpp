@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
@@ -29,7 +31,8 @@ LstmConfig sized(std::int64_t X, std::int64_t H, std::int64_t L, bool bidirectio
 
 // Runs `call`, expecting E whose message holds every one of `words`.
 template <typename E, typename Call>
-void expect_error_naming(const std::string& what, Call call, std::initializer_list<std::string> words) {
+void expect_error_naming(const std::string& what, Call call,
+                         std::initializer_list<std::string> words) {
   try {
     call();
     ADD_FAILURE() << what << ": no exception";
@@ -52,21 +55,24 @@ TEST(SizeLimits, HugeConfigurationsAreRefusedByNameBeforeAllocating) {
   // OutOfMemoryError instead of ValueError.
   for (const bool bidirectional : {false, true}) {
     const std::string d = bidirectional ? " bidirectional" : "";
-    expect_error_naming<ValueError>("H = 2^61" + d, [&] { Lstm m(sized(3, k2To61, 1, bidirectional)); },
+    expect_error_naming<ValueError>("H = 2^61" + d,
+                                    [&] { Lstm m(sized(3, k2To61, 1, bidirectional)); },
                                     {"hidden_size", std::to_string(k2To61)});
-    expect_error_naming<ValueError>("H = 2^62" + d, [&] { Lstm m(sized(3, k2To62, 1, bidirectional)); },
+    expect_error_naming<ValueError>("H = 2^62" + d,
+                                    [&] { Lstm m(sized(3, k2To62, 1, bidirectional)); },
                                     {"hidden_size", std::to_string(k2To62)});
     expect_error_naming<ValueError>("H = 2^61 - 1" + d,
                                     [&] { Lstm m(sized(3, k2To61 - 1, 1, bidirectional)); },
                                     {"hidden_size", std::to_string(k2To61 - 1)});
-    expect_error_naming<ValueError>("H = 2^31, L = 2" + d,
-                                    [&] { Lstm m(sized(3, std::int64_t{1} << 31, 2, bidirectional)); },
-                                    {"hidden_size"});
-    expect_error_naming<ValueError>("X = 2^62" + d, [&] { Lstm m(sized(k2To62, 4, 1, bidirectional)); },
+    expect_error_naming<ValueError>(
+        "H = 2^31, L = 2" + d, [&] { Lstm m(sized(3, std::int64_t{1} << 31, 2, bidirectional)); },
+        {"hidden_size"});
+    expect_error_naming<ValueError>("X = 2^62" + d,
+                                    [&] { Lstm m(sized(k2To62, 4, 1, bidirectional)); },
                                     {"input_size", std::to_string(k2To62)});
-    expect_error_naming<ValueError>("X = 2^59, H = 2" + d,
-                                    [&] { Lstm m(sized(std::int64_t{1} << 59, 2, 1, bidirectional)); },
-                                    {"input_size"});
+    expect_error_naming<ValueError>(
+        "X = 2^59, H = 2" + d, [&] { Lstm m(sized(std::int64_t{1} << 59, 2, 1, bidirectional)); },
+        {"input_size"});
     expect_error_naming<ValueError>("L = 10^9, H = 2^20" + d,
                                     [&] { Lstm m(sized(1, 1 << 20, 1000000000, bidirectional)); },
                                     {"num_layers", "1000000000"});
@@ -89,12 +95,14 @@ TEST(SizeLimits, SequencesWhoseBuffersOverflowAreRefusedByName) {
     expect_error_naming<ValueError>("B = 2^62" + d, [&] { model.plan_memory(4, k2To62); },
                                     {"B = " + std::to_string(k2To62)});
     // T·B·4H overflows although T·B does not.
-    expect_error_naming<ValueError>("T = B = 2^29" + d,
-                                    [&] { model.plan_memory(std::int64_t{1} << 29, std::int64_t{1} << 29); },
-                                    {"T = 536870912", "B = 536870912"});
+    expect_error_naming<ValueError>(
+        "T = B = 2^29" + d,
+        [&] { model.plan_memory(std::int64_t{1} << 29, std::int64_t{1} << 29); },
+        {"T = 536870912", "B = 536870912"});
     // A long sequence that fits is planned, not refused: T = 2^40 steps of B = 3.
     const MemoryPlan plan = model.plan_memory(std::int64_t{1} << 40, 3);
-    EXPECT_GT(plan.total_bytes(), (std::int64_t{1} << 40) * 3 * 3 * 4) << "at least the x copy" << d;
+    EXPECT_GT(plan.total_bytes(), (std::int64_t{1} << 40) * 3 * 3 * 4)
+        << "at least the x copy" << d;
   }
 }
 
@@ -165,10 +173,11 @@ TEST(HostGemmBlocks, BlocksComputeTheSameProduct) {
     const std::int64_t block =
         tb == ops::Trans::N ? ops::blas_column_block(m, n, k, m, ldb, m, limit) : limit;
     ASSERT_EQ(block, limit);
-    ops::for_each_column_block(tb, n, ldb, m, block,
-                               [&](std::int64_t width, std::int64_t b_offset, std::int64_t c_offset) {
-                                 product(width, b.data() + b_offset, split.data() + c_offset);
-                               });
+    ops::for_each_column_block(
+        tb, n, ldb, m, block,
+        [&](std::int64_t width, std::int64_t b_offset, std::int64_t c_offset) {
+          product(width, b.data() + b_offset, split.data() + c_offset);
+        });
     EXPECT_EQ(split, whole) << "op(B) " << (tb == ops::Trans::N ? "N" : "T");
   }
 }
@@ -211,6 +220,111 @@ TEST(MovedFromLstm, EveryPublicMethodThrowsNamingIt) {
   model = Lstm(sized(3, 4, 1));
   EXPECT_EQ(model.config().num_layers, 1);
   EXPECT_NO_THROW(other.backward(f.context, Tensor::zeros({2, 1, 4}, DType::f32)));
+}
+
+// Padded positions of x (steps past lengths[b]) holding NaN, +Inf or −Inf give bitwise the same
+// results as finite padding: y, hT, cT, dx (exactly 0 there), dh0, dc0, every gradient, and infer.
+struct PaddingCase {
+  bool bidirectional, batch_first;
+  MemoryMode mode;
+  DType dtype;
+  std::string describe() const {
+    return std::string(bidirectional ? "bidirectional" : "unidirectional") +
+           (batch_first ? " batch_first " : " time-major ") + memory_mode_name(mode) + " " +
+           dtype_name(dtype);
+  }
+};
+
+// Bit patterns, so that NaN ≠ NaN cannot hide a difference and −0 vs +0 would show.
+std::vector<std::uint64_t> bits(const Tensor& t) {
+  std::vector<std::uint64_t> out;
+  for (const double v : t.to_vector<double>()) {
+    std::uint64_t b = 0;
+    std::memcpy(&b, &v, sizeof b);
+    out.push_back(b);
+  }
+  return out;
+}
+
+TEST(PaddedInput, NonFinitePaddingChangesNothing) {
+  const std::int64_t T = 7, B = 4, X = 3, H = 5, L = 2;
+  const std::vector<std::int64_t> lengths = {5, 2, 7, 1};  // one full, one of length 1
+  int cases = 0;
+  for (const bool bidirectional : {false, true})
+    for (const bool batch_first : {false, true})
+      for (const MemoryMode mode : {MemoryMode::store_all, MemoryMode::recompute})
+        for (const DType dtype : {DType::f64, DType::f32}) {
+          const PaddingCase c{bidirectional, batch_first, mode, dtype};
+          SCOPED_TRACE(c.describe() + ", T=7 B=4 X=3 H=5 L=2, lengths {5, 2, 7, 1}");
+          ++cases;
+          LstmConfig cfg = sized(X, H, L, bidirectional);
+          cfg.batch_first = batch_first;
+          cfg.memory_mode = mode;
+          cfg.segment_steps = 3;  // recompute: segments of 3, 3, 1 steps
+          cfg.dtype = dtype;
+          const std::int64_t D = cfg.directions();
+          Lstm model(cfg);
+          std::mt19937 rng(17);
+          std::uniform_real_distribution<double> uniform(-1, 1);
+          const Shape x_shape = batch_first ? Shape{B, T, X} : Shape{T, B, X};
+          const Shape y_shape = batch_first ? Shape{B, T, D * H} : Shape{T, B, D * H};
+          std::vector<double> finite(T * B * X), poisoned, dy(T * B * D * H);
+          for (double& v : finite) v = uniform(rng);
+          for (double& v : dy) v = uniform(rng);
+          poisoned = finite;
+          std::vector<bool> padded(T * B * X, false);
+          const double poison[] = {std::nan(""), INFINITY, -INFINITY};
+          int n_poisoned = 0;
+          for (std::int64_t t = 0; t < T; ++t)
+            for (std::int64_t b = 0; b < B; ++b)
+              for (std::int64_t j = 0; j < X; ++j) {
+                if (t < lengths[b]) continue;
+                const std::int64_t e = (batch_first ? b * T + t : t * B + b) * X + j;
+                padded[e] = true;
+                finite[e] = 1e3 * uniform(rng);  // large finite padding: a leak would show
+                poisoned[e] = poison[n_poisoned++ % 3];
+              }
+          ASSERT_EQ(n_poisoned, (4 * 7 - (5 + 2 + 7 + 1)) * X);
+
+          struct Run {
+            std::vector<std::vector<std::uint64_t>> results;
+            Tensor dx;
+          };
+          auto run = [&](const std::vector<double>& x_values) {
+            const Tensor x = Tensor::from_vector(x_shape, x_values, dtype);
+            Run r;
+            model.zero_grad();
+            ForwardResult f = model.forward(x, Tensor(), Tensor(), lengths);
+            const Tensor dy_t = Tensor::from_vector(y_shape, dy, dtype);
+            const Tensor dhT =
+                Tensor::from_vector({L * D, B, H}, std::vector<double>(L * D * B * H, 0.5), dtype);
+            BackwardResult g = model.backward(f.context, dy_t, dhT, dhT);
+            for (const Tensor* t : {&f.y, &f.hT, &f.cT, &g.dx, &g.dh0, &g.dc0})
+              r.results.push_back(bits(*t));
+            for (const std::string& name : model.parameter_names())
+              r.results.push_back(bits(model.gradient(name)));
+            InferenceResult i = model.infer(x, Tensor(), Tensor(), lengths);
+            for (const Tensor* t : {&i.y, &i.hT, &i.cT}) r.results.push_back(bits(*t));
+            r.dx = std::move(g.dx);
+            return r;
+          };
+          const Run a = run(finite), b = run(poisoned);
+          const char* what[] = {"y", "hT", "cT", "dx", "dh0", "dc0"};
+          for (std::size_t k = 0; k < a.results.size(); ++k) {
+            const std::string name =
+                k < 6 ? what[k]
+                : k < 6 + model.parameter_names().size()
+                    ? "d" + model.parameter_names()[k - 6]
+                    : std::string("infer ") + what[k - 6 - model.parameter_names().size()];
+            EXPECT_EQ(a.results[k], b.results[k])
+                << name << " differs between finite and NaN/Inf padding";
+          }
+          const std::vector<double> dx = b.dx.to_vector<double>();
+          for (std::size_t e = 0; e < dx.size(); ++e) {
+            if (padded[e]) ASSERT_EQ(dx[e], 0.0) << "dx at padded element " << e;
+          }
+        }
+  EXPECT_EQ(cases, 16);
 }
 
 }  // namespace

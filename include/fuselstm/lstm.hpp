@@ -120,8 +120,9 @@ public:
   ///
   /// lengths (optional, B entries in [1, T], any order) makes a padded batch: sequence b has
   /// lengths[b] steps; y is zero past its end, hT and cT are taken at its own last step, and
-  /// backward sends no gradient from its padding (dy there is ignored). Masked in the kernels: the
-  /// same work as a full batch, no per-sequence loop.
+  /// backward sends no gradient from its padding (dy there is ignored). x past its end is ignored
+  /// too, even NaN or Inf: it changes no output or gradient, and dx is exactly 0 there. Masked in
+  /// the kernels: the same work as a full batch, no per-sequence loop.
   ///
   /// Truncated BPTT over a stream longer than memory: run windows of k steps, passing each
   /// window's hT, cT as the next window's h0, c0 (no gradient crosses a window boundary unless you

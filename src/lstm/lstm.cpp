@@ -392,21 +392,38 @@ void copy_time_major(ModelImpl& m, const Tensor& x, std::int64_t steps, std::int
   }
 }
 
+// The time-major copy every pass reads x through, with the steps past each sequence's length
+// zeroed: those rows still enter the input-projection GEMM and the dW_ih GEMM, where NaN or Inf in
+// them would leak into valid results through 0·NaN.
+template <typename T>
+void copy_input(ModelImpl& m, const Tensor& x, std::int64_t steps, std::int64_t batch,
+                const DeviceBuffer& lengths, Tensor& dst) {
+  copy_time_major<T>(m, x, steps, batch, dst);
+  if (lengths.get()) {
+    m.ops<T>().zero_padded_steps(steps, batch, m.config.input_size,
+                                 static_cast<const std::int32_t*>(lengths.get()), false,
+                                 dst.data_as<T>());
+  }
+}
+
 template <typename T>
 void run_infer(ModelImpl& m, const SequenceDims& dims, const SegmentPlan& plan, const Tensor& x,
-               const Tensor& h0, const Tensor& c0, InferenceResult& out) {
+               const Tensor& h0, const Tensor& c0, const DeviceBuffer& lengths,
+               InferenceResult& out) {
   const LstmConfig& cfg = m.config;
   const std::int64_t T_ = dims.steps, B = dims.batch, H = dims.hidden, k = plan.segment_steps;
   Tensor x_time_major, h_a, h_b, c, gates, c_mid;  // allocated before any work is queued
-  if (cfg.batch_first) x_time_major = Tensor::empty({T_, B, dims.input}, cfg.dtype, cfg.device);
+  // x is read in place unless it needs a transpose or its padding zeroed (copy_input).
+  const bool copy_x = cfg.batch_first || lengths.get();
+  if (copy_x) x_time_major = Tensor::empty({T_, B, dims.input}, cfg.dtype, cfg.device);
   h_a = Tensor::empty({T_ + 1, B, H}, cfg.dtype, cfg.device);
   if (dims.layers > 1) h_b = Tensor::empty({T_ + 1, B, H}, cfg.dtype, cfg.device);
   c = Tensor::empty({B, H}, cfg.dtype, cfg.device);
   gates = Tensor::empty({k * B, 4 * H}, cfg.dtype, cfg.device);
   c_mid = Tensor::empty({k * B, H}, cfg.dtype, cfg.device);
   const T* input = x.data_as<T>();
-  if (cfg.batch_first) {
-    copy_time_major<T>(m, x, T_, B, x_time_major);
+  if (copy_x) {
+    copy_input<T>(m, x, T_, B, lengths, x_time_major);
     input = x_time_major.data_as<T>();
   }
   InferenceBuffers<T> buf;
@@ -462,10 +479,10 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
   detail::prepare_dropout(m, *ctx);  // inter-layer dropout (training only)
 
   if (cfg.dtype == DType::f32) {
-    detail::copy_time_major<float>(m, x, T, B, ctx->x);
+    detail::copy_input<float>(m, x, T, B, ctx->lengths, ctx->x);
     detail::run_forward<float>(m, *ctx, h0, c0, out);
   } else {
-    detail::copy_time_major<double>(m, x, T, B, ctx->x);
+    detail::copy_input<double>(m, x, T, B, ctx->lengths, ctx->x);
     detail::run_forward<double>(m, *ctx, h0, c0, out);
   }
   out.context.data_ = std::move(ctx);
@@ -539,8 +556,11 @@ InferenceResult Lstm::infer(const Tensor& x, const Tensor& h0, const Tensor& c0,
   out.hT = Tensor::empty(state, cfg.dtype, cfg.device);
   out.cT = Tensor::empty(state, cfg.dtype, cfg.device);
   const detail::SegmentPlan plan = m.segment_plan(T, B);
-  if (cfg.dtype == DType::f32) detail::run_infer<float>(m, dims, plan, x, h0, c0, out);
-  else detail::run_infer<double>(m, dims, plan, x, h0, c0, out);
+  if (cfg.dtype == DType::f32) {
+    detail::run_infer<float>(m, dims, plan, x, h0, c0, device_lengths, out);
+  } else {
+    detail::run_infer<double>(m, dims, plan, x, h0, c0, device_lengths, out);
+  }
   return out;
 }
 

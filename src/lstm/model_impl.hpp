@@ -23,7 +23,7 @@ struct ContextData {
   std::int64_t batch = 0;
   SegmentPlan plan;
   DeviceBuffer lengths;            // [B] int32, or empty: every sequence has T steps
-  Tensor x;                        // [T, B, X] copy of the input (dW_ih of layer 0 needs it)
+  Tensor x;                        // [T, B, X] copy of the input, padding zeroed (dW_ih needs it)
   // Per unit (layer·D + direction):
   std::vector<Tensor> h;           // [T+1, B, H]
   std::vector<Tensor> checkpoints;  // stored [T+1, B, H]; recompute [segments+1, B, H]
