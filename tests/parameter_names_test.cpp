@@ -28,7 +28,8 @@ TEST(ParameterNames, PyTorchSpelling) {
 
 TEST(ParameterNames, RoundTripEveryKindLayerAndDirection) {
   // Layers: the small ones every model has, digit-count edges, and the largest 9-digit layer.
-  for (const std::int64_t layer : {0LL, 1LL, 2LL, 9LL, 10LL, 99LL, 100LL, 123456789LL, 999999999LL}) {
+  for (const std::int64_t layer :
+       {0LL, 1LL, 2LL, 9LL, 10LL, 99LL, 100LL, 123456789LL, 999999999LL}) {
     for (const ParameterKind kind : kAllKinds) {
       for (const std::int64_t direction : {0, 1}) {
         const ParameterId id{kind, layer, direction};
@@ -42,13 +43,31 @@ TEST(ParameterNames, RoundTripEveryKindLayerAndDirection) {
 }
 
 TEST(ParameterNames, RejectsWhatIsNotAnLstmName) {
-  for (const char* name :
-       {"", "weight_ih", "weight_ih_l", "weight_ih_l-1", "weight_ih_l+1", "weight_ih_l0_rev",
-        "weight_ih_l0_reverse_reverse", "weight_ih_l0reverse", "weight_ih_l0_", "bias_xx_l0",
-        "weight_hr_l0", "weight_ih_l01", "weight_ih_l00", "weight_ih_l1000000000",
-        "weight_ih_l99999999999999999999", "weight_ih_l 1", "weight_ih_lx", "Weight_ih_l0",
-        "lstm.weight_ih_l0", "weight_ih_l0.x", "xweight_ih_l0", "weight_ih_L0", "_l0",
-        "weight_ih_l1_l2", "bias_ih_l0\n"}) {
+  for (const char* name : {"",
+                           "weight_ih",
+                           "weight_ih_l",
+                           "weight_ih_l-1",
+                           "weight_ih_l+1",
+                           "weight_ih_l0_rev",
+                           "weight_ih_l0_reverse_reverse",
+                           "weight_ih_l0reverse",
+                           "weight_ih_l0_",
+                           "bias_xx_l0",
+                           "weight_hr_l0",
+                           "weight_ih_l01",
+                           "weight_ih_l00",
+                           "weight_ih_l1000000000",
+                           "weight_ih_l99999999999999999999",
+                           "weight_ih_l 1",
+                           "weight_ih_lx",
+                           "Weight_ih_l0",
+                           "lstm.weight_ih_l0",
+                           "weight_ih_l0.x",
+                           "xweight_ih_l0",
+                           "weight_ih_L0",
+                           "_l0",
+                           "weight_ih_l1_l2",
+                           "bias_ih_l0\n"}) {
     EXPECT_FALSE(parse_parameter_name(name).has_value()) << "'" << name << "'";
   }
 }

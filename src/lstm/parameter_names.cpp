@@ -23,10 +23,14 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 
 const char* parameter_kind_name(ParameterKind kind) {
   switch (kind) {
-    case ParameterKind::weight_ih: return "weight_ih";
-    case ParameterKind::weight_hh: return "weight_hh";
-    case ParameterKind::bias_ih: return "bias_ih";
-    case ParameterKind::bias_hh: return "bias_hh";
+    case ParameterKind::weight_ih:
+      return "weight_ih";
+    case ParameterKind::weight_hh:
+      return "weight_hh";
+    case ParameterKind::bias_ih:
+      return "bias_ih";
+    case ParameterKind::bias_hh:
+      return "bias_hh";
   }
   return "?";
 }
@@ -73,9 +77,11 @@ Shape parameter_shape(const LstmConfig& config, const ParameterId& id) {
   switch (id.kind) {
     case ParameterKind::weight_ih:
       return {4 * H, id.layer == 0 ? config.input_size : config.directions() * H};
-    case ParameterKind::weight_hh: return {4 * H, H};
+    case ParameterKind::weight_hh:
+      return {4 * H, H};
     case ParameterKind::bias_ih:
-    case ParameterKind::bias_hh: return {4 * H};
+    case ParameterKind::bias_hh:
+      return {4 * H};
   }
   return {};
 }

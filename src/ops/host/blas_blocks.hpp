@@ -26,10 +26,10 @@ inline std::int64_t blas_column_block(std::int64_t m, std::int64_t n, std::int64
       {"m", m}, {"k", k}, {"lda", lda}, {"ldb", ldb}, {"ldc", ldc}};
   for (const auto& [name, value] : fixed) {
     if (value > int_max) {
-      throw ShapeError("fuselstm: host GEMM: " + std::string(name) + " = " +
-                       std::to_string(value) + " exceeds the BLAS's 32-bit int limit " +
-                       std::to_string(int_max) + " (m = " + std::to_string(m) + ", n = " +
-                       std::to_string(n) + ", k = " + std::to_string(k) + ")");
+      throw ShapeError("fuselstm: host GEMM: " + std::string(name) + " = " + std::to_string(value) +
+                       " exceeds the BLAS's 32-bit int limit " + std::to_string(int_max) +
+                       " (m = " + std::to_string(m) + ", n = " + std::to_string(n) +
+                       ", k = " + std::to_string(k) + ")");
     }
   }
   return std::min(n, int_max);
