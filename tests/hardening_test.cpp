@@ -4,9 +4,13 @@
 // temporaries and no std::bad_alloc from public calls.
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -321,10 +325,78 @@ TEST(PaddedInput, NonFinitePaddingChangesNothing) {
           }
           const std::vector<double> dx = b.dx.to_vector<double>();
           for (std::size_t e = 0; e < dx.size(); ++e) {
-            if (padded[e]) ASSERT_EQ(dx[e], 0.0) << "dx at padded element " << e;
+            if (padded[e]) {
+              ASSERT_EQ(dx[e], 0.0) << "dx at padded element " << e;
+            }
           }
         }
   EXPECT_EQ(cases, 16);
+}
+
+// Host memory: a 128 MiB f64 tensor is filled, assigned, built from a vector and initialised
+// under an address-space limit that leaves 48 MiB beyond what exists: the old numel-sized
+// temporaries (128 MiB, or 64 MiB converted to f32) cannot fit, 1 MiB chunks do. to_vector must
+// return a new 128 MiB vector: it throws OutOfMemoryError, never std::bad_alloc. Runs in a child
+// process (a death test) so the limit never touches the other tests. Exit codes say what failed.
+void bounded_host_memory_child() {
+  const std::int64_t n = std::int64_t{16} << 20;  // 16 Mi doubles = 128 MiB
+  Tensor t = Tensor::empty({n}, DType::f64);
+  Tensor f = Tensor::empty({n}, DType::f32);                                   // 64 MiB
+  const std::vector<float> source(static_cast<std::size_t>(n), 0.25f);         // 64 MiB
+  LstmConfig cfg = sized(1024, 1024, 2);  // 2·4H·(X + H) ≈ 16.8 Mi parameters: 67 MiB in f32
+  Lstm model(cfg);
+  long pages = 0, resident = 0;
+  std::FILE* statm = std::fopen("/proc/self/statm", "r");
+  if (!statm || std::fscanf(statm, "%ld %ld", &pages, &resident) != 2) std::exit(2);
+  std::fclose(statm);
+  const rlim_t limit = static_cast<rlim_t>(pages) * sysconf(_SC_PAGESIZE) + (rlim_t{48} << 20);
+  const rlimit rl{limit, limit};
+  if (setrlimit(RLIMIT_AS, &rl) != 0) std::exit(3);
+  try {
+    t.fill(1.5);                       // old: a 128 MiB vector<double>
+    f.assign(source);                  // old: a 64 MiB converted copy
+    model.init_uniform(3, -0.1, 0.1);  // old: a numel vector<double> per parameter (64 MiB)
+    model.init_pytorch_default(4);
+  } catch (...) {
+    std::exit(4);
+  }
+  if (static_cast<const double*>(t.data())[n - 1] != 1.5) std::exit(5);
+  if (static_cast<const float*>(f.data())[n - 1] != 0.25f) std::exit(6);
+  try {
+    (void)t.to_vector<double>();  // needs 128 MiB more: cannot fit
+    std::exit(7);
+  } catch (const OutOfMemoryError&) {
+  } catch (const std::bad_alloc&) {
+    std::exit(8);
+  }
+  std::exit(0);
+}
+
+TEST(HostMemory, NoNumelSizedTemporariesAndNoBadAlloc) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(bounded_host_memory_child(), ::testing::ExitedWithCode(0), "")
+      << "exit 4: fill/assign/init_uniform needed a numel-sized temporary; 5, 6: wrong values; "
+         "7: to_vector fit under the limit (test does not reach its regime); 8: std::bad_alloc "
+         "escaped";
+}
+
+TEST(HostMemory, ChunkedTransfersKeepTheValues) {
+  // Across chunk boundaries (1 MiB = 131072 doubles, 262144 floats) and in both dtypes.
+  const std::int64_t n = 300001;
+  std::vector<double> values(n);
+  for (std::int64_t k = 0; k < n; ++k) values[k] = 0.5 + static_cast<double>(k) / 3.0;
+  for (const DType dtype : {DType::f64, DType::f32}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const Tensor t = Tensor::from_vector({n}, values, dtype);
+    const std::vector<double> back = t.to_vector<double>();
+    for (std::int64_t k = 0; k < n; ++k) {
+      const double want = dtype == DType::f64 ? values[k] : static_cast<float>(values[k]);
+      ASSERT_EQ(back[k], want) << k;
+    }
+    Tensor filled = Tensor::empty({n}, dtype);
+    filled.fill(-2.75);
+    EXPECT_EQ(filled.to_vector<double>(), std::vector<double>(n, -2.75));
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <new>
 #include <random>
 
 #include "fuselstm/error.hpp"
@@ -15,6 +16,7 @@
 #include "lstm/memory_plan.hpp"
 #include "lstm/sequence.hpp"
 #include "lstm/size_limits.hpp"
+#include "runtime/tensor_access.hpp"
 
 namespace fuselstm {
 namespace detail {
@@ -282,13 +284,23 @@ void Lstm::init_uniform(std::uint64_t seed, double low, double high) {
   }
   detail::ModelImpl& m = live("init_uniform");
   std::mt19937_64 engine(seed);
+  // Drawn and written in chunks: no numel-sized host vector (the same draws in the same order).
+  constexpr std::int64_t kChunk = (std::int64_t{1} << 20) / sizeof(double);
+  std::vector<double> values;
+  try {
+    values.resize(kChunk);
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError("fuselstm: init_uniform: out of host memory for a 1 MiB buffer");
+  }
   for (Tensor& p : m.params) {
-    std::vector<double> values(static_cast<std::size_t>(p.numel()));
-    for (double& v : values) {
-      const double u = static_cast<double>(engine() >> 11) * 0x1.0p-53;
-      v = low + (high - low) * u;
+    for (std::int64_t first = 0; first < p.numel(); first += kChunk) {
+      const std::int64_t count = std::min(kChunk, p.numel() - first);
+      for (std::int64_t k = 0; k < count; ++k) {
+        const double u = static_cast<double>(engine() >> 11) * 0x1.0p-53;
+        values[k] = low + (high - low) * u;
+      }
+      detail::assign_range(p, first, values.data(), count);
     }
-    p.assign(values);
   }
 }
 

@@ -1,9 +1,14 @@
 #include "fuselstm/tensor.hpp"
 
+#include <algorithm>
 #include <limits>
+#include <new>
+#include <type_traits>
+#include <vector>
 
 #include "fuselstm/error.hpp"
 #include "runtime/memory.hpp"
+#include "runtime/tensor_access.hpp"
 
 namespace fuselstm {
 
@@ -124,21 +129,96 @@ const T* Tensor::data_as() const {
 }
 
 namespace {
-template <typename To, typename From>
-std::vector<To> convert(const From* src, std::int64_t n) {
-  std::vector<To> out(static_cast<std::size_t>(n));
-  for (std::int64_t k = 0; k < n; ++k) out[k] = static_cast<To>(src[k]);
-  return out;
+
+// Host<->tensor transfers convert in chunks of this many bytes, so no call builds a temporary as
+// large as the tensor (a 4 GiB tensor must not need another 4 GiB, or 8 in double, on the host).
+constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
+
+// Runs `body` and reports a failed host allocation (a std::vector, a string) as the library's
+// OutOfMemoryError, so no public call lets std::bad_alloc escape.
+template <typename Body>
+auto translate_bad_alloc(const char* where, const Tensor& t, Body body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError(std::string("fuselstm: ") + where + ": out of host memory for " +
+                           t.describe());
+  }
 }
+
+// Elements [first, first + count) of `dst` = src[0..count) converted to dst's dtype.
+template <typename Stored, typename U>
+void write_converted(Tensor& dst, std::int64_t first, const U* src, std::int64_t count) {
+  Stored* base = static_cast<Stored*>(dst.data()) + first;
+  if (dst.device().is_cpu()) {
+    for (std::int64_t k = 0; k < count; ++k) base[k] = static_cast<Stored>(src[k]);
+    return;
+  }
+  if constexpr (std::is_same_v<Stored, U>) {
+    detail::copy_bytes(base, dst.device(), src, Device::cpu(), count * sizeof(Stored));
+    return;
+  }
+  constexpr std::int64_t chunk = kChunkBytes / sizeof(Stored);
+  std::vector<Stored> buffer(static_cast<std::size_t>(std::min(chunk, count)));
+  for (std::int64_t done = 0; done < count; done += chunk) {
+    const std::int64_t n = std::min(chunk, count - done);
+    for (std::int64_t k = 0; k < n; ++k) buffer[k] = static_cast<Stored>(src[done + k]);
+    detail::copy_bytes(base + done, dst.device(), buffer.data(), Device::cpu(), n * sizeof(Stored));
+  }
+}
+
+// out[0..numel) = src's elements converted to U.
+template <typename Stored, typename U>
+void read_converted(const Tensor& src, U* out) {
+  const Stored* base = static_cast<const Stored*>(src.data());
+  const std::int64_t count = src.numel();
+  if (src.device().is_cpu()) {
+    for (std::int64_t k = 0; k < count; ++k) out[k] = static_cast<U>(base[k]);
+    return;
+  }
+  if constexpr (std::is_same_v<Stored, U>) {
+    detail::copy_bytes(out, Device::cpu(), base, src.device(), count * sizeof(Stored));
+    return;
+  }
+  constexpr std::int64_t chunk = kChunkBytes / sizeof(Stored);
+  std::vector<Stored> buffer(static_cast<std::size_t>(std::min(chunk, count)));
+  for (std::int64_t done = 0; done < count; done += chunk) {
+    const std::int64_t n = std::min(chunk, count - done);
+    detail::copy_bytes(buffer.data(), Device::cpu(), base + done, src.device(), n * sizeof(Stored));
+    for (std::int64_t k = 0; k < n; ++k) out[done + k] = static_cast<U>(buffer[k]);
+  }
+}
+
 }  // namespace
+
+namespace detail {
+
+template <typename U>
+void assign_range(Tensor& dst, std::int64_t first, const U* values, std::int64_t count) {
+  if (!dst.defined() || first < 0 || count < 0 || first > dst.numel() - count) {
+    throw ShapeError("fuselstm: assign_range [" + std::to_string(first) + ", +" +
+                     std::to_string(count) + ") outside " + dst.describe());
+  }
+  translate_bad_alloc("assign", dst, [&] {
+    if (dst.dtype() == DType::f32) write_converted<float>(dst, first, values, count);
+    else write_converted<double>(dst, first, values, count);
+  });
+}
+
+template void assign_range<float>(Tensor&, std::int64_t, const float*, std::int64_t);
+template void assign_range<double>(Tensor&, std::int64_t, const double*, std::int64_t);
+
+}  // namespace detail
 
 template <typename U>
 std::vector<U> Tensor::to_vector() const {
   if (!defined()) return {};
-  const Tensor host = device_.is_cpu() ? Tensor() : to(Device::cpu());
-  const void* src = device_.is_cpu() ? data() : host.data();
-  if (dtype_ == DType::f32) return convert<U>(static_cast<const float*>(src), numel_);
-  return convert<U>(static_cast<const double*>(src), numel_);
+  return translate_bad_alloc("to_vector", *this, [&] {
+    std::vector<U> out(static_cast<std::size_t>(numel_));
+    if (dtype_ == DType::f32) read_converted<float>(*this, out.data());
+    else read_converted<double>(*this, out.data());
+    return out;
+  });
 }
 
 template <typename U>
@@ -148,18 +228,19 @@ void Tensor::assign(const std::vector<U>& values) {
     throw ShapeError("fuselstm: assign: " + describe() + " holds " + std::to_string(numel_) +
                      " values, got " + std::to_string(values.size()));
   }
-  if (dtype_ == DType::f32) {
-    const std::vector<float> v = convert<float>(values.data(), numel_);
-    detail::copy_bytes(data(), device_, v.data(), Device::cpu(), bytes());
-  } else {
-    const std::vector<double> v = convert<double>(values.data(), numel_);
-    detail::copy_bytes(data(), device_, v.data(), Device::cpu(), bytes());
-  }
+  detail::assign_range(*this, 0, values.data(), numel_);
 }
 
 void Tensor::fill(double value) {
   if (!defined()) throw ShapeError("fuselstm: fill on an undefined tensor");
-  assign(std::vector<double>(static_cast<std::size_t>(numel_), value));
+  // One chunk of the value, written over and over (nothing numel-sized on the host).
+  const std::int64_t chunk = std::min<std::int64_t>(kChunkBytes / sizeof(double), numel_);
+  translate_bad_alloc("fill", *this, [&] {
+    const std::vector<double> values(static_cast<std::size_t>(chunk), value);
+    for (std::int64_t done = 0; done < numel_; done += chunk) {
+      detail::assign_range(*this, done, values.data(), std::min(chunk, numel_ - done));
+    }
+  });
 }
 
 template float* Tensor::data_as<float>();

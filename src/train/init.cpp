@@ -4,6 +4,7 @@
 #include "fuselstm/init.hpp"
 
 #include <cmath>
+#include <new>
 #include <random>
 #include <string>
 
@@ -133,11 +134,30 @@ void init_forget_gate_bias(Lstm& model, double value) {
   }
 }
 
+namespace detail {
+// init_orthogonal_recurrent's work once its arguments are checked (defined below).
+void draw_orthogonal_recurrent(Lstm& model, std::uint64_t seed, double gain);
+}  // namespace detail
+
 void init_orthogonal_recurrent(Lstm& model, std::uint64_t seed, double gain) {
   if (!std::isfinite(gain)) {
     throw ValueError("fuselstm: init_orthogonal_recurrent: gain must be finite, got " +
                      std::to_string(gain));
   }
+  const LstmConfig& cfg = model.config();
+  // The QR works on host copies in double (H² per block, 4H² per tensor, kept for every tensor
+  // so that a failure writes nothing): a failed host allocation is an OutOfMemoryError.
+  try {
+    detail::draw_orthogonal_recurrent(model, seed, gain);
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError("fuselstm: init_orthogonal_recurrent: out of host memory for H = " +
+                           std::to_string(cfg.hidden_size));
+  }
+}
+
+namespace detail {
+
+void draw_orthogonal_recurrent(Lstm& model, std::uint64_t seed, double gain) {
   const LstmConfig& cfg = model.config();
   const std::int64_t H = cfg.hidden_size;
   std::mt19937_64 engine(seed);
@@ -162,5 +182,7 @@ void init_orthogonal_recurrent(Lstm& model, std::uint64_t seed, double gain) {
   }
   for (const auto& [name, w] : recurrent) model.parameter(name).assign(w);
 }
+
+}  // namespace detail
 
 }  // namespace fuselstm
