@@ -4,7 +4,11 @@
 
 #include "fuselstm/init.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+
+#include "fuselstm/parameter_names.hpp"
 
 #include "train/orthogonal.hpp"
 #include "train_test_util.hpp"
@@ -100,6 +104,106 @@ TEST(InitForgetBias, SetsTheForgetBlockOfBiasIhAndZeroesBiasHh) {
   no_bias.bias = false;
   Lstm plain(no_bias);
   EXPECT_THROW(init_forget_gate_bias(plain, 1.0), ValueError);
+}
+
+// Bidirectional models: every direction is initialised (the _reverse tensors were once skipped,
+// their names built by hand), and the draws follow parameter_ids order.
+LstmConfig bidirectional_config(std::int64_t X, std::int64_t H, std::int64_t L, DType dtype) {
+  LstmConfig cfg = train_config(X, H, L, dtype);
+  cfg.bidirectional = true;
+  return cfg;
+}
+
+// max |Q·Qᵀ − I| of a row-major n×n block (the rows' orthonormality), scaled by 1/gain².
+double row_orthogonality_error(const double* q, std::int64_t n, double gain) {
+  double worst = 0;
+  for (std::int64_t a = 0; a < n; ++a)
+    for (std::int64_t b = 0; b < n; ++b) {
+      double dot = 0;
+      for (std::int64_t j = 0; j < n; ++j) dot += q[a * n + j] * q[b * n + j];
+      worst = std::max(worst, std::fabs(dot / (gain * gain) - (a == b ? 1.0 : 0.0)));
+    }
+  return worst;
+}
+
+TEST(InitOrthogonal, BidirectionalEveryDirectionAndBlock) {
+  const double gain = 1.25;
+  for (const std::int64_t H : {1, 6, 17}) {
+    SCOPED_TRACE("H=" + std::to_string(H) + " L=2 bidirectional f64");
+    Lstm model(bidirectional_config(3, H, 2, DType::f64));
+    std::vector<std::vector<double>> others;  // every tensor but weight_hh, to see it untouched
+    for (const ParameterId& id : parameter_ids(model.config())) {
+      if (id.kind != ParameterKind::weight_hh) {
+        others.push_back(model.parameter(parameter_name(id)).to_vector<double>());
+      }
+    }
+    init_orthogonal_recurrent(model, 11, gain);
+    double worst = 0;
+    std::size_t other = 0;
+    for (const ParameterId& id : parameter_ids(model.config())) {
+      const std::string name = parameter_name(id);
+      const auto w = model.parameter(name).to_vector<double>();
+      if (id.kind != ParameterKind::weight_hh) {
+        EXPECT_EQ(w, others[other++]) << name << " must be untouched";
+        continue;
+      }
+      for (int block = 0; block < 4; ++block) {
+        // f64 QR: errors ~n·1e-16, far inside 1e-12; the bug left norm² 0.309 instead of 1.
+        const double columns = orthogonality_error(w.data() + block * H * H, H, gain);
+        const double rows = row_orthogonality_error(w.data() + block * H * H, H, gain);
+        EXPECT_LT(columns, 1e-12) << name << " block " << block << ": |QᵀQ − I|";
+        EXPECT_LT(rows, 1e-12) << name << " block " << block << ": |QQᵀ − I|";
+        worst = std::max({worst, columns, rows});
+      }
+    }
+    std::printf("[ bidirectional orthogonal H=%lld ] max |QᵀQ − I|, |QQᵀ − I| = %.3g\n",
+                static_cast<long long>(H), worst);
+    if (H > 1) {  // H = 1: both directions are ±gain, equal half the time
+      EXPECT_NE(model.parameter("weight_hh_l0").to_vector<double>(),
+                model.parameter("weight_hh_l0_reverse").to_vector<double>())
+          << "each direction draws its own matrices";
+    }
+  }
+}
+
+TEST(InitOrthogonal, BidirectionalDrawsInParameterOrder) {
+  // Layer 0's forward tensor comes first in parameter_ids: the same draws as a unidirectional
+  // model's weight_hh_l0 with the same seed.
+  Lstm uni(train_config(3, 5, 1)), bi(bidirectional_config(3, 5, 1, DType::f64));
+  init_orthogonal_recurrent(uni, 5);
+  init_orthogonal_recurrent(bi, 5);
+  EXPECT_EQ(uni.parameter("weight_hh_l0").to_vector<double>(),
+            bi.parameter("weight_hh_l0").to_vector<double>());
+}
+
+TEST(InitForgetBias, BidirectionalSetsEveryDirection) {
+  const std::int64_t H = 4;
+  for (const DType dtype : {DType::f64, DType::f32}) {
+    SCOPED_TRACE(std::string("H=4 L=2 bidirectional ") + dtype_name(dtype));
+    Lstm model(bidirectional_config(3, H, 2, dtype));
+    std::vector<std::vector<double>> before;
+    for (const std::string& name : model.parameter_names()) {
+      before.push_back(model.parameter(name).to_vector<double>());
+    }
+    init_forget_gate_bias(model, 1.5);  // exact in f32 and f64
+    const std::vector<ParameterId> ids = parameter_ids(model.config());
+    int biases = 0;
+    for (std::size_t p = 0; p < ids.size(); ++p) {
+      const std::string name = parameter_name(ids[p]);
+      const auto v = model.parameter(name).to_vector<double>();
+      if (ids[p].kind != ParameterKind::bias_ih && ids[p].kind != ParameterKind::bias_hh) {
+        EXPECT_EQ(v, before[p]) << name << " must be untouched";
+        continue;
+      }
+      ++biases;
+      const double forget = ids[p].kind == ParameterKind::bias_ih ? 1.5 : 0.0;
+      for (std::int64_t j = 0; j < 4 * H; ++j) {
+        const bool in_forget_block = j >= H && j < 2 * H;
+        EXPECT_EQ(v[j], in_forget_block ? forget : before[p][j]) << name << "[" << j << "]";
+      }
+    }
+    EXPECT_EQ(biases, 8) << "2 layers × 2 directions × (bias_ih, bias_hh)";
+  }
 }
 
 }  // namespace

@@ -105,7 +105,9 @@ struct LstmConfig : LstmSpec, RunOptions {
   const RunOptions& run() const { return *this; }
   LstmSpec& spec() { return *this; }
   RunOptions& run() { return *this; }
-  /// Both validations.
+  /// Both validations, and that every size product fits int64: 4·H, any parameter's elements,
+  /// and all parameters and gradients' bytes (so H < 2^61 at the very least); ValueError naming
+  /// the field otherwise.
   void validate() const;
 };
 

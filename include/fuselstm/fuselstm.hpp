@@ -32,6 +32,7 @@
 #include "fuselstm/io.hpp"
 #include "fuselstm/lstm.hpp"
 #include "fuselstm/optim.hpp"
+#include "fuselstm/parameter_names.hpp"
 #include "fuselstm/parameters.hpp"
 #include "fuselstm/schedule.hpp"
 #include "fuselstm/tensor.hpp"

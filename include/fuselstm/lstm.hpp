@@ -84,6 +84,8 @@ struct MemoryPlan {
 /// Each has a gradient of the same shape, accumulated by backward and cleared by zero_grad().
 /// Every tensor lives on config.device; inputs given on another device are rejected (use .to()).
 ///
+/// A moved-from model only accepts assignment and destruction; any other call throws ValueError
+/// naming the method.
 /// One model is used by one thread at a time. Results are deterministic: the same device and
 /// inputs give the same bits (no atomics; fixed reduction orders).
 class Lstm {
@@ -121,8 +123,9 @@ public:
   ///
   /// lengths (optional, B entries in [1, T], any order) makes a padded batch: sequence b has
   /// lengths[b] steps; y is zero past its end, hT and cT are taken at its own last step, and
-  /// backward sends no gradient from its padding (dy there is ignored). Masked in the kernels: the
-  /// same work as a full batch, no per-sequence loop.
+  /// backward sends no gradient from its padding (dy there is ignored). x past its end is ignored
+  /// too, even NaN or Inf: it changes no output or gradient, and dx is exactly 0 there. Masked in
+  /// the kernels: the same work as a full batch, no per-sequence loop.
   ///
   /// Truncated BPTT over a stream longer than memory: run windows of k steps, passing each
   /// window's hT, cT as the next window's h0, c0 (no gradient crosses a window boundary unless you
@@ -177,6 +180,8 @@ public:
 
 private:
   friend struct detail::ModelAccess;  // the library's own tools and white-box tests
+  /// *impl_; ValueError naming `method` when the model was moved from (impl_ is null).
+  detail::ModelImpl& live(const char* method) const;
   std::unique_ptr<detail::ModelImpl> impl_;
 };
 

@@ -96,7 +96,6 @@ public:
 
 private:
   struct Storage;
-  void copy_from_host(const void* src);  // bytes() bytes of this dtype
   Shape shape_;
   std::int64_t numel_ = 0;
   DType dtype_ = DType::f32;

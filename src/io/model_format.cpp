@@ -1,13 +1,13 @@
 #include "io/model_format.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <set>
 #include <vector>
 
 #include "fuselstm/checkpoint.hpp"
 #include "fuselstm/error.hpp"
+#include "fuselstm/parameter_names.hpp"
 
 namespace fuselstm::detail {
 namespace {
@@ -43,41 +43,24 @@ std::int64_t parse_integer(const std::string& text, const std::string& name, std
 
 struct ParsedName {
   std::string prefix;  // "" or ending in '.'
-  std::string kind;    // weight_ih, weight_hh, bias_ih, bias_hh, weight_hr
-  std::int64_t layer = 0;
-  bool reverse = false;  // PyTorch's "_reverse" suffix: the layer's reverse direction
+  std::optional<ParameterId> id;  // nothing for a projection weight (weight_hr_l{k}[_reverse])
 };
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// "lstm.weight_ih_l3" -> {"lstm.", "weight_ih", 3}; nullopt for names that are not nn.LSTM's.
-// Hand-written rather than std::regex: linear time and no deep recursion on hostile names.
-std::optional<ParsedName> parse_name(std::string name) {
+// "lstm.weight_ih_l3" -> {"lstm.", weight_ih layer 3}; nullopt for names that are not nn.LSTM's.
+// The module prefix is everything up to the last '.': nn.LSTM's own names hold none.
+std::optional<ParsedName> parse_name(const std::string& name) {
+  const std::size_t dot = name.rfind('.');
   ParsedName p;
-  if (ends_with(name, "_reverse")) {
-    p.reverse = true;
-    name.resize(name.size() - 8);
-  }
-  std::size_t digits = 0;
-  while (digits < name.size() && std::isdigit(static_cast<unsigned char>(name[name.size() - 1 - digits]))) {
-    ++digits;
-  }
-  if (digits == 0 || digits > 9) return std::nullopt;
-  const std::string number = name.substr(name.size() - digits);
-  if (number.size() > 1 && number[0] == '0') return std::nullopt;
-  name.resize(name.size() - digits);
-  if (!ends_with(name, "_l")) return std::nullopt;
-  name.resize(name.size() - 2);
-  for (const char* kind : {"weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"}) {
-    if (ends_with(name, kind)) {
-      p.prefix = name.substr(0, name.size() - std::string(kind).size());
-      if (!p.prefix.empty() && p.prefix.back() != '.') return std::nullopt;
-      p.kind = kind;
-      p.layer = std::stoll(number);
-      return p;
-    }
+  p.prefix = dot == std::string::npos ? "" : name.substr(0, dot + 1);
+  const std::string bare = name.substr(p.prefix.size());
+  p.id = parse_parameter_name(bare);
+  if (p.id) return p;
+  // PyTorch's projection weight (proj_size > 0) has the same layer suffix as weight_hh: recognise
+  // it so that such a file is refused with a clear message instead of its tensors being "extra".
+  constexpr std::string_view kProjection = "weight_hr";
+  if (bare.compare(0, kProjection.size(), kProjection) == 0 &&
+      parse_parameter_name("weight_hh" + bare.substr(kProjection.size()))) {
+    return p;
   }
   return std::nullopt;
 }
@@ -94,17 +77,8 @@ std::string quoted_list(const std::set<std::string>& items) {
 // tensors for num_layers (check_lstm_tensors), so the list is bounded by the file.
 std::vector<std::pair<std::string, Shape>> expected_shapes(const LstmConfig& config) {
   std::vector<std::pair<std::string, Shape>> shapes;
-  const std::int64_t H = config.hidden_size, D = config.directions();
-  for (std::int64_t k = 0; k < config.num_layers; ++k) {
-    for (std::int64_t direction = 0; direction < D; ++direction) {
-      const std::string s = "_l" + std::to_string(k) + (direction == 1 ? "_reverse" : "");
-      shapes.push_back({"weight_ih" + s, {4 * H, k == 0 ? config.input_size : D * H}});
-      shapes.push_back({"weight_hh" + s, {4 * H, H}});
-      if (config.bias) {
-        shapes.push_back({"bias_ih" + s, {4 * H}});
-        shapes.push_back({"bias_hh" + s, {4 * H}});
-      }
-    }
+  for (const ParameterId& id : parameter_ids(config)) {
+    shapes.push_back({parameter_name(id), parameter_shape(config, id)});
   }
   return shapes;
 }
@@ -242,7 +216,7 @@ LstmTensors split_lstm_tensors(TensorMap&& tensors, const std::optional<std::str
       out.extra.emplace(name, std::move(tensor));
       continue;
     }
-    if (p->kind == "weight_hr") {
+    if (!p->id) {
       fail(source, "tensor '" + name + "' belongs to an LSTM with proj_size, which fuselstm does "
                    "not support");
     }
@@ -275,9 +249,9 @@ LstmConfig infer_config(const LstmTensors& lstm, const std::string& source) {
   // any layer k > 0 whose input is not D·H wide.
   std::int64_t layers = 0;
   for (const auto& [name, tensor] : lstm.params) {
-    const ParsedName p = *parse_name(name);
-    layers = std::max(layers, p.layer + 1);
-    config.bidirectional = config.bidirectional || p.reverse;
+    const ParameterId id = *parse_parameter_name(name);  // split_lstm_tensors kept LSTM names only
+    layers = std::max(layers, id.layer + 1);
+    config.bidirectional = config.bidirectional || id.direction == 1;
   }
   config.num_layers = layers;
   config.dtype = lstm.params.at("weight_ih_l0").dtype();

@@ -29,16 +29,16 @@ void prepare_dropout(ModelImpl& m, ContextData& ctx, const std::vector<Shape>& s
 }  // namespace detail
 
 void Lstm::set_training(bool training) {
-  impl_->training = training;
+  live("set_training").training = training;
 }
 bool Lstm::training() const {
-  return impl_->training;
+  return live("training").training;
 }
 std::uint64_t Lstm::dropout_offset() const {
-  return impl_->dropout_offset;
+  return live("dropout_offset").dropout_offset;
 }
 void Lstm::set_dropout_offset(std::uint64_t offset) {
-  impl_->dropout_offset = offset;
+  live("set_dropout_offset").dropout_offset = offset;
 }
 
 }  // namespace fuselstm

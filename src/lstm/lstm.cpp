@@ -5,13 +5,18 @@
 
 #include <atomic>
 #include <cmath>
+#include <limits>
+#include <new>
 #include <random>
 
 #include "fuselstm/error.hpp"
+#include "fuselstm/parameter_names.hpp"
 #include "lstm/dropout.hpp"
 #include "lstm/model_impl.hpp"
 #include "lstm/memory_plan.hpp"
 #include "lstm/sequence.hpp"
+#include "lstm/size_limits.hpp"
+#include "runtime/tensor_access.hpp"
 
 namespace fuselstm {
 namespace detail {
@@ -54,29 +59,15 @@ ExecutionContext context_of(const LstmConfig& config) {
 
 }  // namespace
 
-std::string unit_suffix(const LstmConfig& config, std::int64_t unit) {
-  const std::int64_t D = config.directions();
-  return "_l" + std::to_string(unit / D) + (unit % D == 1 ? "_reverse" : "");
-}
-
 ModelImpl::ModelImpl(const LstmConfig& cfg)
     : config(cfg), context(context_of(cfg)), id(next_model_id()) {
-  const std::int64_t H = config.hidden_size, D = config.directions();
-  for (std::int64_t unit = 0; unit < config.num_layers * D; ++unit) {
-    const std::string suffix = unit_suffix(config, unit);
-    const std::int64_t X = unit < D ? config.input_size : D * H;
-    std::vector<std::pair<std::string, Shape>> layer = {{"weight_ih" + suffix, {4 * H, X}},
-                                                        {"weight_hh" + suffix, {4 * H, H}}};
-    if (config.bias) {
-      layer.push_back({"bias_ih" + suffix, {4 * H}});
-      layer.push_back({"bias_hh" + suffix, {4 * H}});
-    }
-    for (auto& [name, shape] : layer) {
-      index_of[name] = names.size();
-      names.push_back(name);
-      params.push_back(Tensor::empty(shape, config.dtype, context));
-      grads.push_back(Tensor::zeros(shape, config.dtype, context));
-    }
+  ids = parameter_ids(config);
+  for (const ParameterId& id : ids) {
+    const Shape shape = parameter_shape(config, id);
+    index_of[parameter_name(id)] = names.size();
+    names.push_back(parameter_name(id));
+    params.push_back(Tensor::empty(shape, config.dtype, context));
+    grads.push_back(Tensor::zeros(shape, config.dtype, context));
   }
   if (config.dtype == DType::f32) ops_f32 = context.state()->ops<float>(config.math);
   else ops_f64 = context.state()->ops<double>(config.math);
@@ -133,14 +124,18 @@ namespace {
 // Pointers to one tensor set (parameters or gradients) per unit, in unit order.
 template <typename T, typename Unit>
 std::vector<Unit> unit_pointers(ModelImpl& m, std::vector<Tensor>& tensors) {
-  std::vector<Unit> out(static_cast<std::size_t>(m.config.num_layers * m.config.directions()));
-  for (std::size_t k = 0; k < out.size(); ++k) {
-    const std::string s = unit_suffix(m.config, static_cast<std::int64_t>(k));
-    out[k].weight_ih = tensors[m.lookup("weight_ih" + s)].data_as<T>();
-    out[k].weight_hh = tensors[m.lookup("weight_hh" + s)].data_as<T>();
-    if (m.config.bias) {
-      out[k].bias_ih = tensors[m.lookup("bias_ih" + s)].data_as<T>();
-      out[k].bias_hh = tensors[m.lookup("bias_hh" + s)].data_as<T>();
+  // Unit = layer·D + direction, the orchestration's order.
+  const std::int64_t D = m.config.directions();
+  std::vector<Unit> out(static_cast<std::size_t>(m.config.num_layers * D));
+  for (std::size_t i = 0; i < m.ids.size(); ++i) {
+    const ParameterId& id = m.ids[i];
+    T* data = tensors[i].data_as<T>();
+    Unit& unit = out[static_cast<std::size_t>(id.layer * D + id.direction)];
+    switch (id.kind) {
+      case ParameterKind::weight_ih: unit.weight_ih = data; break;
+      case ParameterKind::weight_hh: unit.weight_hh = data; break;
+      case ParameterKind::bias_ih: unit.bias_ih = data; break;
+      case ParameterKind::bias_hh: unit.bias_hh = data; break;
     }
   }
   return out;
@@ -286,15 +281,33 @@ Lstm::~Lstm() = default;
 Lstm::Lstm(Lstm&&) noexcept = default;
 Lstm& Lstm::operator=(Lstm&&) noexcept = default;
 
-const LstmConfig& Lstm::config() const { return impl_->config; }
-const std::vector<std::string>& Lstm::parameter_names() const { return impl_->names; }
-Tensor& Lstm::parameter(const std::string& name) { return impl_->params[impl_->lookup(name)]; }
-const Tensor& Lstm::parameter(const std::string& name) const {
-  return impl_->params[impl_->lookup(name)];
+detail::ModelImpl& Lstm::live(const char* method) const {
+  if (!impl_) {
+    throw ValueError(std::string("fuselstm: Lstm::") + method +
+                     " on a moved-from model (it holds no parameters; assign a model to it first)");
+  }
+  return *impl_;
 }
-Tensor& Lstm::gradient(const std::string& name) { return impl_->grads[impl_->lookup(name)]; }
+
+const LstmConfig& Lstm::config() const { return live("config").config; }
+const std::vector<std::string>& Lstm::parameter_names() const {
+  return live("parameter_names").names;
+}
+Tensor& Lstm::parameter(const std::string& name) {
+  detail::ModelImpl& m = live("parameter");
+  return m.params[m.lookup(name)];
+}
+const Tensor& Lstm::parameter(const std::string& name) const {
+  const detail::ModelImpl& m = live("parameter");
+  return m.params[m.lookup(name)];
+}
+Tensor& Lstm::gradient(const std::string& name) {
+  detail::ModelImpl& m = live("gradient");
+  return m.grads[m.lookup(name)];
+}
 const Tensor& Lstm::gradient(const std::string& name) const {
-  return impl_->grads[impl_->lookup(name)];
+  const detail::ModelImpl& m = live("gradient");
+  return m.grads[m.lookup(name)];
 }
 
 void Lstm::init_uniform(std::uint64_t seed, double low, double high) {
@@ -302,19 +315,31 @@ void Lstm::init_uniform(std::uint64_t seed, double low, double high) {
     throw ValueError("fuselstm: init_uniform: need finite low <= high, got [" +
                      std::to_string(low) + ", " + std::to_string(high) + ")");
   }
+  detail::ModelImpl& m = live("init_uniform");
   std::mt19937_64 engine(seed);
-  for (Tensor& p : impl_->params) {
-    std::vector<double> values(static_cast<std::size_t>(p.numel()));
-    for (double& v : values) {
-      const double u = static_cast<double>(engine() >> 11) * 0x1.0p-53;
-      v = low + (high - low) * u;
+  // Drawn and written in chunks: no numel-sized host vector (the same draws in the same order).
+  constexpr std::int64_t kChunk = (std::int64_t{1} << 20) / sizeof(double);
+  std::vector<double> values;
+  try {
+    values.resize(kChunk);
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError("fuselstm: init_uniform: out of host memory for a 1 MiB buffer");
+  }
+  for (Tensor& p : m.params) {
+    for (std::int64_t first = 0; first < p.numel(); first += kChunk) {
+      const std::int64_t count = std::min(kChunk, p.numel() - first);
+      for (std::int64_t k = 0; k < count; ++k) {
+        const double u = static_cast<double>(engine() >> 11) * 0x1.0p-53;
+        values[k] = low + (high - low) * u;
+      }
+      detail::assign_range(p, first, values.data(), count);
     }
-    p.assign(values);
   }
 }
 
 void Lstm::init_pytorch_default(std::uint64_t seed) {
-  const double bound = 1.0 / std::sqrt(static_cast<double>(impl_->config.hidden_size));
+  const std::int64_t H = live("init_pytorch_default").config.hidden_size;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(H));
   init_uniform(seed, -bound, bound);
 }
 
@@ -325,6 +350,30 @@ namespace {
 struct SequenceShape {
   std::int64_t steps = 0, batch = 0;
 };
+
+// Throws E naming T, B and the configuration's sizes unless the buffers of a (T, B) call, summed,
+// fit int64 bytes. A bound, not the plan: (T+1)·B rows × 16·(X + D·H) values × (L·D + 1) × the
+// word dominates every buffer a forward, backward or infer forms (per unit h, c or checkpoints and
+// gates: 6H per row; per layer the reversed, joined and dropped inputs; x, y, dx and the
+// workspace) and their sum in plan_memory, so no size product wraps. Anything it refuses needs
+// more than ~10^17 bytes.
+template <typename E>
+void check_sequence_size(const char* where, const LstmConfig& cfg, std::int64_t steps,
+                         std::int64_t batch) {
+  const std::int64_t D = cfg.directions();
+  const auto width = checked_mul(checked_add(cfg.input_size, D * cfg.hidden_size), 16);
+  const auto bytes = checked_mul(
+      checked_mul(checked_mul(checked_add(steps, 1), batch), width),
+      checked_mul(checked_add(checked_mul(cfg.num_layers, D), 1),
+                  static_cast<std::int64_t>(dtype_size(cfg.dtype))));
+  if (!bytes) {
+    throw E(std::string("fuselstm: ") + where + ": T = " + std::to_string(steps) + ", B = " +
+            std::to_string(batch) + " is too large for input_size " +
+            std::to_string(cfg.input_size) + ", hidden_size " + std::to_string(cfg.hidden_size) +
+            ", num_layers " + std::to_string(cfg.num_layers) +
+            ": (T+1)·B·16·(X + D·H)·(L·D + 1) bytes overflow int64");
+  }
+}
 
 SequenceShape check_sequence(const char* where, ModelImpl& m, const Tensor& x,
                              const Tensor& h0, const Tensor& c0,
@@ -340,6 +389,7 @@ SequenceShape check_sequence(const char* where, ModelImpl& m, const Tensor& x,
   SequenceShape s;
   s.steps = cfg.batch_first ? x.dim(1) : x.dim(0);
   s.batch = cfg.batch_first ? x.dim(0) : x.dim(1);
+  check_sequence_size<ShapeError>(where, cfg, s.steps, s.batch);
   const Shape state{cfg.num_layers * cfg.directions(), s.batch, cfg.hidden_size};
   if (h0.defined()) check_tensor(where, "h0", h0, state, m);
   if (c0.defined()) check_tensor(where, "c0", c0, state, m);
@@ -350,10 +400,12 @@ SequenceShape check_sequence(const char* where, ModelImpl& m, const Tensor& x,
                        std::to_string(lengths.size()));
     }
     for (std::size_t b = 0; b < lengths.size(); ++b) {
-      if (lengths[b] < 1 || lengths[b] > s.steps) {
+      // Lengths travel to the kernels as int32.
+      if (lengths[b] < 1 || lengths[b] > s.steps ||
+          lengths[b] > std::numeric_limits<std::int32_t>::max()) {
         throw ValueError(std::string("fuselstm: ") + where + ": lengths[" + std::to_string(b) +
                          "] = " + std::to_string(lengths[b]) + " is outside [1, T = " +
-                         std::to_string(s.steps) + "]");
+                         std::to_string(s.steps) + "] or above 2^31 - 1");
       }
     }
   }
@@ -385,21 +437,38 @@ void copy_time_major(ModelImpl& m, const Tensor& x, std::int64_t steps, std::int
   }
 }
 
+// The time-major copy every pass reads x through, with the steps past each sequence's length
+// zeroed: those rows still enter the input-projection GEMM and the dW_ih GEMM, where NaN or Inf in
+// them would leak into valid results through 0·NaN.
+template <typename T>
+void copy_input(ModelImpl& m, const Tensor& x, std::int64_t steps, std::int64_t batch,
+                const RawBuffer& lengths, Tensor& dst) {
+  copy_time_major<T>(m, x, steps, batch, dst);
+  if (lengths.data()) {
+    m.ops<T>().zero_padded_steps(steps, batch, m.config.input_size,
+                                 static_cast<const std::int32_t*>(lengths.data()), false,
+                                 dst.data_as<T>());
+  }
+}
+
 template <typename T>
 void run_infer(ModelImpl& m, const SequenceDims& dims, const SegmentPlan& plan, const Tensor& x,
-               const Tensor& h0, const Tensor& c0, InferenceResult& out) {
+               const Tensor& h0, const Tensor& c0, const RawBuffer& lengths,
+               InferenceResult& out) {
   const LstmConfig& cfg = m.config;
   const std::int64_t T_ = dims.steps, B = dims.batch, H = dims.hidden, k = plan.projection_steps;
   Tensor x_time_major, h_a, h_b, c, gates, c_mid;  // allocated before any work is queued
-  if (cfg.batch_first) x_time_major = Tensor::empty({T_, B, dims.input}, cfg.dtype, m.context);
+  // x is read in place unless it needs a transpose or its padding zeroed (copy_input).
+  const bool copy_x = cfg.batch_first || lengths.data();
+  if (copy_x) x_time_major = Tensor::empty({T_, B, dims.input}, cfg.dtype, m.context);
   h_a = Tensor::empty({T_ + 1, B, H}, cfg.dtype, m.context);
   if (dims.layers > 1) h_b = Tensor::empty({T_ + 1, B, H}, cfg.dtype, m.context);
   c = Tensor::empty({B, H}, cfg.dtype, m.context);
   gates = Tensor::empty({k * B, 4 * H}, cfg.dtype, m.context);
   c_mid = Tensor::empty({k * B, H}, cfg.dtype, m.context);
   const T* input = x.data_as<T>();
-  if (cfg.batch_first) {
-    copy_time_major<T>(m, x, T_, B, x_time_major);
+  if (copy_x) {
+    copy_input<T>(m, x, T_, B, lengths, x_time_major);
     input = x_time_major.data_as<T>();
   }
   InferenceBuffers<T> buf;
@@ -428,8 +497,8 @@ void run_infer(ModelImpl& m, const SequenceDims& dims, const SegmentPlan& plan, 
 
 ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
                             const std::vector<std::int64_t>& lengths) {
-  detail::DeviceScope scope(impl_->config.device);
-  detail::ModelImpl& m = *impl_;
+  detail::ModelImpl& m = live("forward");
+  detail::DeviceScope scope(m.config.device);
   const LstmConfig& cfg = m.config;
   const auto [T, B] = detail::check_sequence("forward", m, x, h0, c0, lengths);
   const std::int64_t H = cfg.hidden_size, L = cfg.num_layers, D = cfg.directions();
@@ -462,10 +531,10 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
   detail::prepare_dropout(m, *ctx, buffers.dropped_input);  // inter-layer dropout (training only)
 
   if (cfg.dtype == DType::f32) {
-    detail::copy_time_major<float>(m, x, T, B, ctx->x);
+    detail::copy_input<float>(m, x, T, B, ctx->lengths, ctx->x);
     detail::run_forward<float>(m, *ctx, h0, c0, out);
   } else {
-    detail::copy_time_major<double>(m, x, T, B, ctx->x);
+    detail::copy_input<double>(m, x, T, B, ctx->lengths, ctx->x);
     detail::run_forward<double>(m, *ctx, h0, c0, out);
   }
   out.context.data_ = std::move(ctx);
@@ -474,8 +543,8 @@ ForwardResult Lstm::forward(const Tensor& x, const Tensor& h0, const Tensor& c0,
 
 BackwardResult Lstm::backward(const ForwardContext& context, const Tensor& dy, const Tensor& dhT,
                               const Tensor& dcT, bool compute_dx) {
-  detail::DeviceScope scope(impl_->config.device);
-  detail::ModelImpl& m = *impl_;
+  detail::ModelImpl& m = live("backward");
+  detail::DeviceScope scope(m.config.device);
   const LstmConfig& cfg = m.config;
   if (!context.defined()) throw ValueError("fuselstm: backward: the context is empty");
   if (context.data_->model_id != m.id) {
@@ -514,8 +583,8 @@ BackwardResult Lstm::backward(const ForwardContext& context, const Tensor& dy, c
 
 InferenceResult Lstm::infer(const Tensor& x, const Tensor& h0, const Tensor& c0,
                             const std::vector<std::int64_t>& lengths) {
-  detail::DeviceScope scope(impl_->config.device);
-  detail::ModelImpl& m = *impl_;
+  detail::ModelImpl& m = live("infer");
+  detail::DeviceScope scope(m.config.device);
   const LstmConfig& cfg = m.config;
   const auto [T, B] = detail::check_sequence("infer", m, x, h0, c0, lengths);
   if (cfg.bidirectional) {
@@ -541,14 +610,17 @@ InferenceResult Lstm::infer(const Tensor& x, const Tensor& h0, const Tensor& c0,
   out.hT = Tensor::empty(state, cfg.dtype, m.context);
   out.cT = Tensor::empty(state, cfg.dtype, m.context);
   const detail::SegmentPlan plan = m.segment_plan(T, B);
-  if (cfg.dtype == DType::f32) detail::run_infer<float>(m, dims, plan, x, h0, c0, out);
-  else detail::run_infer<double>(m, dims, plan, x, h0, c0, out);
+  if (cfg.dtype == DType::f32) {
+    detail::run_infer<float>(m, dims, plan, x, h0, c0, device_lengths, out);
+  } else {
+    detail::run_infer<double>(m, dims, plan, x, h0, c0, device_lengths, out);
+  }
   return out;
 }
 
 Tensor Lstm::step(const Tensor& x_t, Tensor& h, Tensor& c) {
-  detail::DeviceScope scope(impl_->config.device);
-  detail::ModelImpl& m = *impl_;
+  detail::ModelImpl& m = live("step");
+  detail::DeviceScope scope(m.config.device);
   const LstmConfig& cfg = m.config;
   if (cfg.bidirectional) {
     throw ValueError("fuselstm: step: a bidirectional model needs the whole sequence; use infer()");
@@ -573,27 +645,30 @@ Tensor Lstm::step(const Tensor& x_t, Tensor& h, Tensor& c) {
 }
 
 MemoryPlan Lstm::plan_memory(std::int64_t steps, std::int64_t batch) const {
+  const detail::ModelImpl& m = live("plan_memory");
   if (steps < 1 || batch < 1) {
     throw ValueError("fuselstm: plan_memory: need T >= 1 and B >= 1, got T=" +
                      std::to_string(steps) + ", B=" + std::to_string(batch));
   }
-  return detail::plan_bytes(impl_->config, steps, batch, impl_->segment_plan(steps, batch),
-                            impl_->dropout_active());
+  detail::check_sequence_size<ValueError>("plan_memory", m.config, steps, batch);
+  return detail::plan_bytes(m.config, steps, batch, m.segment_plan(steps, batch),
+                            m.dropout_active());
 }
 
 void Lstm::zero_grad() {
-  detail::DeviceScope scope(impl_->config.device);
-  for (Tensor& g : impl_->grads) {
-    if (impl_->config.dtype == DType::f32) {
-      impl_->ops<float>().fill(g.data_as<float>(), g.numel(), 0.0f);
+  detail::ModelImpl& m = live("zero_grad");
+  detail::DeviceScope scope(m.config.device);
+  for (Tensor& g : m.grads) {
+    if (m.config.dtype == DType::f32) {
+      m.ops<float>().fill(g.data_as<float>(), g.numel(), 0.0f);
     } else {
-      impl_->ops<double>().fill(g.data_as<double>(), g.numel(), 0.0);
+      m.ops<double>().fill(g.data_as<double>(), g.numel(), 0.0);
     }
   }
 }
 
-void Lstm::synchronize() { impl_->context.synchronize(); }
+void Lstm::synchronize() { live("synchronize").context.synchronize(); }
 
-const ExecutionContext& Lstm::context() const { return impl_->context; }
+const ExecutionContext& Lstm::context() const { return live("context").context; }
 
 }  // namespace fuselstm

@@ -10,6 +10,7 @@
 
 #include "fuselstm/config.hpp"
 #include "fuselstm/lstm.hpp"
+#include "fuselstm/parameter_names.hpp"
 #include "runtime/context_state.hpp"
 #include "runtime/raw_buffer.hpp"
 #include "ops/ops.hpp"
@@ -24,7 +25,7 @@ struct ContextData {
   std::int64_t batch = 0;
   SegmentPlan plan;
   RawBuffer lengths;               // [B] int32, or empty: every sequence has T steps
-  Tensor x;                        // [T, B, X] copy of the input (dW_ih of layer 0 needs it)
+  Tensor x;                        // [T, B, X] copy of the input, padding zeroed (dW_ih needs it)
   // Per unit (layer·D + direction):
   std::vector<Tensor> h;           // [T+1, B, H]
   std::vector<Tensor> checkpoints;  // stored [T+1, B, H]; recompute [segments+1, B, H]
@@ -37,15 +38,14 @@ struct ContextData {
   std::vector<kernels::DropoutKey> dropout_keys;
 };
 
-/// "_l{k}" or "_l{k}_reverse": the name suffix of unit = layer·D + direction.
-std::string unit_suffix(const LstmConfig& config, std::int64_t unit);
-
 struct ModelImpl {
   explicit ModelImpl(const LstmConfig& config);
 
   LstmConfig config;
   ExecutionContext context;  // where everything of the model lives and runs
   std::uint64_t id;  // tells this model's contexts from other models'
+  // Entry i of names, params and grads is the tensor ids[i]; ids = parameter_ids(config).
+  std::vector<ParameterId> ids;
   std::vector<std::string> names;
   std::map<std::string, std::size_t> index_of;
   std::vector<Tensor> params;

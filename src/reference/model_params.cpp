@@ -1,6 +1,7 @@
 // A model's parameters in the reference's layout: what every check of the product path needs.
 
 #include "fuselstm/lstm.hpp"
+#include "fuselstm/parameter_names.hpp"
 #include "reference/reference.hpp"
 
 namespace fuselstm::reference {
@@ -11,16 +12,16 @@ Dims dims_of(const Lstm& model) {
 }
 
 Params<double> params_of(const Lstm& model) {
+  // parameter_ids lists unit by unit (layer k forward, then layer k reverse): the reference's
+  // unit order, so each kind's list grows in unit order.
   Params<double> p;
-  const std::int64_t D = model.config().directions();
-  for (std::int64_t unit = 0; unit < model.config().num_layers * D; ++unit) {
-    const std::string s =
-        "_l" + std::to_string(unit / D) + (unit % D == 1 ? "_reverse" : "");
-    p.weight_ih.push_back(model.parameter("weight_ih" + s).to_vector<double>());
-    p.weight_hh.push_back(model.parameter("weight_hh" + s).to_vector<double>());
-    if (model.config().bias) {
-      p.bias_ih.push_back(model.parameter("bias_ih" + s).to_vector<double>());
-      p.bias_hh.push_back(model.parameter("bias_hh" + s).to_vector<double>());
+  for (const ParameterId& id : parameter_ids(model.config())) {
+    std::vector<double> values = model.parameter(parameter_name(id)).to_vector<double>();
+    switch (id.kind) {
+      case ParameterKind::weight_ih: p.weight_ih.push_back(std::move(values)); break;
+      case ParameterKind::weight_hh: p.weight_hh.push_back(std::move(values)); break;
+      case ParameterKind::bias_ih: p.bias_ih.push_back(std::move(values)); break;
+      case ParameterKind::bias_hh: p.bias_hh.push_back(std::move(values)); break;
     }
   }
   return p;

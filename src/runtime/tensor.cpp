@@ -1,12 +1,17 @@
 #include "fuselstm/tensor.hpp"
 
+#include <algorithm>
 #include <limits>
+#include <new>
+#include <type_traits>
+#include <vector>
 
 #include <cstring>
 
 #include "fuselstm/error.hpp"
 #include "runtime/context_state.hpp"
 #include "runtime/memory.hpp"
+#include "runtime/tensor_access.hpp"
 
 namespace fuselstm {
 
@@ -182,21 +187,107 @@ const T* Tensor::data_as() const {
 }
 
 namespace {
-template <typename To, typename From>
-std::vector<To> convert(const From* src, std::int64_t n) {
-  std::vector<To> out(static_cast<std::size_t>(n));
-  for (std::int64_t k = 0; k < n; ++k) out[k] = static_cast<To>(src[k]);
-  return out;
+
+// Host<->tensor transfers convert in chunks of this many bytes, so no call builds a temporary as
+// large as the tensor (a 4 GiB tensor must not need another 4 GiB, or 8 in double, on the host).
+constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
+
+// Runs `body` and reports a failed host allocation (a std::vector, a string) as the library's
+// OutOfMemoryError, so no public call lets std::bad_alloc escape.
+template <typename Body>
+auto translate_bad_alloc(const char* where, const Tensor& t, Body body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError(std::string("fuselstm: ") + where + ": out of host memory for " +
+                           t.describe());
+  }
 }
+
+// Host bytes into a tensor's memory at `at`, queued on the tensor's context (the host bytes may be
+// reused on return), and the reverse, which waits for the context.
+void copy_into_tensor(const Tensor& dst, void* at, const void* host, std::size_t bytes) {
+  copy_between(at, *dst.context().state(), host,
+               *detail::default_context_state(Device::cpu()), bytes);
+}
+void copy_out_of_tensor(const Tensor& src, void* host, const void* at, std::size_t bytes) {
+  copy_between(host, *detail::default_context_state(Device::cpu()), at, *src.context().state(),
+               bytes);
+}
+
+// Elements [first, first + count) of `dst` = src[0..count) converted to dst's dtype.
+template <typename Stored, typename U>
+void write_converted(Tensor& dst, std::int64_t first, const U* src, std::int64_t count) {
+  Stored* base = static_cast<Stored*>(dst.data()) + first;
+  if (dst.device().is_cpu()) {
+    for (std::int64_t k = 0; k < count; ++k) base[k] = static_cast<Stored>(src[k]);
+    return;
+  }
+  if constexpr (std::is_same_v<Stored, U>) {
+    copy_into_tensor(dst, base, src, count * sizeof(Stored));
+    return;
+  }
+  constexpr std::int64_t chunk = kChunkBytes / sizeof(Stored);
+  std::vector<Stored> buffer(static_cast<std::size_t>(std::min(chunk, count)));
+  for (std::int64_t done = 0; done < count; done += chunk) {
+    const std::int64_t n = std::min(chunk, count - done);
+    for (std::int64_t k = 0; k < n; ++k) buffer[k] = static_cast<Stored>(src[done + k]);
+    copy_into_tensor(dst, base + done, buffer.data(), n * sizeof(Stored));
+  }
+}
+
+// out[0..numel) = src's elements converted to U.
+template <typename Stored, typename U>
+void read_converted(const Tensor& src, U* out) {
+  const Stored* base = static_cast<const Stored*>(src.data());
+  const std::int64_t count = src.numel();
+  if (src.device().is_cpu()) {
+    for (std::int64_t k = 0; k < count; ++k) out[k] = static_cast<U>(base[k]);
+    return;
+  }
+  if constexpr (std::is_same_v<Stored, U>) {
+    copy_out_of_tensor(src, out, base, count * sizeof(Stored));
+    return;
+  }
+  constexpr std::int64_t chunk = kChunkBytes / sizeof(Stored);
+  std::vector<Stored> buffer(static_cast<std::size_t>(std::min(chunk, count)));
+  for (std::int64_t done = 0; done < count; done += chunk) {
+    const std::int64_t n = std::min(chunk, count - done);
+    copy_out_of_tensor(src, buffer.data(), base + done, n * sizeof(Stored));
+    for (std::int64_t k = 0; k < n; ++k) out[done + k] = static_cast<U>(buffer[k]);
+  }
+}
+
 }  // namespace
+
+namespace detail {
+
+template <typename U>
+void assign_range(Tensor& dst, std::int64_t first, const U* values, std::int64_t count) {
+  if (!dst.defined() || first < 0 || count < 0 || first > dst.numel() - count) {
+    throw ShapeError("fuselstm: assign_range [" + std::to_string(first) + ", +" +
+                     std::to_string(count) + ") outside " + dst.describe());
+  }
+  translate_bad_alloc("assign", dst, [&] {
+    if (dst.dtype() == DType::f32) write_converted<float>(dst, first, values, count);
+    else write_converted<double>(dst, first, values, count);
+  });
+}
+
+template void assign_range<float>(Tensor&, std::int64_t, const float*, std::int64_t);
+template void assign_range<double>(Tensor&, std::int64_t, const double*, std::int64_t);
+
+}  // namespace detail
 
 template <typename U>
 std::vector<U> Tensor::to_vector() const {
   if (!defined()) return {};
-  const Tensor host = device_.is_cpu() ? Tensor() : to(Device::cpu());  // waits for the stream
-  const void* src = device_.is_cpu() ? data() : host.data();
-  if (dtype_ == DType::f32) return convert<U>(static_cast<const float*>(src), numel_);
-  return convert<U>(static_cast<const double*>(src), numel_);
+  return translate_bad_alloc("to_vector", *this, [&] {
+    std::vector<U> out(static_cast<std::size_t>(numel_));
+    if (dtype_ == DType::f32) read_converted<float>(*this, out.data());
+    else read_converted<double>(*this, out.data());
+    return out;
+  });
 }
 
 template <typename U>
@@ -206,26 +297,18 @@ void Tensor::assign(const std::vector<U>& values) {
     throw ShapeError("fuselstm: assign: " + describe() + " holds " + std::to_string(numel_) +
                      " values, got " + std::to_string(values.size()));
   }
-  if (dtype_ == DType::f32) {
-    const std::vector<float> v = convert<float>(values.data(), numel_);
-    copy_from_host(v.data());
-  } else {
-    const std::vector<double> v = convert<double>(values.data(), numel_);
-    copy_from_host(v.data());
-  }
+  detail::assign_range(*this, 0, values.data(), numel_);
 }
 
 void Tensor::fill(double value) {
   if (!defined()) throw ShapeError("fuselstm: fill on an undefined tensor");
   detail::ContextState& ctx = *storage_->context;
   detail::DeviceScope scope(ctx.device);
-  if (dtype_ == DType::f32) ctx.ops<float>()->fill(data_as<float>(), numel_, static_cast<float>(value));
-  else ctx.ops<double>()->fill(data_as<double>(), numel_, value);
-}
-
-void Tensor::copy_from_host(const void* src) {
-  copy_between(data(), *storage_->context, src, *detail::default_context_state(Device::cpu()),
-               bytes());
+  if (dtype_ == DType::f32) {
+    ctx.ops<float>()->fill(data_as<float>(), numel_, static_cast<float>(value));
+  } else {
+    ctx.ops<double>()->fill(data_as<double>(), numel_, value);
+  }
 }
 
 template float* Tensor::data_as<float>();

@@ -4,10 +4,12 @@
 #include "fuselstm/init.hpp"
 
 #include <cmath>
+#include <new>
 #include <random>
 #include <string>
 
 #include "fuselstm/error.hpp"
+#include "fuselstm/parameter_names.hpp"
 #include "train/orthogonal.hpp"
 
 #if FUSELSTM_HAVE_LAPACK
@@ -122,16 +124,20 @@ void init_forget_gate_bias(Lstm& model, double value) {
                      std::to_string(value));
   }
   const std::int64_t H = cfg.hidden_size;
-  for (std::int64_t k = 0; k < cfg.num_layers; ++k) {
-    const std::string s = "_l" + std::to_string(k);
-    for (const char* base : {"bias_ih", "bias_hh"}) {
-      Tensor& bias = model.parameter(base + s);
-      std::vector<double> v = bias.to_vector<double>();
-      for (std::int64_t j = H; j < 2 * H; ++j) v[j] = std::string(base) == "bias_ih" ? value : 0.0;
-      bias.assign(v);
-    }
+  for (const ParameterId& id : parameter_ids(cfg)) {  // every layer and direction
+    if (id.kind != ParameterKind::bias_ih && id.kind != ParameterKind::bias_hh) continue;
+    Tensor& bias = model.parameter(parameter_name(id));
+    std::vector<double> v = bias.to_vector<double>();
+    const double forget = id.kind == ParameterKind::bias_ih ? value : 0.0;
+    for (std::int64_t j = H; j < 2 * H; ++j) v[j] = forget;
+    bias.assign(v);
   }
 }
+
+namespace detail {
+// init_orthogonal_recurrent's work once its arguments are checked (defined below).
+void draw_orthogonal_recurrent(Lstm& model, std::uint64_t seed, double gain);
+}  // namespace detail
 
 void init_orthogonal_recurrent(Lstm& model, std::uint64_t seed, double gain) {
   if (!std::isfinite(gain)) {
@@ -139,11 +145,27 @@ void init_orthogonal_recurrent(Lstm& model, std::uint64_t seed, double gain) {
                      std::to_string(gain));
   }
   const LstmConfig& cfg = model.config();
+  // The QR works on host copies in double (H² per block, 4H² per tensor, kept for every tensor
+  // so that a failure writes nothing): a failed host allocation is an OutOfMemoryError.
+  try {
+    detail::draw_orthogonal_recurrent(model, seed, gain);
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError("fuselstm: init_orthogonal_recurrent: out of host memory for H = " +
+                           std::to_string(cfg.hidden_size));
+  }
+}
+
+namespace detail {
+
+void draw_orthogonal_recurrent(Lstm& model, std::uint64_t seed, double gain) {
+  const LstmConfig& cfg = model.config();
   const std::int64_t H = cfg.hidden_size;
   std::mt19937_64 engine(seed);
   auto uniform = [&engine]() { return static_cast<double>(engine() >> 11) * 0x1.0p-53; };
-  std::vector<std::vector<double>> layers;  // computed for every layer before any is written
-  for (std::int64_t k = 0; k < cfg.num_layers; ++k) {
+  // Computed for every layer and direction before any is written, in parameter_ids order.
+  std::vector<std::pair<std::string, std::vector<double>>> recurrent;
+  for (const ParameterId& id : parameter_ids(cfg)) {
+    if (id.kind != ParameterKind::weight_hh) continue;
     std::vector<double> w(4 * H * H);  // [4H, H] row-major
     for (std::int64_t block = 0; block < 4; ++block) {
       std::vector<double> a(H * H);
@@ -156,11 +178,11 @@ void init_orthogonal_recurrent(Lstm& model, std::uint64_t seed, double gain) {
         for (std::int64_t j = 0; j < H; ++j) w[(block * H + i) * H + j] = gain * q[i + j * H];
       }
     }
-    layers.push_back(std::move(w));
+    recurrent.emplace_back(parameter_name(id), std::move(w));
   }
-  for (std::int64_t k = 0; k < cfg.num_layers; ++k) {
-    model.parameter("weight_hh_l" + std::to_string(k)).assign(layers[k]);
-  }
+  for (const auto& [name, w] : recurrent) model.parameter(name).assign(w);
 }
+
+}  // namespace detail
 
 }  // namespace fuselstm

@@ -2,13 +2,16 @@
 
 #include "fuselstm/head.hpp"
 #include "fuselstm/lstm.hpp"
+#include "fuselstm/parameter_names.hpp"
 
 namespace fuselstm {
 
 ParameterList parameters_of(Lstm& model) {
   ParameterList list;
-  for (const std::string& name : model.parameter_names()) {
-    const int layer = std::stoi(name.substr(name.rfind("_l") + 2));  // "..._l{k}"
+  const std::vector<ParameterId> ids = parameter_ids(model.config());
+  for (const ParameterId& id : ids) {
+    const std::string name = parameter_name(id);
+    const int layer = static_cast<int>(id.layer);  // validate() caps num_layers below 2^31
     list.push_back({name, layer, &model.parameter(name), &model.gradient(name)});
   }
   return list;

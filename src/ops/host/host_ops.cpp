@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "ops/ops.hpp"
+#include "ops/host/blas_blocks.hpp"
 
 #if FUSELSTM_HAVE_CBLAS
 #include <cblas.h>
@@ -32,17 +33,19 @@ void gemm_loops(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t
 
 #if FUSELSTM_HAVE_CBLAS
 CBLAS_TRANSPOSE to_cblas(Trans t) { return t == Trans::N ? CblasNoTrans : CblasTrans; }
+// Only after blas_column_block: every size is then <= INT_MAX.
+int blas_int(std::int64_t size) { return static_cast<int>(size); }
 void blas_gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
                const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta,
                float* c, std::int64_t ldc) {
-  cblas_sgemm(CblasColMajor, to_cblas(ta), to_cblas(tb), m, n, k, alpha, a, lda, b, ldb, beta, c,
-              ldc);
+  cblas_sgemm(CblasColMajor, to_cblas(ta), to_cblas(tb), blas_int(m), blas_int(n), blas_int(k),
+              alpha, a, blas_int(lda), b, blas_int(ldb), beta, c, blas_int(ldc));
 }
 void blas_gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
                const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta,
                double* c, std::int64_t ldc) {
-  cblas_dgemm(CblasColMajor, to_cblas(ta), to_cblas(tb), m, n, k, alpha, a, lda, b, ldb, beta, c,
-              ldc);
+  cblas_dgemm(CblasColMajor, to_cblas(ta), to_cblas(tb), blas_int(m), blas_int(n), blas_int(k),
+              alpha, a, blas_int(lda), b, blas_int(ldb), beta, c, blas_int(ldc));
 }
 #endif
 
@@ -58,7 +61,12 @@ public:
     if (m == 0 || n == 0) return;
 #if FUSELSTM_HAVE_CBLAS
     if (use_blas_) {
-      blas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      const std::int64_t block = blas_column_block(m, n, k, lda, ldb, ldc);
+      for_each_column_block(tb, n, ldb, ldc, block,
+                            [&](std::int64_t width, std::int64_t b_offset, std::int64_t c_offset) {
+                              blas_gemm(ta, tb, m, width, k, alpha, a, lda, b + b_offset, ldb,
+                                        beta, c + c_offset, ldc);
+                            });
       return;
     }
 #endif
