@@ -57,7 +57,8 @@ void save_checkpoint(const std::string& path, const Lstm& model, const TrainingS
 /// configuration, as load_weights checks; converted to the model's dtype) and returns the state:
 /// tensors on the host in the file's dtype, metadata without the fuselstm.* keys. FormatError
 /// naming the file and the problem (not a checkpoint, a newer format, a malformed step or dropout
-/// offset, any model mismatch); the model is unchanged then. A format_version 1 checkpoint has no
+/// offset, any model mismatch, a NaN or infinite weight: always refused here, naming the tensor
+/// and its first bad flat index); the model is unchanged then. A format_version 1 checkpoint has no
 /// dropout offset and sets it to 0 (that version predates dropout).
 TrainingState load_checkpoint(const std::string& path, Lstm& model);
 
@@ -70,8 +71,10 @@ void save_optimizer_state(const Optimizer& optimizer, TrainingState& state);
 /// Restores what save_optimizer_state wrote: lr, step count and every state tensor (through
 /// Optimizer::load_state, converted to the optimizer's dtype and device). FormatError, with the
 /// optimizer unchanged, when optim.type is not this optimizer's, optim.lr is missing or not a
-/// finite number >= 0, optim.step is missing or not an integer >= 0, or the "optim." tensors are
-/// not exactly those state() names, each with its shape (the message names the first mismatch).
+/// finite number >= 0 (0 is what a schedule that ends at 0 leaves), optim.step is missing or not
+/// an integer in [0, 2^53], or the "optim." tensors are not exactly those state() names, each
+/// with its shape and finite values (exp_avg_sq also >= 0): the message names the first mismatch,
+/// tensor and flat index.
 void load_optimizer_state(Optimizer& optimizer, const TrainingState& state);
 
 /// Adds a copy of each parameter's value to `state.tensors` under its name (e.g. a Linear head's

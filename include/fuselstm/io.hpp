@@ -110,6 +110,9 @@ struct LoadOptions {
   /// (the one prefix before weight_ih_l0 ...; "" when unprefixed), FormatError when several
   /// prefixes hold LSTM tensors.
   std::optional<std::string> prefix;
+  /// Accept NaN and infinite weights. By default a file with one is refused (FormatError naming
+  /// the tensor and the first bad flat index): such a model only ever computes NaN.
+  bool allow_non_finite = false;
 };
 
 /// A model read from a file, with what else the file holds.
@@ -139,12 +142,14 @@ LoadedModel load_model(TensorFile&& file, const LoadOptions& options = {},
 /// parameters (same names after the prefix, found as LoadOptions::prefix says; same shapes;
 /// converted to the model's dtype) and, when it has fuselstm.* metadata, the same shape-defining
 /// configuration (input_size, hidden_size, num_layers, bias, cell, bidirectional; batch_first and
-/// dropout are how the model runs and stay the model's own). Nothing changes when a check fails.
+/// dropout are how the model runs and stay the model's own) and finite values unless
+/// `allow_non_finite` (as LoadOptions::allow_non_finite). Nothing changes when a check fails.
 /// Returns the tensors that are not the model's parameters and the metadata.
 TensorFile load_weights(Lstm& model, const std::string& path,
-                        const std::optional<std::string>& prefix = std::nullopt);
+                        const std::optional<std::string>& prefix = std::nullopt,
+                        bool allow_non_finite = false);
 TensorFile load_weights(Lstm& model, TensorFile&& file,
                         const std::optional<std::string>& prefix = std::nullopt,
-                        const std::string& source = "<memory>");
+                        const std::string& source = "<memory>", bool allow_non_finite = false);
 
 }  // namespace fuselstm

@@ -110,7 +110,7 @@ TrainingState load_checkpoint(const std::string& path, Lstm& model) {
     }
     dropout_offset = *offset;
   }
-  TensorFile rest = load_weights(model, std::move(file), std::string(), path);
+  TensorFile rest = load_weights(model, std::move(file), std::string(), path, false);
   model.set_dropout_offset(dropout_offset);
   state.tensors = std::move(rest.tensors);
   for (auto& [key, value] : rest.metadata) {
@@ -157,9 +157,9 @@ void load_optimizer_state(Optimizer& optimizer, const TrainingState& state) {
   const std::optional<std::int64_t> step = step_text == state.metadata.end()
                                                ? std::nullopt
                                                : parse_whole<std::int64_t>(step_text->second);
-  if (!step || *step < 0) {
+  if (!step || *step < 0 || *step > Optimizer::kMaxStateStep) {
     throw FormatError(
-        where + "optim.step must be an integer >= 0, got " +
+        where + "optim.step must be an integer in [0, 2^53], got " +
         (step_text == state.metadata.end() ? std::string("none") : "'" + step_text->second + "'"));
   }
   NamedTensors tensors;

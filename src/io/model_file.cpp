@@ -40,6 +40,7 @@ LoadedModel load_model(TensorFile&& file, const LoadOptions& options, const std:
   const std::optional<LstmConfig> recorded = detail::config_from_metadata(file.metadata, source);
   LstmConfig config = recorded ? *recorded : detail::infer_config(lstm, source);
   detail::check_lstm_tensors(lstm, config, source);
+  if (!options.allow_non_finite) detail::check_finite(lstm, config, source);
   config.dtype = options.dtype ? *options.dtype : lstm.params.at("weight_ih_l0").dtype();
   config.device = options.device;
   config.math = options.math;
@@ -61,7 +62,7 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
 }
 
 TensorFile load_weights(Lstm& model, TensorFile&& file, const std::optional<std::string>& prefix,
-                        const std::string& source) {
+                        const std::string& source, bool allow_non_finite) {
   detail::LstmTensors lstm =
       detail::split_lstm_tensors(std::move(file.tensors), prefix_for(file, prefix), source);
   const LstmConfig& mine = model.config();
@@ -83,13 +84,14 @@ TensorFile load_weights(Lstm& model, TensorFile&& file, const std::optional<std:
             mine.bidirectional ? "true" : "false");
   }
   detail::check_lstm_tensors(lstm, mine, source);
+  if (!allow_non_finite) detail::check_finite(lstm, mine, source);
   detail::assign_parameters(model, lstm);
   return TensorFile{std::move(lstm.extra), std::move(file.metadata)};
 }
 
 TensorFile load_weights(Lstm& model, const std::string& path,
-                        const std::optional<std::string>& prefix) {
-  return load_weights(model, read_safetensors(path), prefix, path);
+                        const std::optional<std::string>& prefix, bool allow_non_finite) {
+  return load_weights(model, read_safetensors(path), prefix, path, allow_non_finite);
 }
 
 }  // namespace fuselstm

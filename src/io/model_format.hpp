@@ -58,6 +58,13 @@ LstmConfig infer_config(const LstmTensors& lstm, const std::string& source);
 void check_lstm_tensors(const LstmTensors& lstm, const LstmConfig& config,
                         const std::string& source);
 
+/// FormatError naming `source`, the first tensor (in the model's order) with a NaN or infinite
+/// value and that value's flat index (row-major).
+void check_finite(const LstmTensors& lstm, const LstmConfig& config, const std::string& source);
+
+/// The first non-finite element of a host tensor, or -1.
+std::int64_t first_non_finite(const Tensor& tensor);
+
 /// Copies every parameter into the model, converted to its dtype and device (after
 /// check_lstm_tensors passed).
 void assign_parameters(Lstm& model, const LstmTensors& lstm);
