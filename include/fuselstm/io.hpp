@@ -55,7 +55,12 @@ TensorFile parse_safetensors(const void* bytes, std::size_t size,
 /// Writes `tensors` (any device, defined, f32 or f64; a non-empty name not starting with "__")
 /// and `metadata` as a safetensors file. Atomic: the bytes go to a temporary file in the same
 /// folder, which is flushed, fsync'ed and renamed over `path`, so a crash leaves either the old
-/// file or the new one. ValueError for a bad name or undefined tensor (nothing written);
+/// file or the new one. A symbolic link is written through: the file it names (after every link
+/// in a chain) is replaced and the link stays. The new file keeps the old one's permission bits
+/// (a new file: 0666 less the umask; owner and group are the writer's). The temporary is named
+/// ".fuselstm-<hash of the name>.tmp.<pid>.<n>", so any file name the file system accepts works;
+/// it is removed on every error, and a later save to the same name removes those that killed
+/// saves left behind (their process no longer exists). ValueError for a bad name or undefined tensor (nothing written);
 /// FormatError naming the path when the file system fails.
 void write_safetensors(const std::string& path, const TensorMap& tensors,
                        const Metadata& metadata = {});
