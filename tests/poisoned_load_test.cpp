@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "io_test_util.hpp"
 
@@ -145,6 +146,118 @@ TEST_F(PoisonedOptimizer, TheUntamperedStateLoadsAndStepsToFiniteValues) {
   EXPECT_EQ(fresh.step_count(), 2);
   state.metadata["optim.step"] = std::to_string(std::int64_t(1) << 53);  // the bound itself loads
   load_optimizer_state(fresh, state);
+}
+
+// The all-or-nothing resume: one bad part (model, head, optimizer, random engine) and nothing of
+// the others changes either, bitwise.
+struct Trainer {
+  Lstm model{small_config()};
+  Linear head{model, 2, 7};
+  Adam adam{parameters_of(model, head)};
+  std::mt19937_64 rng{11};
+  explicit Trainer(std::uint64_t seed) : rng(seed) {
+    model.init_uniform(seed, -0.5, 0.5);
+    for (const ParameterRef& p : parameters_of(model, head)) {
+      p.gradient->assign(std::vector<double>(p.value->numel(), 0.01 * double(seed)));
+    }
+    adam.step();
+    rng.discard(seed);
+  }
+  // Everything a resume may change, as values.
+  std::vector<std::vector<double>> snapshot() const {
+    std::vector<std::vector<double>> out;
+    for (const std::string& name : model.parameter_names()) {
+      out.push_back(model.parameter(name).to_vector<double>());
+    }
+    for (const ParameterRef& p : parameters_of(const_cast<Linear&>(head))) {
+      out.push_back(p.value->to_vector<double>());
+    }
+    for (const auto& [name, t] : adam.state()) out.push_back(t.get().to_vector<double>());
+    out.push_back({double(adam.step_count()), adam.lr(), double(model.dropout_offset())});
+    std::mt19937_64 copy = rng;
+    out.push_back({double(copy() >> 11)});
+    return out;
+  }
+  ResumeTargets targets() {
+    ResumeTargets t;
+    t.parameters = parameters_of(head);
+    t.optimizer = &adam;
+    t.rngs.push_back(rng_target("data_rng", rng));
+    return t;
+  }
+};
+
+class AllOrNothingResume : public ::testing::Test {
+protected:
+  ScratchDir dir;
+  std::string path = dir.file("resume.safetensors");
+  TrainingState state;
+  Trainer saved{1};
+
+  void SetUp() override {
+    save_parameters(parameters_of(saved.head), state);
+    save_optimizer_state(saved.adam, state);
+    state.metadata["data_rng"] = rng_state(saved.rng);
+    state.step = 1;
+  }
+  void poison(const std::string& name, std::int64_t index) {
+    Tensor& t = state.tensors.at(name);
+    std::vector<double> v = t.to_vector<double>();
+    v[index] = std::nan("");
+    t.assign(v);
+  }
+  void expect_refused_and_unchanged(const std::vector<std::string>& parts) {
+    save_checkpoint(path, saved.model, state);
+    Trainer target(2);
+    const auto before = target.snapshot();
+    std::vector<std::string> all = parts;
+    all.push_back(path);
+    expect_error_with<FormatError>([&] { load_checkpoint(path, target.model, target.targets()); },
+                                   all);
+    EXPECT_EQ(target.snapshot(), before) << "a failed resume changed something";
+  }
+};
+
+TEST_F(AllOrNothingResume, AGoodCheckpointRestoresEveryPart) {
+  save_checkpoint(path, saved.model, state);
+  Trainer target(2);
+  ASSERT_NE(target.snapshot(), saved.snapshot());
+  load_checkpoint(path, target.model, target.targets());
+  EXPECT_EQ(target.snapshot(), saved.snapshot());
+}
+
+TEST_F(AllOrNothingResume, BadModelWeightsChangeNothing) {
+  std::vector<double> v = saved.model.parameter("weight_ih_l0").to_vector<double>();
+  v[1] = std::nan("");
+  saved.model.parameter("weight_ih_l0").assign(v);
+  expect_refused_and_unchanged({"weight_ih_l0", "flat index 1"});
+}
+
+TEST_F(AllOrNothingResume, BadHeadChangesNothing) {
+  poison("head.weight", 3);
+  expect_refused_and_unchanged({"head.weight", "flat index 3"});
+}
+
+TEST_F(AllOrNothingResume, MissingHeadChangesNothing) {
+  state.tensors.erase("head.bias");
+  expect_refused_and_unchanged({"no tensor 'head.bias'"});
+}
+
+TEST_F(AllOrNothingResume, BadOptimizerStateChangesNothing) {
+  poison("optim.exp_avg.weight_hh_l1", 0);
+  expect_refused_and_unchanged({"exp_avg.weight_hh_l1", "flat index 0"});
+}
+
+TEST_F(AllOrNothingResume, BadOptimizerStepChangesNothing) {
+  state.metadata["optim.step"] = "9223372036854775807";
+  expect_refused_and_unchanged({"optim.step", "2^53"});
+}
+
+TEST_F(AllOrNothingResume, BadRandomEngineStateChangesNothing) {
+  state.metadata["data_rng"] = "1 2 3";
+  expect_refused_and_unchanged({"data_rng"});
+  state.metadata.erase("data_rng");
+  expect_refused_and_unchanged({"no random engine state 'data_rng'"});
 }
 
 }  // namespace

@@ -15,13 +15,20 @@
 // Tensors outside the model, such as a head's, go in under their own names (save_parameters:
 // "head.weight", "head.bias").
 //
-// A typical resume, into objects built as the first run built them:
-//   TrainingState s = load_checkpoint(path, model);
-//   load_parameters(parameters_of(head), s);
-//   load_optimizer_state(optimizer, s);
-//   restore_rng_state(data_rng, s.metadata.at("data_rng"));
+// A typical resume, into objects built as the first run built them, all-or-nothing (every part
+// is read and checked before any changes; a failure leaves model, head, optimizer and engine as
+// they were):
+//   ResumeTargets targets;
+//   targets.parameters = parameters_of(head);
+//   targets.optimizer = &optimizer;
+//   targets.rngs.push_back(rng_target("data_rng", data_rng));
+//   TrainingState s = load_checkpoint(path, model, targets);
+// The parts also load one by one (load_checkpoint(path, model), load_parameters,
+// load_optimizer_state, restore_rng_state), each all-or-nothing on its own only.
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 #include <sstream>
 #include <string>
 
@@ -62,6 +69,28 @@ void save_checkpoint(const std::string& path, const Lstm& model, const TrainingS
 /// dropout offset and sets it to 0 (that version predates dropout).
 TrainingState load_checkpoint(const std::string& path, Lstm& model);
 
+/// A random engine restored by a resume: `check` throws FormatError when the text is not a state
+/// of the engine, changing nothing; `commit` sets the engine (after every check passed).
+struct RngTarget {
+  std::string key;  ///< its metadata key, as saved with rng_state
+  std::function<void(const std::string&)> check;
+  std::function<void(const std::string&)> commit;
+};
+
+/// What a resume restores besides the model; every part optional.
+struct ResumeTargets {
+  ParameterList parameters;         ///< tensors outside the model (save_parameters), e.g. a head's
+  Optimizer* optimizer = nullptr;   ///< state from save_optimizer_state
+  std::vector<RngTarget> rngs;      ///< engines saved with rng_state under their keys
+};
+
+/// load_checkpoint, plus `targets.parameters` (as load_parameters, values also finite),
+/// `targets.optimizer` (as load_optimizer_state) and each engine of `targets.rngs` (as
+/// restore_rng_state), all-or-nothing: the file is read and every part checked into temporaries
+/// first; only then is anything assigned. FormatError naming the file and the first problem;
+/// model, parameters, optimizer and engines are bitwise unchanged then.
+TrainingState load_checkpoint(const std::string& path, Lstm& model, const ResumeTargets& targets);
+
 /// Records `optimizer`'s state in `state` (replacing any "optim." entries there): optim.type (its
 /// kind() in lower case), optim.lr (shortest text that reads back to the same double), optim.step
 /// (step_count()), and a copy of each state() tensor as "optim.<name>". Hyper-parameters other
@@ -82,7 +111,7 @@ void load_optimizer_state(Optimizer& optimizer, const TrainingState& state);
 /// own are saved by save_checkpoint, and the same names here make it throw.
 void save_parameters(const ParameterList& parameters, TrainingState& state);
 /// Assigns each parameter the tensor of its name in `state.tensors` (converted to its dtype).
-/// FormatError naming the first missing name or wrong shape; nothing changes then.
+/// FormatError naming the first missing name, wrong shape or non-finite value; nothing changes then.
 void load_parameters(const ParameterList& parameters, const TrainingState& state);
 
 /// The complete state of a standard random engine (std::mt19937, std::mt19937_64, ...) as text.
@@ -108,6 +137,17 @@ void restore_rng_state(Engine& engine, const std::string& text, const std::strin
                       "' is not the state of this random engine type");
   }
   engine = restored;
+}
+
+/// A resume target for `engine` under `key` (see ResumeTargets); `engine` must outlive it.
+template <class Engine>
+RngTarget rng_target(const std::string& key, Engine& engine) {
+  return RngTarget{key,
+                   [key](const std::string& text) {
+                     Engine scratch;
+                     restore_rng_state(scratch, text, key);
+                   },
+                   [key, &engine](const std::string& text) { restore_rng_state(engine, text, key); }};
 }
 
 }  // namespace fuselstm

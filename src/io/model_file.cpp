@@ -61,13 +61,14 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   return load_model(read_safetensors(path), options, path);
 }
 
-TensorFile load_weights(Lstm& model, TensorFile&& file, const std::optional<std::string>& prefix,
-                        const std::string& source, bool allow_non_finite) {
-  detail::LstmTensors lstm =
-      detail::split_lstm_tensors(std::move(file.tensors), prefix_for(file, prefix), source);
+namespace detail {
+
+LstmTensors checked_weights(const Lstm& model, TensorFile& file,
+                            const std::optional<std::string>& prefix, const std::string& source,
+                            bool allow_non_finite) {
+  LstmTensors lstm = split_lstm_tensors(std::move(file.tensors), prefix_for(file, prefix), source);
   const LstmConfig& mine = model.config();
-  if (const std::optional<LstmConfig> recorded =
-          detail::config_from_metadata(file.metadata, source)) {
+  if (const std::optional<LstmConfig> recorded = config_from_metadata(file.metadata, source)) {
     const auto differs = [&](const char* field, const std::string& theirs,
                              const std::string& ours) {
       if (theirs != ours) {
@@ -83,8 +84,16 @@ TensorFile load_weights(Lstm& model, TensorFile&& file, const std::optional<std:
     differs("bidirectional", recorded->bidirectional ? "true" : "false",
             mine.bidirectional ? "true" : "false");
   }
-  detail::check_lstm_tensors(lstm, mine, source);
-  if (!allow_non_finite) detail::check_finite(lstm, mine, source);
+  check_lstm_tensors(lstm, mine, source);
+  if (!allow_non_finite) check_finite(lstm, mine, source);
+  return lstm;
+}
+
+}  // namespace detail
+
+TensorFile load_weights(Lstm& model, TensorFile&& file, const std::optional<std::string>& prefix,
+                        const std::string& source, bool allow_non_finite) {
+  detail::LstmTensors lstm = detail::checked_weights(model, file, prefix, source, allow_non_finite);
   detail::assign_parameters(model, lstm);
   return TensorFile{std::move(lstm.extra), std::move(file.metadata)};
 }

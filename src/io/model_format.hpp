@@ -65,6 +65,12 @@ void check_finite(const LstmTensors& lstm, const LstmConfig& config, const std::
 /// The first non-finite element of a host tensor, or -1.
 std::int64_t first_non_finite(const Tensor& tensor);
 
+/// Every check of load_weights on `file` (its tensors moved out), changing nothing: the model's
+/// tensors, split from the rest (in `extra`).
+LstmTensors checked_weights(const Lstm& model, TensorFile& file,
+                            const std::optional<std::string>& prefix, const std::string& source,
+                            bool allow_non_finite);
+
 /// Copies every parameter into the model, converted to its dtype and device (after
 /// check_lstm_tensors passed).
 void assign_parameters(Lstm& model, const LstmTensors& lstm);
