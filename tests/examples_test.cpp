@@ -6,7 +6,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <stdexcept>
 #include <random>
 
 #include "char_lm_train.hpp"
@@ -20,8 +22,15 @@ std::u32string project_text() {
   return decode_utf8(read_text_files(default_corpus_files()));
 }
 
+// A file in a folder of this process's own (mkdtemp), so parallel runs never share a path.
 std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("fuselstm_examples_test_" + name)).string();
+  static const std::string folder = [] {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "fuselstm_examples_test_XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    return pattern;
+  }();
+  return (std::filesystem::path(folder) / name).string();
 }
 
 TEST(TextData, Utf8RoundTripsAndReadsStrayBytesAsLatin1) {
