@@ -9,6 +9,7 @@
 //   build/examples/char_lm --text book.txt --steps 6000 --hidden 256 --resume book.safetensors
 //       --save book.safetensors                      # 3000 more steps, saved again
 
+#include <exception>
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -158,7 +159,7 @@ int main(int argc, char** argv) {
     std::printf("log: %s\n", log_path.c_str());
     if (!save_path.empty()) std::printf("checkpoint: %s\n", save_path.c_str());
     if (!plot_path.empty()) plot_losses(log_path, plot_path, unigram);
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // the library's errors and any other: one line, exit 1
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
   }

@@ -33,6 +33,21 @@ std::string temp_path(const std::string& name) {
   return (std::filesystem::path(folder) / name).string();
 }
 
+TEST(TextData, FoldersDevicesAndMissingFilesAreNamedErrors) {
+  const auto expect_error = [](const std::string& path, const std::string& part) {
+    try {
+      read_text_files({path});
+      ADD_FAILURE() << path << " was read";
+    } catch (const ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    }
+  };
+  expect_error(std::filesystem::temp_directory_path().string(), "not a regular file");
+  expect_error("/dev/zero", "not a regular file");  // would never end
+  expect_error(temp_path("no_such_file.txt"), "does not exist");
+}
+
 TEST(TextData, Utf8RoundTripsAndReadsStrayBytesAsLatin1) {
   const std::string text = "a\xC3\xA9\xE2\x8A\x99\xF0\x9F\x98\x80z";  // a é ⊙ 😀 z
   const std::u32string decoded = decode_utf8(text);
