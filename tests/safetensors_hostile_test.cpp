@@ -110,7 +110,11 @@ TEST_F(Hostile, ByteLengthMustMatchTheShape) {
 }
 
 TEST_F(Hostile, UnknownOrUnsupportedDtypes) {
-  expect_entry_rejected(R"({"dtype":"I64","shape":[1],"data_offsets":[0,8]})", 8, "unsupported dtype 'I64'");
+  expect_entry_rejected(R"({"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]})", 4,
+                        "unsupported dtype 'F8_E4M3'");
+  // Integer tensors are listed, not read, but their layout is checked like any other's.
+  expect_entry_rejected(R"({"dtype":"I64","shape":[1],"data_offsets":[0,4]})", 4, "needs 8");
+  expect_entry_rejected(R"({"dtype":"BOOL","shape":[3],"data_offsets":[0,4]})", 4, "needs 3");
   expect_entry_rejected(R"({"dtype":"F128","shape":[1],"data_offsets":[0,16]})", 16, "unknown dtype 'F128'");
   expect_entry_rejected(R"({"dtype":"f32","shape":[1],"data_offsets":[0,4]})", 4, "unknown dtype 'f32'");
   expect_entry_rejected(R"({"dtype":4,"shape":[1],"data_offsets":[0,4]})", 4, "dtype must be a string");
@@ -189,6 +193,28 @@ TEST(HostileMutations, EveryTruncationAndHeaderByteFlipOfAValidFile) {
       parse_or_format_error(bytes, "byte " + std::to_string(pos) + " = " + std::to_string(bytes[pos]));
     }
   }
+}
+
+// A state_dict with an integer tensor (BatchNorm's num_batches_tracked) loads its LSTM; the
+// integer tensor is listed in `skipped`. An LSTM parameter stored as an integer is refused.
+TEST_F(Hostile, IntegerTensorsAreListedNotRefused) {
+  std::string header = R"({"bn.num_batches_tracked":{"dtype":"I64","shape":[],"data_offsets":[0,8]},)";
+  header += R"("weight_ih_l0":{"dtype":"F32","shape":[4,1],"data_offsets":[8,24]},)";
+  header += R"("weight_hh_l0":{"dtype":"F32","shape":[4,1],"data_offsets":[24,40]}})";
+  const std::vector<std::uint8_t> bytes = raw_safetensors(header, float_bytes(10));
+  LoadedModel loaded = load_model(parse_safetensors(bytes.data(), bytes.size()));
+  EXPECT_EQ(loaded.model.config().hidden_size, 1);
+  ASSERT_EQ(loaded.skipped.count("bn.num_batches_tracked"), 1u);
+  EXPECT_EQ(loaded.skipped.at("bn.num_batches_tracked").dtype, "I64");
+  EXPECT_TRUE(loaded.skipped.at("bn.num_batches_tracked").shape.empty());
+  EXPECT_TRUE(loaded.extra.empty());
+
+  std::string bad = R"({"weight_ih_l0":{"dtype":"I32","shape":[4,1],"data_offsets":[0,16]},)";
+  bad += R"("weight_hh_l0":{"dtype":"F32","shape":[4,1],"data_offsets":[16,32]}})";
+  const std::vector<std::uint8_t> bad_bytes = raw_safetensors(bad, float_bytes(8));
+  expect_error_with<FormatError>(
+      [&] { load_model(parse_safetensors(bad_bytes.data(), bad_bytes.size()), {}, "buffer"); },
+      {"buffer", "weight_ih_l0", "dtype I32"});
 }
 
 // nlohmann's lexer reads a NUL as the end of its input: "{}\0junk" must not load as "{}".

@@ -13,7 +13,9 @@
 //   the rest: the data buffer; each tensor's bytes are buffer[begin, end), row-major,
 //            little-endian; end - begin = numel × dtype size; the tensors, sorted by begin, tile
 //            the buffer exactly (contiguous, in range, no overlap, no hole, nothing after the last).
-// Dtypes read: F32, F64 (kept), BF16, F16 (converted to f32, exactly). Dtypes written: F32, F64.
+// Dtypes read: F32, F64 (kept), BF16, F16 (converted to f32, exactly); integer and boolean ones are
+// listed in TensorFile::skipped (not read); F8 and unknown dtypes are refused. Dtypes written:
+// F32, F64.
 // Files are read from and written to the host; a reader never allocates more than a small multiple
 // of the file's size, whatever the header claims. The header is read in one pass (nlohmann-json's
 // SAX interface, no DOM): time linear in N (a million entries, a 59 MB header: about 1.4 s on a
@@ -38,10 +40,20 @@ using TensorMap = std::map<std::string, Tensor>;
 /// A safetensors file's "__metadata__": string keys to string values.
 using Metadata = std::map<std::string, std::string>;
 
+/// A tensor of the file that is listed, not read: an integer or boolean one (BOOL, U8, I8, I16,
+/// U16, I32, U32, I64, U64), e.g. BatchNorm's num_batches_tracked in a PyTorch state_dict.
+struct SkippedTensor {
+  std::string dtype;  ///< as the file names it, e.g. "I64"
+  Shape shape;
+};
+
 /// The content of one safetensors file. Tensors are on the host.
 struct TensorFile {
   TensorMap tensors;
   Metadata metadata;
+  /// The integer and boolean tensors, by name: checked like the others (layout, offsets), not
+  /// read. A model loader refuses one only when it has an LSTM parameter's name.
+  std::map<std::string, SkippedTensor> skipped;
 };
 
 /// Reads a safetensors file. F32/F64 tensors keep their dtype; BF16/F16 become f32.
@@ -125,6 +137,7 @@ struct LoadedModel {
   Lstm model;
   TensorMap extra;    ///< every tensor that is not one of the model's parameters (host, file dtype)
   Metadata metadata;  ///< the file's whole "__metadata__"
+  std::map<std::string, SkippedTensor> skipped;  ///< the file's integer/boolean tensors, listed
 };
 
 /// Loads a model written by save_model, or a PyTorch nn.LSTM state_dict saved with safetensors

@@ -37,6 +37,7 @@ std::optional<std::string> prefix_for(const TensorFile& file,
 LoadedModel load_model(TensorFile&& file, const LoadOptions& options, const std::string& source) {
   const std::optional<std::string> prefix = prefix_for(file, options.prefix);
   detail::LstmTensors lstm = detail::split_lstm_tensors(std::move(file.tensors), prefix, source);
+  detail::check_skipped(file.skipped, lstm.prefix, source);
   const std::optional<LstmConfig> recorded = detail::config_from_metadata(file.metadata, source);
   LstmConfig config = recorded ? *recorded : detail::infer_config(lstm, source);
   detail::check_lstm_tensors(lstm, config, source);
@@ -54,7 +55,8 @@ LoadedModel load_model(TensorFile&& file, const LoadOptions& options, const std:
 
   Lstm model(config);
   detail::assign_parameters(model, lstm);
-  return LoadedModel{std::move(model), std::move(lstm.extra), std::move(file.metadata)};
+  return LoadedModel{std::move(model), std::move(lstm.extra), std::move(file.metadata),
+                     std::move(file.skipped)};
 }
 
 LoadedModel load_model(const std::string& path, const LoadOptions& options) {
@@ -67,6 +69,7 @@ LstmTensors checked_weights(const Lstm& model, TensorFile& file,
                             const std::optional<std::string>& prefix, const std::string& source,
                             bool allow_non_finite) {
   LstmTensors lstm = split_lstm_tensors(std::move(file.tensors), prefix_for(file, prefix), source);
+  check_skipped(file.skipped, lstm.prefix, source);
   const LstmConfig& mine = model.config();
   if (const std::optional<LstmConfig> recorded = config_from_metadata(file.metadata, source)) {
     const auto differs = [&](const char* field, const std::string& theirs,
@@ -95,7 +98,7 @@ TensorFile load_weights(Lstm& model, TensorFile&& file, const std::optional<std:
                         const std::string& source, bool allow_non_finite) {
   detail::LstmTensors lstm = detail::checked_weights(model, file, prefix, source, allow_non_finite);
   detail::assign_parameters(model, lstm);
-  return TensorFile{std::move(lstm.extra), std::move(file.metadata)};
+  return TensorFile{std::move(lstm.extra), std::move(file.metadata), std::move(file.skipped)};
 }
 
 TensorFile load_weights(Lstm& model, const std::string& path,

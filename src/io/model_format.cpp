@@ -255,6 +255,17 @@ LstmTensors split_lstm_tensors(TensorMap&& tensors, const std::optional<std::str
   return out;
 }
 
+void check_skipped(const std::map<std::string, SkippedTensor>& skipped, const std::string& prefix,
+                   const std::string& source) {
+  for (const auto& [name, tensor] : skipped) {
+    const auto p = parse_name(name);
+    if (p && p->prefix == prefix) {
+      fail(source, "tensor '" + name + "' has dtype " + tensor.dtype +
+                       "; an LSTM parameter must be F32, F64, BF16 or F16");
+    }
+  }
+}
+
 LstmConfig infer_config(const LstmTensors& lstm, const std::string& source) {
   const auto shape_of = [&](const std::string& name) -> const Shape& {
     const auto it = lstm.params.find(name);

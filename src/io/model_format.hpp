@@ -50,6 +50,11 @@ struct LstmTensors {
 LstmTensors split_lstm_tensors(TensorMap&& tensors, const std::optional<std::string>& prefix,
                                const std::string& source);
 
+/// FormatError when an integer or boolean tensor of the file has the name of an LSTM parameter
+/// under `prefix` (the model cannot be loaded without it).
+void check_skipped(const std::map<std::string, SkippedTensor>& skipped, const std::string& prefix,
+                   const std::string& source);
+
 /// The configuration implied by the shapes (bidirectional when any _reverse tensor is present;
 /// cell = tanh, dtype f64 when weight_ih_l0 is f64).
 LstmConfig infer_config(const LstmTensors& lstm, const std::string& source);

@@ -47,7 +47,9 @@ std::size_t file_dtype_size(FileDType d) {
 
 struct Entry {
   std::string name;
-  FileDType dtype;
+  FileDType dtype;          // for a listed-only entry: a dtype of the same element size
+  bool listed_only = false;  // an integer or boolean tensor: in TensorFile::skipped, not read
+  std::string dtype_text;
   Shape shape;
   std::uint64_t begin = 0, end = 0;  // into the data buffer
 };
@@ -130,10 +132,27 @@ std::optional<FileDType> parse_dtype(const std::string& source, const std::strin
   if (text == "F64") return FileDType::f64;
   if (text == "BF16") return FileDType::bf16;
   if (text == "F16") return FileDType::f16;
-  static const std::set<std::string> known_unsupported = {
-      "BOOL", "U8", "I8", "I16", "U16", "I32", "U32", "I64", "U64", "F8_E4M3", "F8_E5M2"};
+  // Integers and booleans (e.g. BatchNorm's num_batches_tracked) are listed, not read: nullopt.
+  static const std::set<std::string> listed = {"BOOL", "U8",  "I8",  "I16", "U16",
+                                               "I32",  "U32", "I64", "U64"};
+  if (listed.count(text)) return std::nullopt;
+  static const std::set<std::string> known_unsupported = {"F8_E4M3", "F8_E5M2"};
   const std::string what = known_unsupported.count(text) ? "unsupported dtype '" : "unknown dtype '";
   fail(source, "tensor '" + name + "': " + what + text + "' (supported: F32, F64, BF16, F16)");
+}
+
+// Listed-only dtypes have no FileDType; one of the same element size serves the size checks.
+FileDType listed_dtype_size(const std::string& text) {
+  if (text == "I64" || text == "U64") return FileDType::f64;
+  if (text == "I32" || text == "U32") return FileDType::f32;
+  return FileDType::f16;  // I16, U16; BOOL, U8, I8 are 1 byte (element_size)
+}
+
+std::size_t element_size(const Entry& e) {
+  if (e.listed_only && (e.dtype_text == "BOOL" || e.dtype_text == "U8" || e.dtype_text == "I8")) {
+    return 1;
+  }
+  return file_dtype_size(e.dtype);
 }
 
 std::string shape_text(const Shape& shape) {
@@ -169,7 +188,10 @@ public:
       return true;
     }
     if (state_ == State::entry && key_ == "dtype") {
-      entry_.dtype = *parse_dtype(source_, entry_.name, value);
+      const std::optional<FileDType> dtype = parse_dtype(source_, entry_.name, value);
+      entry_.listed_only = !dtype;
+      entry_.dtype = dtype ? *dtype : listed_dtype_size(value);
+      entry_.dtype_text = value;
       dtype_text_ = value;
       return true;
     }
@@ -316,7 +338,7 @@ private:
       if (!(seen_ & (1 << k))) fail(source_, "tensor '" + e.name + "': missing \"" + keys[k] + "\"");
     }
     std::uint64_t bytes = 0;
-    if (__builtin_mul_overflow(numel_, file_dtype_size(e.dtype), &bytes)) {
+    if (__builtin_mul_overflow(numel_, element_size(e), &bytes)) {
       fail(source_, "tensor '" + e.name + "': shape " + shape_text(e.shape) + " has too many bytes");
     }
     const std::string range = "[" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "]";
@@ -481,7 +503,10 @@ TensorFile read_from(const ByteSource& bytes, const std::string& source) {
 
   TensorFile file;
   file.metadata = std::move(header.metadata);
-  for (const Entry& e : header.entries) file.tensors.emplace(e.name, read_tensor(bytes, data_start, e));
+  for (const Entry& e : header.entries) {
+    if (e.listed_only) file.skipped.emplace(e.name, SkippedTensor{e.dtype_text, e.shape});
+    else file.tensors.emplace(e.name, read_tensor(bytes, data_start, e));
+  }
   return file;
 }
 
