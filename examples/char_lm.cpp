@@ -9,8 +9,10 @@
 //   build/examples/char_lm --text book.txt --steps 6000 --hidden 256 --resume book.safetensors
 //       --save book.safetensors                      # 3000 more steps, saved again
 
+#include <exception>
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -110,7 +112,21 @@ int main(int argc, char** argv) {
         resume_path.empty() ? "" : (", resumed at step " + std::to_string(lm.step())).c_str());
     std::fflush(stdout);
 
-    const bool append = !resume_path.empty() && std::filesystem::exists(log_path);
+    // A resumed run appends to a log that has lines (a killed run may have left an empty one) and
+    // goes on from its last line's seconds.
+    std::error_code size_error;
+    const bool append = !resume_path.empty() && std::filesystem::exists(log_path) &&
+                        std::filesystem::file_size(log_path, size_error) > 0 && !size_error;
+    double seconds_before = 0;
+    if (append) {
+      std::ifstream old(log_path);
+      std::string line, last;
+      while (std::getline(old, line)) {
+        if (!line.empty()) last = line;
+      }
+      const std::size_t comma = last.rfind(',');
+      if (comma != std::string::npos) seconds_before = std::atof(last.c_str() + comma + 1);
+    }
     std::ofstream log(log_path, append ? std::ios::app : std::ios::trunc);
     if (!log) throw ValueError("fuselstm: char_lm: cannot write the log '" + log_path + "'");
     if (!append) log << "step,tokens,train_loss,val_loss,lr,seconds\n";
@@ -138,7 +154,7 @@ int main(int argc, char** argv) {
         if (!save_path.empty()) lm.save(save_path);
       }
       log << step << ',' << step * lm.tokens_per_step() << ',' << loss << ',' << val_field << ','
-          << lr << ',' << progress.elapsed_seconds() << '\n';
+          << lr << ',' << seconds_before + progress.elapsed_seconds() << std::endl;  // per line
       if (!last && sample_every > 0 && step % sample_every == 0) {
         progress.clear();
         std::printf("step %lld: held-out %.4f nats/char\n", static_cast<long long>(step),
@@ -158,7 +174,7 @@ int main(int argc, char** argv) {
     std::printf("log: %s\n", log_path.c_str());
     if (!save_path.empty()) std::printf("checkpoint: %s\n", save_path.c_str());
     if (!plot_path.empty()) plot_losses(log_path, plot_path, unigram);
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // the library's errors and any other: one line, exit 1
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
   }

@@ -1,5 +1,6 @@
 #include "char_lm_train.hpp"
 
+#include <cstdlib>
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -100,7 +101,8 @@ CharLm::CharLm(const CharLmOptions& options, const std::u32string& text)
       loss_(),
       optimizer_(parameters_of(model_, head_), AdamOptions{options_.lr, 0.9, 0.999, 1e-8, 0}),
       schedule_(options_.lr, std::min(options_.warmup_steps, options_.steps - 1), options_.steps,
-                options_.lr / 10) {
+                options_.lr / 10),
+      schedule_horizon_(options_.steps) {
   model_.init_pytorch_default(options_.seed);
   init_forget_gate_bias(model_, 1.0);  // remember by default: helps early in training
 }
@@ -209,6 +211,9 @@ void CharLm::save(const std::string& path) const {
   state.metadata["char_lm.vocabulary"] = encode_utf8(vocab_.characters());
   state.metadata["char_lm.window"] = std::to_string(options_.window);
   state.metadata["char_lm.batch"] = std::to_string(options_.batch);
+  // The schedule's horizon: a resume with a larger --steps continues this schedule (at its final
+  // lr after the horizon) instead of restarting a longer cosine mid-way.
+  state.metadata["char_lm.schedule_steps"] = std::to_string(schedule_horizon_);
   state.metadata["char_lm.train_characters"] = std::to_string(train_characters());
   save_checkpoint(path, model_, state);
 }
@@ -246,6 +251,16 @@ void CharLm::resume(const std::string& path) {
   const Tensor* h = tensor("carry.h", state_shape);
   const Tensor* c = tensor("carry.c", state_shape);
   if (!h != !c) fail("it has only one of carry.h and carry.c");
+  // Checkpoints from before char_lm.schedule_steps: the schedule of this run's --steps.
+  std::int64_t horizon = options_.steps;
+  if (const auto found = state.metadata.find("char_lm.schedule_steps");
+      found != state.metadata.end()) {
+    char* end = nullptr;
+    horizon = std::strtoll(found->second.c_str(), &end, 10);
+    if (end == found->second.c_str() || *end != '\0' || horizon < 1) {
+      fail("char_lm.schedule_steps is not a positive integer");
+    }
+  }
   load_optimizer_state(optimizer_, state);  // the last check; nothing below can fail on the data
 
   for (const std::string& name : model_.parameter_names()) {
@@ -260,6 +275,9 @@ void CharLm::resume(const std::string& path) {
       c ? Tensor::from_vector(state_shape, c->to_vector<double>(), options_.dtype, options_.device)
         : Tensor();
   step_ = state.step;
+  schedule_horizon_ = horizon;
+  schedule_ = CosineWarmupLr(options_.lr, std::min(options_.warmup_steps, horizon - 1), horizon,
+                             options_.lr / 10);
   schedule_.set_steps_done(state.step);
 }
 

@@ -26,7 +26,7 @@ struct CharLmOptions {
   std::int64_t num_layers = 1;     ///< L
   std::int64_t window = 64;        ///< T, the truncated-BPTT length
   std::int64_t batch = 32;         ///< B, parallel streams
-  std::int64_t steps = 600;        ///< total optimizer steps (the schedule's length)
+  std::int64_t steps = 600;        ///< total optimizer steps (the schedule's length; a resumed run keeps the checkpoint's horizon, char_lm.schedule_steps)
   double lr = 3e-2;                ///< Adam's peak learning rate (cosine decay to lr/10)
   std::int64_t warmup_steps = 10;  ///< linear warm-up (at most steps − 1)
   double clip = 1.0;               ///< max global gradient norm
@@ -89,6 +89,7 @@ class CharLm {
   CrossEntropyLoss loss_;
   Adam optimizer_;
   CosineWarmupLr schedule_;
+  std::int64_t schedule_horizon_;  ///< the schedule's total steps (kept across resumes)
   Tensor carry_h_, carry_c_;  // [L, B, H]; undefined (zeros) at an epoch's start
   std::int64_t step_ = 0;
 };

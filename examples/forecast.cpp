@@ -6,6 +6,7 @@
 //   build/examples/forecast
 //   build/examples/forecast --horizon 5 --hidden 64 --steps 600 --noise 0.2
 
+#include <exception>
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
@@ -101,7 +102,7 @@ int main(int argc, char** argv) {
         if (run_gnuplot(script, plot_path)) std::printf("plot: %s\n", plot_path.c_str());
       }
     }
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // the library's errors and any other: one line, exit 1
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
   }

@@ -39,6 +39,21 @@ std::vector<std::string> default_corpus_files() {
 std::string read_text_files(const std::vector<std::string>& paths) {
   std::string text;
   for (const std::string& path : paths) {
+    // A folder, a device (/dev/zero never ends) or a huge file is a named error, not an
+    // ios_failure or an out-of-memory abort.
+    std::error_code ec;
+    const std::filesystem::file_status status = std::filesystem::status(path, ec);
+    if (ec || !std::filesystem::exists(status)) {
+      throw ValueError("fuselstm: the text file '" + path + "' does not exist");
+    }
+    if (!std::filesystem::is_regular_file(status)) {
+      throw ValueError("fuselstm: '" + path + "' is not a regular file (a folder or a device?)");
+    }
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    if (ec || size > kMaxTextFileBytes) {
+      throw ValueError("fuselstm: the text file '" + path + "' is over the limit of " +
+                       std::to_string(kMaxTextFileBytes / 1000000) + " MB");
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) throw ValueError("fuselstm: cannot read the text file '" + path + "'");
     text.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -14,7 +14,12 @@ namespace fuselstm::examples {
 /// when it is not there.
 std::vector<std::string> default_corpus_files();
 
+/// The largest text file read_text_files takes (the whole text is held in memory, 4 bytes a
+/// character once decoded).
+inline constexpr std::uintmax_t kMaxTextFileBytes = 256'000'000;
+
 /// The files' contents, concatenated in order, as UTF-8 bytes. ValueError naming a file that
+/// does not exist, is not a regular file (a folder, a device), is over kMaxTextFileBytes or
 /// cannot be read.
 std::string read_text_files(const std::vector<std::string>& paths);
 

@@ -2,6 +2,7 @@
 //   toy_seed [--device cpu|cuda:N] [--dtype f64|f32] [--cell identity|tanh] [--init seed|uniform]
 //            [--iterations N] [--full-precision]
 
+#include <exception>
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
                   r.prediction[0], r.prediction[1], r.prediction[2], r.prediction[3]);
       std::printf(full ? "%.17g\n" : "%.3e\n", r.loss);
     });
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // the library's errors and any other: one line, exit 1
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
   }

@@ -3,9 +3,11 @@
 // clipping, a cosine schedule with warm-up and the non-finite guard. The task: at every step,
 // name the feature (of K) that was largest one step earlier, which needs the LSTM's memory.
 //
-//   ./build/examples/train_loop [cpu|cuda]
+//   ./build/examples/train_loop [--device cpu|cuda[:N]] [--steps N]   (--help: the options)
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
+#include <exception>
 #include <random>
 #include <string>
 
@@ -35,9 +37,24 @@ void make_batch(std::mt19937_64& rng, const Device& device, Tensor& x,
 
 }  // namespace
 
+int run(const Device& device, int steps);
+
 int main(int argc, char** argv) {
-  const Device device = argc > 1 ? Device::parse(argv[1]) : default_device();
-  const int steps = 600;
+  CLI::App app{"fuselstm: a complete training loop (AdamW, clipping, cosine schedule, guard)"};
+  std::string device = default_device().str();
+  int steps = 600;
+  app.add_option("device,--device", device, "cpu or cuda[:N] (default: cuda:0 when present, else cpu)");
+  app.add_option("--steps", steps, "training steps")->check(CLI::PositiveNumber)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return run(Device::parse(device), steps);
+  } catch (const std::exception& e) {  // the library's errors and any other: one line, exit 1
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+}
+
+int run(const Device& device, int steps) {
   std::mt19937_64 data_rng(1);
   Tensor x;
   std::vector<std::int64_t> targets;
@@ -53,7 +70,7 @@ int main(int argc, char** argv) {
   CrossEntropyLoss loss({Reduction::mean, LossSteps::all, /*ignore_index=*/-100});
   AdamW opt(parameters_of(model, head), {/*lr=*/1e-2, 0.9, 0.999, 1e-8, /*weight_decay=*/1e-2});
   opt.set_check_finite(true);  // stop with a named tensor on NaN/Inf, before any update
-  CosineWarmupLr schedule(1e-2, /*warmup_steps=*/20, steps);
+  CosineWarmupLr schedule(1e-2, /*warmup_steps=*/std::min(20, steps - 1), steps);
   for (int step = 0; step < steps; ++step) {
     make_batch(data_rng, device, x, targets);
     ForwardResult f = model.forward(x);

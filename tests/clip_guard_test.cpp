@@ -103,7 +103,20 @@ void expect_value_error(F body, std::initializer_list<const char*> parts) {
   }
 }
 
-void nan_in_input_is_caught(Device device) {
+// Where the NaN enters: the input (every gradient turns NaN, the first tensor checked names it)
+// or only the last gradient the guard checks (head.bias): a guard that updated tensors while it
+// checked them would have changed all the others by then.
+enum class Poison { none, input, last_gradient };
+
+// Every parameter and every optimizer moment, as values.
+std::vector<std::vector<double>> training_state(Lstm& model, Linear& head, const Adam& adam) {
+  std::vector<std::vector<double>> out;
+  for (const ParameterRef& p : parameters_of(model, head)) out.push_back(p.value->to_vector<double>());
+  for (const auto& [name, t] : adam.state()) out.push_back(t.get().to_vector<double>());
+  return out;
+}
+
+void nan_is_caught_before_any_update(Device device, Poison where) {
   const std::int64_t T = 4, B = 2, X = 3, H = 5, K = 3;
   Lstm model(train_config(X, H, 2, DType::f32, device));
   Linear head(model, K, 2);
@@ -113,39 +126,48 @@ void nan_in_input_is_caught(Device device) {
   std::mt19937_64 rng(8);
   std::vector<double> xv = random_values(T * B * X, rng);
   const std::vector<std::int64_t> targets = {0, 1, 2, 0, 1, 2, 0, 1};
-  auto train_step = [&](bool poison) {
+  auto train_step = [&](Poison poison) {
     std::vector<double> input = xv;
-    if (poison) input[2 * B * X + X + 1] = NAN;  // step t = 2, batch row 1, feature 1
+    if (poison == Poison::input) input[2 * B * X + X + 1] = NAN;  // step t = 2, row 1, feature 1
     const Tensor x = Tensor::from_vector({T, B, X}, input, DType::f32, device);
     ForwardResult f = model.forward(x);
     const LossResult r = loss(head.forward(f.y), targets);
     model.zero_grad();
     head.zero_grad();
     model.backward(f.context, head.backward(f.y, r.grad));
+    if (poison == Poison::last_gradient) {
+      std::vector<double> g = head.bias_grad().to_vector<double>();
+      g[K - 1] = NAN;
+      head.bias_grad().assign(g);
+    }
     adam.step();
     return r.value;
   };
-  train_step(false);
-  train_step(false);
-  const std::vector<double> weights = model.parameter("weight_ih_l0").to_vector<double>();
-  const std::vector<double> head_weights = head.weight().to_vector<double>();
-  // The first trained tensor, weight_ih_l0 (layer 0), is the first the guard names; step 3 is
-  // the update that would have happened.
-  expect_value_error([&] { train_step(true); },
-                     {"non-finite gradient", "weight_ih_l0", "layer 0", "step 3"});
+  train_step(Poison::none);
+  train_step(Poison::none);
+  const auto before = training_state(model, head, adam);
+  // Step 3 is the update that would have happened.
+  if (where == Poison::input) {
+    expect_value_error([&] { train_step(where); },
+                       {"non-finite gradient", "weight_ih_l0", "layer 0", "step 3"});
+  } else {
+    expect_value_error([&] { train_step(where); }, {"non-finite gradient", "head.bias", "step 3"});
+  }
   EXPECT_EQ(adam.step_count(), 2);
-  const std::vector<double> after = model.parameter("weight_ih_l0").to_vector<double>();
-  for (std::size_t k = 0; k < after.size(); ++k) EXPECT_EQ(after[k], weights[k]) << "updated";
-  EXPECT_EQ(head.weight().to_vector<double>(), head_weights);
+  EXPECT_EQ(training_state(model, head, adam), before) << "a parameter or moment was updated";
 }
 
 TEST(Guard, NanInTheInputIsCaughtBeforeAnyUpdate) {
-  nan_in_input_is_caught(Device::cpu());
+  nan_is_caught_before_any_update(Device::cpu(), Poison::input);
+}
+
+TEST(Guard, NanInTheLastCheckedGradientIsCaughtBeforeAnyUpdate) {
+  nan_is_caught_before_any_update(Device::cpu(), Poison::last_gradient);
 }
 
 TEST(GuardCuda, NanInTheInputIsCaughtBeforeAnyUpdate) {
   FUSELSTM_REQUIRE_GPU();
-  nan_in_input_is_caught(Device::cuda(0));
+  nan_is_caught_before_any_update(Device::cuda(0), Poison::input);
 }
 
 TEST(Guard, NamesLossHeadTensorsAndPlainTensors) {

@@ -6,7 +6,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <stdexcept>
 #include <random>
 
 #include "char_lm_train.hpp"
@@ -20,8 +22,30 @@ std::u32string project_text() {
   return decode_utf8(read_text_files(default_corpus_files()));
 }
 
+// A file in a folder of this process's own (mkdtemp), so parallel runs never share a path.
 std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("fuselstm_examples_test_" + name)).string();
+  static const std::string folder = [] {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "fuselstm_examples_test_XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    return pattern;
+  }();
+  return (std::filesystem::path(folder) / name).string();
+}
+
+TEST(TextData, FoldersDevicesAndMissingFilesAreNamedErrors) {
+  const auto expect_error = [](const std::string& path, const std::string& part) {
+    try {
+      read_text_files({path});
+      ADD_FAILURE() << path << " was read";
+    } catch (const ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    }
+  };
+  expect_error(std::filesystem::temp_directory_path().string(), "not a regular file");
+  expect_error("/dev/zero", "not a regular file");  // would never end
+  expect_error(temp_path("no_such_file.txt"), "does not exist");
 }
 
 TEST(TextData, Utf8RoundTripsAndReadsStrayBytesAsLatin1) {

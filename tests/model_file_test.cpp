@@ -95,6 +95,7 @@ TEST(ModelFile, LoadedModelComputesTheSameBits) {
   const ForwardResult a = original.forward(x);
   const ForwardResult b = loaded.model.forward(x);
   EXPECT_TRUE(same_bits(a.y, b.y));
+  EXPECT_TRUE(same_bits(a.hT, b.hT));
   EXPECT_TRUE(same_bits(a.cT, b.cT));
 }
 

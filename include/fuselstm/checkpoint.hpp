@@ -15,13 +15,20 @@
 // Tensors outside the model, such as a head's, go in under their own names (save_parameters:
 // "head.weight", "head.bias").
 //
-// A typical resume, into objects built as the first run built them:
-//   TrainingState s = load_checkpoint(path, model);
-//   load_parameters(parameters_of(head), s);
-//   load_optimizer_state(optimizer, s);
-//   restore_rng_state(data_rng, s.metadata.at("data_rng"));
+// A typical resume, into objects built as the first run built them, all-or-nothing (every part
+// is read and checked before any changes; a failure leaves model, head, optimizer and engine as
+// they were):
+//   ResumeTargets targets;
+//   targets.parameters = parameters_of(head);
+//   targets.optimizer = &optimizer;
+//   targets.rngs.push_back(rng_target("data_rng", data_rng));
+//   TrainingState s = load_checkpoint(path, model, targets);
+// The parts also load one by one (load_checkpoint(path, model), load_parameters,
+// load_optimizer_state, restore_rng_state), each all-or-nothing on its own only.
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 #include <sstream>
 #include <string>
 
@@ -57,9 +64,32 @@ void save_checkpoint(const std::string& path, const Lstm& model, const TrainingS
 /// configuration, as load_weights checks; converted to the model's dtype) and returns the state:
 /// tensors on the host in the file's dtype, metadata without the fuselstm.* keys. FormatError
 /// naming the file and the problem (not a checkpoint, a newer format, a malformed step or dropout
-/// offset, any model mismatch); the model is unchanged then. A format_version 1 checkpoint has no
+/// offset, any model mismatch, a NaN or infinite weight: always refused here, naming the tensor
+/// and its first bad flat index); the model is unchanged then. A format_version 1 checkpoint has no
 /// dropout offset and sets it to 0 (that version predates dropout).
 TrainingState load_checkpoint(const std::string& path, Lstm& model);
+
+/// A random engine restored by a resume: `check` throws FormatError when the text is not a state
+/// of the engine, changing nothing; `commit` sets the engine (after every check passed).
+struct RngTarget {
+  std::string key;  ///< its metadata key, as saved with rng_state
+  std::function<void(const std::string&)> check;
+  std::function<void(const std::string&)> commit;
+};
+
+/// What a resume restores besides the model; every part optional.
+struct ResumeTargets {
+  ParameterList parameters;         ///< tensors outside the model (save_parameters), e.g. a head's
+  Optimizer* optimizer = nullptr;   ///< state from save_optimizer_state
+  std::vector<RngTarget> rngs;      ///< engines saved with rng_state under their keys
+};
+
+/// load_checkpoint, plus `targets.parameters` (as load_parameters, values also finite),
+/// `targets.optimizer` (as load_optimizer_state) and each engine of `targets.rngs` (as
+/// restore_rng_state), all-or-nothing: the file is read and every part checked into temporaries
+/// first; only then is anything assigned. FormatError naming the file and the first problem;
+/// model, parameters, optimizer and engines are bitwise unchanged then.
+TrainingState load_checkpoint(const std::string& path, Lstm& model, const ResumeTargets& targets);
 
 /// Records `optimizer`'s state in `state` (replacing any "optim." entries there): optim.type (its
 /// kind() in lower case), optim.lr (shortest text that reads back to the same double), optim.step
@@ -70,8 +100,10 @@ void save_optimizer_state(const Optimizer& optimizer, TrainingState& state);
 /// Restores what save_optimizer_state wrote: lr, step count and every state tensor (through
 /// Optimizer::load_state, converted to the optimizer's dtype and device). FormatError, with the
 /// optimizer unchanged, when optim.type is not this optimizer's, optim.lr is missing or not a
-/// finite number >= 0, optim.step is missing or not an integer >= 0, or the "optim." tensors are
-/// not exactly those state() names, each with its shape (the message names the first mismatch).
+/// finite number >= 0 (0 is what a schedule that ends at 0 leaves), optim.step is missing or not
+/// an integer in [0, 2^53], or the "optim." tensors are not exactly those state() names, each
+/// with its shape and finite values (exp_avg_sq also >= 0): the message names the first mismatch,
+/// tensor and flat index.
 void load_optimizer_state(Optimizer& optimizer, const TrainingState& state);
 
 /// Adds a copy of each parameter's value to `state.tensors` under its name (e.g. a Linear head's
@@ -79,7 +111,7 @@ void load_optimizer_state(Optimizer& optimizer, const TrainingState& state);
 /// own are saved by save_checkpoint, and the same names here make it throw.
 void save_parameters(const ParameterList& parameters, TrainingState& state);
 /// Assigns each parameter the tensor of its name in `state.tensors` (converted to its dtype).
-/// FormatError naming the first missing name or wrong shape; nothing changes then.
+/// FormatError naming the first missing name, wrong shape or non-finite value; nothing changes then.
 void load_parameters(const ParameterList& parameters, const TrainingState& state);
 
 /// The complete state of a standard random engine (std::mt19937, std::mt19937_64, ...) as text.
@@ -105,6 +137,17 @@ void restore_rng_state(Engine& engine, const std::string& text, const std::strin
                       "' is not the state of this random engine type");
   }
   engine = restored;
+}
+
+/// A resume target for `engine` under `key` (see ResumeTargets); `engine` must outlive it.
+template <class Engine>
+RngTarget rng_target(const std::string& key, Engine& engine) {
+  return RngTarget{key,
+                   [key](const std::string& text) {
+                     Engine scratch;
+                     restore_rng_state(scratch, text, key);
+                   },
+                   [key, &engine](const std::string& text) { restore_rng_state(engine, text, key); }};
 }
 
 }  // namespace fuselstm

@@ -47,8 +47,16 @@ public:
   NamedTensors state() const;
   /// Restores a state saved from state() and step_count(): `tensors` must name exactly the
   /// tensors state() names, each with the same shape (any dtype or device: values are converted).
-  /// ValueError / ShapeError naming the first mismatch; nothing changes then.
+  /// The values are checked too: every element finite, exp_avg_sq's >= 0, step_count in
+  /// [0, 2^53] (kMaxStateStep): a poisoned state would turn every parameter into NaN at the next
+  /// step. ValueError / ShapeError naming the first mismatch (tensor and flat index); nothing
+  /// changes then.
   void load_state(std::int64_t step_count, const NamedTensors& tensors);
+  /// Every check of load_state, changing nothing (for a resume that loads several parts
+  /// all-or-nothing).
+  void check_state(std::int64_t step_count, const NamedTensors& tensors) const;
+  /// The largest step count a state may carry: 2^53, the last integer a double holds exactly.
+  static constexpr std::int64_t kMaxStateStep = std::int64_t(1) << 53;
 
 protected:
   /// `kind` names the optimizer in messages. Unknown frozen names throw ValueError listing the
@@ -63,6 +71,7 @@ protected:
   virtual void update(const ParameterRef& parameter, std::size_t index) = 0;
 
 private:
+  void check_state_values(const std::string& name, const Tensor& tensor) const;
   const char* kind_;
   ParameterList trained_;
   double lr_ = 0;

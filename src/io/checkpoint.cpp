@@ -78,7 +78,16 @@ void save_checkpoint(const std::string& path, const Lstm& model, const TrainingS
   write_safetensors(path, tensors, metadata);
 }
 
-TrainingState load_checkpoint(const std::string& path, Lstm& model) {
+namespace {
+
+// A checkpoint read and checked against `model`, nothing assigned yet.
+struct CheckedCheckpoint {
+  detail::LstmTensors weights;
+  std::uint64_t dropout_offset = 0;
+  TrainingState state;
+};
+
+CheckedCheckpoint read_checkpoint(const std::string& path, const Lstm& model) {
   TensorFile file = read_safetensors(path);
   const auto format = file.metadata.find(detail::kFormatKey);
   if (format == file.metadata.end() || format->second != kCheckpointFormat) {
@@ -86,19 +95,16 @@ TrainingState load_checkpoint(const std::string& path, Lstm& model) {
                    (format == file.metadata.end() ? "absent" : "'" + format->second + "'") +
                    "); load a model file with load_model or load_weights");
   }
-  // Everything about the file is checked before the model changes: version, step and dropout
-  // offset first, then the parameters (load_weights changes nothing when its own checks fail).
   const std::int64_t version = detail::format_version(file.metadata, path);
   const auto step_text = file.metadata.find(kStepKey);
   if (step_text == file.metadata.end()) fail(path, std::string("__metadata__ lacks ") + kStepKey);
-  TrainingState state;
+  CheckedCheckpoint out;
   const std::optional<std::int64_t> step = parse_whole<std::int64_t>(step_text->second);
   if (!step || *step < 0) {
     fail(path, std::string(kStepKey) + " must be an integer >= 0, got '" + step_text->second + "'");
   }
-  state.step = *step;
-  std::uint64_t dropout_offset = 0;  // version 1 predates dropout: its runs were at 0
-  if (version >= 2) {
+  out.state.step = *step;
+  if (version >= 2) {  // version 1 predates dropout: its runs were at 0
     const auto offset_text = file.metadata.find(kDropoutOffsetKey);
     if (offset_text == file.metadata.end()) {
       fail(path, std::string("__metadata__ lacks ") + kDropoutOffsetKey);
@@ -108,34 +114,24 @@ TrainingState load_checkpoint(const std::string& path, Lstm& model) {
       fail(path, std::string(kDropoutOffsetKey) + " must be an unsigned 64-bit integer, got '" +
                      offset_text->second + "'");
     }
-    dropout_offset = *offset;
+    out.dropout_offset = *offset;
   }
-  TensorFile rest = load_weights(model, std::move(file), std::string(), path);
-  model.set_dropout_offset(dropout_offset);
-  state.tensors = std::move(rest.tensors);
-  for (auto& [key, value] : rest.metadata) {
-    if (!starts_with(key, detail::kReservedPrefix)) state.metadata.emplace(key, std::move(value));
+  out.weights = detail::checked_weights(model, file, std::string(), path, false);
+  out.state.tensors = std::move(out.weights.extra);
+  for (auto& [key, value] : file.metadata) {
+    if (!starts_with(key, detail::kReservedPrefix)) out.state.metadata.emplace(key, std::move(value));
   }
-  return state;
+  return out;
 }
 
-void save_optimizer_state(const Optimizer& optimizer, TrainingState& state) {
-  // A state saved into twice keeps only the latest optimizer's entries.
-  for (auto it = state.metadata.begin(); it != state.metadata.end();) {
-    it = starts_with(it->first, kOptimPrefix) ? state.metadata.erase(it) : std::next(it);
-  }
-  for (auto it = state.tensors.begin(); it != state.tensors.end();) {
-    it = starts_with(it->first, kOptimPrefix) ? state.tensors.erase(it) : std::next(it);
-  }
-  state.metadata["optim.type"] = type_name(optimizer);
-  state.metadata["optim.lr"] = detail::exact_text(optimizer.lr());
-  state.metadata["optim.step"] = std::to_string(optimizer.step_count());
-  for (const auto& [name, tensor] : optimizer.state()) {
-    state.tensors.emplace(kOptimPrefix + name, tensor.get().clone());
-  }
-}
+// optim.* of `state` checked against `optimizer`, ready for Optimizer::load_state.
+struct CheckedOptimizerState {
+  double lr = 0;
+  std::int64_t step = 0;
+  NamedTensors tensors;
+};
 
-void load_optimizer_state(Optimizer& optimizer, const TrainingState& state) {
+CheckedOptimizerState check_optimizer_state(const Optimizer& optimizer, const TrainingState& state) {
   const std::string where = "fuselstm: load_optimizer_state: ";
   const std::string expected = type_name(optimizer);
   const auto type = state.metadata.find("optim.type");
@@ -157,30 +153,30 @@ void load_optimizer_state(Optimizer& optimizer, const TrainingState& state) {
   const std::optional<std::int64_t> step = step_text == state.metadata.end()
                                                ? std::nullopt
                                                : parse_whole<std::int64_t>(step_text->second);
-  if (!step || *step < 0) {
+  if (!step || *step < 0 || *step > Optimizer::kMaxStateStep) {
     throw FormatError(
-        where + "optim.step must be an integer >= 0, got " +
+        where + "optim.step must be an integer in [0, 2^53], got " +
         (step_text == state.metadata.end() ? std::string("none") : "'" + step_text->second + "'"));
   }
-  NamedTensors tensors;
+  CheckedOptimizerState out;
+  out.lr = *lr;
+  out.step = *step;
   const std::size_t prefix_length = std::string(kOptimPrefix).size();
   for (const auto& [name, tensor] : state.tensors) {
-    if (starts_with(name, kOptimPrefix)) tensors.emplace_back(name.substr(prefix_length), tensor);
+    if (starts_with(name, kOptimPrefix)) out.tensors.emplace_back(name.substr(prefix_length), tensor);
   }
   try {
-    optimizer.load_state(*step, tensors);  // checks every name and shape before changing any
+    optimizer.check_state(out.step, out.tensors);
   } catch (const Error& e) {
     throw FormatError(where + "the checkpoint's optim.* tensors do not fit this optimizer (" +
                       without_library_prefix(e.what()) + ")");
   }
-  optimizer.set_lr(*lr);  // cannot throw: checked above
+  return out;
 }
 
-void save_parameters(const ParameterList& parameters, TrainingState& state) {
-  for (const ParameterRef& p : parameters) state.tensors.insert_or_assign(p.name, p.value->clone());
-}
-
-void load_parameters(const ParameterList& parameters, const TrainingState& state) {
+// The state's tensor for each parameter, checked (name, shape, finite values).
+std::vector<const Tensor*> check_parameters(const ParameterList& parameters,
+                                            const TrainingState& state) {
   std::vector<const Tensor*> sources;
   for (const ParameterRef& p : parameters) {
     const auto it = state.tensors.find(p.name);
@@ -192,8 +188,93 @@ void load_parameters(const ParameterList& parameters, const TrainingState& state
                         shape_str(p.value->shape()) + ", the checkpoint's is " +
                         shape_str(it->second.shape()));
     }
+    const std::int64_t bad = detail::first_non_finite(it->second);
+    if (bad >= 0) {
+      throw FormatError("fuselstm: load_parameters: '" + p.name +
+                        "' holds a NaN or infinite value at flat index " + std::to_string(bad));
+    }
     sources.push_back(&it->second);
   }
+  return sources;
+}
+
+}  // namespace
+
+TrainingState load_checkpoint(const std::string& path, Lstm& model) {
+  return load_checkpoint(path, model, ResumeTargets{});
+}
+
+TrainingState load_checkpoint(const std::string& path, Lstm& model, const ResumeTargets& targets) {
+  // Read and check every part into temporaries; only then change anything.
+  CheckedCheckpoint checked = read_checkpoint(path, model);
+  const auto in_file = [&](const std::string& what) { return "fuselstm: " + path + ": " + what; };
+  std::vector<const Tensor*> parameter_sources;
+  try {
+    parameter_sources = check_parameters(targets.parameters, checked.state);
+  } catch (const FormatError& e) {
+    throw FormatError(in_file(without_library_prefix(e.what())));
+  }
+  std::optional<CheckedOptimizerState> optimizer_state;
+  if (targets.optimizer) {
+    try {
+      optimizer_state = check_optimizer_state(*targets.optimizer, checked.state);
+    } catch (const FormatError& e) {
+      throw FormatError(in_file(without_library_prefix(e.what())));
+    }
+  }
+  for (const RngTarget& rng : targets.rngs) {
+    const auto text = checked.state.metadata.find(rng.key);
+    if (text == checked.state.metadata.end()) {
+      throw FormatError(in_file("no random engine state '" + rng.key + "' in the metadata"));
+    }
+    try {
+      rng.check(text->second);
+    } catch (const FormatError& e) {
+      throw FormatError(in_file(without_library_prefix(e.what())));
+    }
+  }
+  // Commit: every check has passed.
+  detail::assign_parameters(model, checked.weights);
+  model.set_dropout_offset(checked.dropout_offset);
+  for (std::size_t k = 0; k < targets.parameters.size(); ++k) {
+    assign_converted(*targets.parameters[k].value, *parameter_sources[k]);
+  }
+  if (optimizer_state) {
+    targets.optimizer->load_state(optimizer_state->step, optimizer_state->tensors);
+    targets.optimizer->set_lr(optimizer_state->lr);
+  }
+  for (const RngTarget& rng : targets.rngs) rng.commit(checked.state.metadata.at(rng.key));
+  return std::move(checked.state);
+}
+
+void save_optimizer_state(const Optimizer& optimizer, TrainingState& state) {
+  // A state saved into twice keeps only the latest optimizer's entries.
+  for (auto it = state.metadata.begin(); it != state.metadata.end();) {
+    it = starts_with(it->first, kOptimPrefix) ? state.metadata.erase(it) : std::next(it);
+  }
+  for (auto it = state.tensors.begin(); it != state.tensors.end();) {
+    it = starts_with(it->first, kOptimPrefix) ? state.tensors.erase(it) : std::next(it);
+  }
+  state.metadata["optim.type"] = type_name(optimizer);
+  state.metadata["optim.lr"] = detail::exact_text(optimizer.lr());
+  state.metadata["optim.step"] = std::to_string(optimizer.step_count());
+  for (const auto& [name, tensor] : optimizer.state()) {
+    state.tensors.emplace(kOptimPrefix + name, tensor.get().clone());
+  }
+}
+
+void load_optimizer_state(Optimizer& optimizer, const TrainingState& state) {
+  const CheckedOptimizerState checked = check_optimizer_state(optimizer, state);
+  optimizer.load_state(checked.step, checked.tensors);  // checked: cannot fail
+  optimizer.set_lr(checked.lr);
+}
+
+void save_parameters(const ParameterList& parameters, TrainingState& state) {
+  for (const ParameterRef& p : parameters) state.tensors.insert_or_assign(p.name, p.value->clone());
+}
+
+void load_parameters(const ParameterList& parameters, const TrainingState& state) {
+  const std::vector<const Tensor*> sources = check_parameters(parameters, state);
   for (std::size_t k = 0; k < parameters.size(); ++k) {
     assign_converted(*parameters[k].value, *sources[k]);
   }

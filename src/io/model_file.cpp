@@ -37,9 +37,11 @@ std::optional<std::string> prefix_for(const TensorFile& file,
 LoadedModel load_model(TensorFile&& file, const LoadOptions& options, const std::string& source) {
   const std::optional<std::string> prefix = prefix_for(file, options.prefix);
   detail::LstmTensors lstm = detail::split_lstm_tensors(std::move(file.tensors), prefix, source);
+  detail::check_skipped(file.skipped, lstm.prefix, source);
   const std::optional<LstmConfig> recorded = detail::config_from_metadata(file.metadata, source);
   LstmConfig config = recorded ? *recorded : detail::infer_config(lstm, source);
   detail::check_lstm_tensors(lstm, config, source);
+  if (!options.allow_non_finite) detail::check_finite(lstm, config, source);
   config.dtype = options.dtype ? *options.dtype : lstm.params.at("weight_ih_l0").dtype();
   config.device = options.device;
   config.math = options.math;
@@ -53,20 +55,23 @@ LoadedModel load_model(TensorFile&& file, const LoadOptions& options, const std:
 
   Lstm model(config);
   detail::assign_parameters(model, lstm);
-  return LoadedModel{std::move(model), std::move(lstm.extra), std::move(file.metadata)};
+  return LoadedModel{std::move(model), std::move(lstm.extra), std::move(file.metadata),
+                     std::move(file.skipped)};
 }
 
 LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   return load_model(read_safetensors(path), options, path);
 }
 
-TensorFile load_weights(Lstm& model, TensorFile&& file, const std::optional<std::string>& prefix,
-                        const std::string& source) {
-  detail::LstmTensors lstm =
-      detail::split_lstm_tensors(std::move(file.tensors), prefix_for(file, prefix), source);
+namespace detail {
+
+LstmTensors checked_weights(const Lstm& model, TensorFile& file,
+                            const std::optional<std::string>& prefix, const std::string& source,
+                            bool allow_non_finite) {
+  LstmTensors lstm = split_lstm_tensors(std::move(file.tensors), prefix_for(file, prefix), source);
+  check_skipped(file.skipped, lstm.prefix, source);
   const LstmConfig& mine = model.config();
-  if (const std::optional<LstmConfig> recorded =
-          detail::config_from_metadata(file.metadata, source)) {
+  if (const std::optional<LstmConfig> recorded = config_from_metadata(file.metadata, source)) {
     const auto differs = [&](const char* field, const std::string& theirs,
                              const std::string& ours) {
       if (theirs != ours) {
@@ -82,14 +87,23 @@ TensorFile load_weights(Lstm& model, TensorFile&& file, const std::optional<std:
     differs("bidirectional", recorded->bidirectional ? "true" : "false",
             mine.bidirectional ? "true" : "false");
   }
-  detail::check_lstm_tensors(lstm, mine, source);
+  check_lstm_tensors(lstm, mine, source);
+  if (!allow_non_finite) check_finite(lstm, mine, source);
+  return lstm;
+}
+
+}  // namespace detail
+
+TensorFile load_weights(Lstm& model, TensorFile&& file, const std::optional<std::string>& prefix,
+                        const std::string& source, bool allow_non_finite) {
+  detail::LstmTensors lstm = detail::checked_weights(model, file, prefix, source, allow_non_finite);
   detail::assign_parameters(model, lstm);
-  return TensorFile{std::move(lstm.extra), std::move(file.metadata)};
+  return TensorFile{std::move(lstm.extra), std::move(file.metadata), std::move(file.skipped)};
 }
 
 TensorFile load_weights(Lstm& model, const std::string& path,
-                        const std::optional<std::string>& prefix) {
-  return load_weights(model, read_safetensors(path), prefix, path);
+                        const std::optional<std::string>& prefix, bool allow_non_finite) {
+  return load_weights(model, read_safetensors(path), prefix, path, allow_non_finite);
 }
 
 }  // namespace fuselstm

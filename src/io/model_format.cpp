@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <set>
 #include <vector>
 
@@ -206,7 +207,7 @@ LstmTensors split_lstm_tensors(TensorMap&& tensors, const std::optional<std::str
     }
     if (prefixes.size() > 1) {
       fail(source, "LSTM parameters under several prefixes (" + quoted_list(prefixes) +
-                       "): say which with LoadOptions::prefix");
+                       "): say which with LoadOptions::prefix (load_model) or the prefix argument (load_weights)");
     }
     out.prefix = *prefixes.begin();
   }
@@ -226,6 +227,17 @@ LstmTensors split_lstm_tensors(TensorMap&& tensors, const std::optional<std::str
     fail(source, "no LSTM parameters under the prefix '" + out.prefix + "'");
   }
   return out;
+}
+
+void check_skipped(const std::map<std::string, SkippedTensor>& skipped, const std::string& prefix,
+                   const std::string& source) {
+  for (const auto& [name, tensor] : skipped) {
+    const auto p = parse_name(name);
+    if (p && p->prefix == prefix) {
+      fail(source, "tensor '" + name + "' has dtype " + tensor.dtype +
+                       "; an LSTM parameter must be F32, F64, BF16 or F16");
+    }
+  }
 }
 
 LstmConfig infer_config(const LstmTensors& lstm, const std::string& source) {
@@ -286,6 +298,34 @@ void check_lstm_tensors(const LstmTensors& lstm, const LstmConfig& config,
   for (const auto& [name, tensor] : lstm.params) {
     if (!expected_names.count(name)) {
       fail(source, "unexpected tensor '" + lstm.prefix + name + "' for an LSTM " + described);
+    }
+  }
+}
+
+std::int64_t first_non_finite(const Tensor& tensor) {
+  const auto scan = [](const auto* data, std::int64_t n) -> std::int64_t {
+    for (std::int64_t k = 0; k < n; ++k) {
+      if (!std::isfinite(data[k])) return k;
+    }
+    return -1;
+  };
+  const Tensor host = tensor.device().is_cpu() ? Tensor() : tensor.to(Device::cpu());
+  const Tensor& t = tensor.device().is_cpu() ? tensor : host;
+  return t.dtype() == DType::f32 ? scan(t.data_as<float>(), t.numel())
+                                 : scan(t.data_as<double>(), t.numel());
+}
+
+void check_finite(const LstmTensors& lstm, const LstmConfig& config, const std::string& source) {
+  for (const auto& [name, shape] : expected_shapes(config)) {
+    const Tensor& t = lstm.params.at(name);
+    const std::int64_t bad = first_non_finite(t);
+    if (bad >= 0) {
+      const double value = t.dtype() == DType::f32 ? double(t.data_as<float>()[bad])
+                                                   : t.data_as<double>()[bad];
+      fail(source, "tensor '" + lstm.prefix + name + "' holds " + exact_text(value) +
+                       " at flat index " + std::to_string(bad) +
+                       " (non-finite weights are refused; LoadOptions::allow_non_finite / "
+                       "load_weights' allow_non_finite accept them)");
     }
   }
 }

@@ -50,6 +50,11 @@ struct LstmTensors {
 LstmTensors split_lstm_tensors(TensorMap&& tensors, const std::optional<std::string>& prefix,
                                const std::string& source);
 
+/// FormatError when an integer or boolean tensor of the file has the name of an LSTM parameter
+/// under `prefix` (the model cannot be loaded without it).
+void check_skipped(const std::map<std::string, SkippedTensor>& skipped, const std::string& prefix,
+                   const std::string& source);
+
 /// The configuration implied by the shapes (bidirectional when any _reverse tensor is present;
 /// cell = tanh, dtype f64 when weight_ih_l0 is f64).
 LstmConfig infer_config(const LstmTensors& lstm, const std::string& source);
@@ -57,6 +62,19 @@ LstmConfig infer_config(const LstmTensors& lstm, const std::string& source);
 /// FormatError unless `lstm.params` holds exactly the parameters of `config`, with their shapes.
 void check_lstm_tensors(const LstmTensors& lstm, const LstmConfig& config,
                         const std::string& source);
+
+/// FormatError naming `source`, the first tensor (in the model's order) with a NaN or infinite
+/// value and that value's flat index (row-major).
+void check_finite(const LstmTensors& lstm, const LstmConfig& config, const std::string& source);
+
+/// The first non-finite element of a host tensor, or -1.
+std::int64_t first_non_finite(const Tensor& tensor);
+
+/// Every check of load_weights on `file` (its tensors moved out), changing nothing: the model's
+/// tensors, split from the rest (in `extra`).
+LstmTensors checked_weights(const Lstm& model, TensorFile& file,
+                            const std::optional<std::string>& prefix, const std::string& source,
+                            bool allow_non_finite);
 
 /// Copies every parameter into the model, converted to its dtype and device (after
 /// check_lstm_tensors passed).

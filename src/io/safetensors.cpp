@@ -10,8 +10,11 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "fuselstm/error.hpp"
@@ -30,6 +33,7 @@ using json = nlohmann::json;
 
 constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;  // safetensors' own limit
 constexpr const char* kMetadataKey = "__metadata__";
+constexpr std::size_t kMaxRank = 64;  // PyTorch's own limit on a tensor's dimensions
 
 enum class FileDType { f32, f64, bf16, f16 };
 
@@ -43,7 +47,9 @@ std::size_t file_dtype_size(FileDType d) {
 
 struct Entry {
   std::string name;
-  FileDType dtype;
+  FileDType dtype;          // for a listed-only entry: a dtype of the same element size
+  bool listed_only = false;  // an integer or boolean tensor: in TensorFile::skipped, not read
+  std::string dtype_text;
   Shape shape;
   std::uint64_t begin = 0, end = 0;  // into the data buffer
 };
@@ -120,89 +126,259 @@ private:
   std::uint64_t size_ = 0;
 };
 
-FileDType parse_dtype(const std::string& source, const std::string& name, const std::string& text) {
+std::optional<FileDType> parse_dtype(const std::string& source, const std::string& name,
+                                     const std::string& text) {
   if (text == "F32") return FileDType::f32;
   if (text == "F64") return FileDType::f64;
   if (text == "BF16") return FileDType::bf16;
   if (text == "F16") return FileDType::f16;
-  static const std::set<std::string> known_unsupported = {
-      "BOOL", "U8", "I8", "I16", "U16", "I32", "U32", "I64", "U64", "F8_E4M3", "F8_E5M2"};
+  // Integers and booleans (e.g. BatchNorm's num_batches_tracked) are listed, not read: nullopt.
+  static const std::set<std::string> listed = {"BOOL", "U8",  "I8",  "I16", "U16",
+                                               "I32",  "U32", "I64", "U64"};
+  if (listed.count(text)) return std::nullopt;
+  static const std::set<std::string> known_unsupported = {"F8_E4M3", "F8_E5M2"};
   const std::string what = known_unsupported.count(text) ? "unsupported dtype '" : "unknown dtype '";
   fail(source, "tensor '" + name + "': " + what + text + "' (supported: F32, F64, BF16, F16)");
 }
 
-std::uint64_t as_unsigned(const std::string& source, const std::string& where, const json& value) {
-  if (!value.is_number_unsigned()) {
-    fail(source, where + " must be a non-negative integer, got " + value.dump());
-  }
-  return value.get<std::uint64_t>();
+// Listed-only dtypes have no FileDType; one of the same element size serves the size checks.
+FileDType listed_dtype_size(const std::string& text) {
+  if (text == "I64" || text == "U64") return FileDType::f64;
+  if (text == "I32" || text == "U32") return FileDType::f32;
+  return FileDType::f16;  // I16, U16; BOOL, U8, I8 are 1 byte (element_size)
 }
 
-Entry parse_entry(const std::string& source, const std::string& name, const json& info) {
-  if (name.empty()) fail(source, "a tensor has an empty name");
-  if (!info.is_object()) fail(source, "tensor '" + name + "': entry must be a JSON object");
-  for (const auto& item : info.items()) {
-    if (item.key() != "dtype" && item.key() != "shape" && item.key() != "data_offsets") {
-      fail(source, "tensor '" + name + "': unexpected key '" + item.key() + "'");
+std::size_t element_size(const Entry& e) {
+  if (e.listed_only && (e.dtype_text == "BOOL" || e.dtype_text == "U8" || e.dtype_text == "I8")) {
+    return 1;
+  }
+  return file_dtype_size(e.dtype);
+}
+
+std::string shape_text(const Shape& shape) {
+  std::string out = "[";
+  for (std::size_t k = 0; k < shape.size(); ++k) out += (k ? "," : "") + std::to_string(shape[k]);
+  return out + "]";
+}
+
+// The header's JSON read as a stream of SAX events straight into entries: no DOM, no callback
+// parser (whose rescans of the parent object made N entries cost O(N^2)), so the work is linear in
+// the header's length and the memory a small multiple of it (each entry keeps its name, a shape of
+// at most kMaxRank dimensions and four numbers). Every rule that needs one entry is checked when
+// the entry closes; the rules across entries (duplicate names, tiling) after the last.
+class HeaderReader {
+public:
+  explicit HeaderReader(const std::string& source) : source_(source) {}
+  Header take() { return std::move(header_); }
+
+  bool null() { return scalar("null"); }
+  bool boolean(bool value) { return scalar(value ? "true" : "false"); }
+  bool number_integer(json::number_integer_t value) { return scalar(std::to_string(value)); }
+  bool number_unsigned(json::number_unsigned_t value) {
+    if (state_ == State::shape) return dimension(value);
+    if (state_ == State::offsets) return offset(value);
+    return scalar(std::to_string(value));
+  }
+  bool number_float(json::number_float_t, const json::string_t& text) { return scalar(text); }
+  bool string(json::string_t& value) {
+    if (state_ == State::metadata) {
+      if (!header_.metadata.try_emplace(std::move(key_), std::move(value)).second) {
+        fail(source_, "duplicate key '" + key_ + "'");
+      }
+      return true;
+    }
+    if (state_ == State::entry && key_ == "dtype") {
+      const std::optional<FileDType> dtype = parse_dtype(source_, entry_.name, value);
+      entry_.listed_only = !dtype;
+      entry_.dtype = dtype ? *dtype : listed_dtype_size(value);
+      entry_.dtype_text = value;
+      dtype_text_ = value;
+      return true;
+    }
+    return scalar("\"" + value + "\"");
+  }
+  bool binary(json::binary_t&) { return scalar("binary"); }
+
+  bool start_object(std::size_t) {
+    switch (state_) {
+      case State::start: state_ = State::top; return true;
+      case State::top_value:
+        if (key_ == kMetadataKey) {
+          if (metadata_seen_) fail(source_, "duplicate tensor name '" + key_ + "'");
+          metadata_seen_ = true;
+          state_ = State::metadata;
+        } else {
+          state_ = State::entry;
+          entry_ = Entry{};
+          entry_.name = std::move(key_);
+          seen_ = 0;
+        }
+        return true;
+      default: return nested();
     }
   }
-  for (const char* key : {"dtype", "shape", "data_offsets"}) {
-    if (!info.contains(key)) fail(source, "tensor '" + name + "': missing \"" + key + "\"");
+  bool key(json::string_t& key) {
+    if (state_ == State::top) {
+      if (key.empty()) fail(source_, "a tensor has an empty name");
+      key_ = std::move(key);
+      state_ = State::top_value;
+      return true;
+    }
+    if (state_ == State::metadata) {
+      key_ = std::move(key);
+      return true;
+    }
+    // state_ == State::entry (keys appear only in objects, and deeper objects are refused)
+    const int bit = key == "dtype" ? 1 : key == "shape" ? 2 : key == "data_offsets" ? 4 : 0;
+    if (bit == 0) fail(source_, "tensor '" + entry_.name + "': unexpected key '" + key + "'");
+    if (seen_ & bit) fail(source_, "duplicate key '" + key + "'");
+    seen_ |= bit;
+    key_ = std::move(key);
+    return true;
   }
-  Entry e;
-  e.name = name;
-  const json& dtype = info["dtype"];
-  if (!dtype.is_string()) fail(source, "tensor '" + name + "': dtype must be a string");
-  e.dtype = parse_dtype(source, name, dtype.get<std::string>());
+  bool end_object() {
+    if (state_ == State::metadata) {
+      state_ = State::top;
+    } else if (state_ == State::entry) {
+      finish_entry();
+      state_ = State::top;
+    } else {
+      state_ = State::done;  // the root object; strict parsing refuses anything after it
+    }
+    return true;
+  }
+  bool start_array(std::size_t) {
+    if (state_ == State::entry && key_ == "shape") {
+      state_ = State::shape;
+      numel_ = 1;
+      return true;
+    }
+    if (state_ == State::entry && key_ == "data_offsets") {
+      state_ = State::offsets;
+      offsets_ = 0;
+      return true;
+    }
+    if (state_ == State::start) fail(source_, "the header is not a JSON object");
+    return nested();
+  }
+  bool end_array() {
+    if (state_ == State::offsets && offsets_ != 2) {
+      fail(source_, "tensor '" + entry_.name + "': data_offsets must be [begin, end]");
+    }
+    state_ = State::entry;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    fail(source_, std::string("the header is not valid JSON: ") + e.what());
+  }
 
-  const json& shape = info["shape"];
-  if (!shape.is_array()) fail(source, "tensor '" + name + "': shape must be an array");
-  // numel × dtype size with overflow checks; the byte length must fit the buffer anyway.
-  std::uint64_t numel = 1;
-  for (std::size_t k = 0; k < shape.size(); ++k) {
-    const std::uint64_t d = as_unsigned(source, "tensor '" + name + "': shape[" +
-                                                    std::to_string(k) + "]", shape[k]);
+private:
+  enum class State { start, top, top_value, metadata, entry, shape, offsets, done };
+
+  // Any object or array where the format has none: either too deep, or the wrong type of value.
+  bool nested() {
+    if (state_ == State::shape || state_ == State::offsets || state_ == State::metadata) {
+      fail(source_, "the header nests deeper than safetensors allows");
+    }
+    return scalar("an object or array");
+  }
+  // A value of the wrong type (text: how it reads) where the state expects something else.
+  bool scalar(const std::string& text) {
+    switch (state_) {
+      case State::start: fail(source_, "the header is not a JSON object");
+      case State::top_value:
+        if (key_ == kMetadataKey) fail(source_, "__metadata__ must be an object of strings");
+        fail(source_, "tensor '" + key_ + "': entry must be a JSON object");
+      case State::metadata:
+        fail(source_, "__metadata__['" + key_ + "'] must be a string, got " + text);
+      case State::entry:
+        if (key_ == "dtype") fail(source_, "tensor '" + entry_.name + "': dtype must be a string");
+        if (key_ == "shape") fail(source_, "tensor '" + entry_.name + "': shape must be an array");
+        fail(source_, "tensor '" + entry_.name + "': data_offsets must be [begin, end]");
+      case State::shape:
+        fail(source_, "tensor '" + entry_.name + "': shape[" +
+                          std::to_string(entry_.shape.size()) +
+                          "] must be a non-negative integer, got " + text);
+      case State::offsets:
+        if (offsets_ >= 2) {
+          fail(source_, "tensor '" + entry_.name + "': data_offsets must be [begin, end]");
+        }
+        fail(source_, "tensor '" + entry_.name + "': data_offsets[" + std::to_string(offsets_) +
+                          "] must be a non-negative integer, got " + text);
+      default: fail(source_, "the header is not valid JSON");
+    }
+  }
+  bool dimension(std::uint64_t d) {
+    if (entry_.shape.size() >= kMaxRank) {
+      fail(source_, "tensor '" + entry_.name + "': shape has more than " +
+                        std::to_string(kMaxRank) + " dimensions");
+    }
+    // numel × dtype size with overflow checks; the byte length must fit the buffer anyway.
     if (d > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) ||
-        __builtin_mul_overflow(numel, d, &numel) ||
-        numel > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-      fail(source, "tensor '" + name + "': shape " + shape.dump() + " has too many elements");
+        __builtin_mul_overflow(numel_, d, &numel_) ||
+        numel_ > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      entry_.shape.push_back(static_cast<std::int64_t>(
+          std::min<std::uint64_t>(d, std::numeric_limits<std::int64_t>::max())));
+      fail(source_, "tensor '" + entry_.name + "': shape " + shape_text(entry_.shape) +
+                        "... has too many elements");
     }
-    e.shape.push_back(static_cast<std::int64_t>(d));
+    entry_.shape.push_back(static_cast<std::int64_t>(d));
+    return true;
   }
-  std::uint64_t bytes = 0;
-  if (__builtin_mul_overflow(numel, file_dtype_size(e.dtype), &bytes)) {
-    fail(source, "tensor '" + name + "': shape " + shape.dump() + " has too many bytes");
+  bool offset(std::uint64_t value) {
+    if (offsets_ >= 2) fail(source_, "tensor '" + entry_.name + "': data_offsets must be [begin, end]");
+    (offsets_ == 0 ? entry_.begin : entry_.end) = value;
+    ++offsets_;
+    return true;
+  }
+  void finish_entry() {
+    const Entry& e = entry_;
+    static const char* const keys[] = {"dtype", "shape", "data_offsets"};
+    for (int k = 0; k < 3; ++k) {
+      if (!(seen_ & (1 << k))) fail(source_, "tensor '" + e.name + "': missing \"" + keys[k] + "\"");
+    }
+    std::uint64_t bytes = 0;
+    if (__builtin_mul_overflow(numel_, element_size(e), &bytes)) {
+      fail(source_, "tensor '" + e.name + "': shape " + shape_text(e.shape) + " has too many bytes");
+    }
+    const std::string range = "[" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "]";
+    if (e.end < e.begin) {
+      fail(source_, "tensor '" + e.name + "': data_offsets " + range + " end before begin");
+    }
+    if (e.end - e.begin != bytes) {
+      fail(source_, "tensor '" + e.name + "': data_offsets " + range + " hold " +
+                        std::to_string(e.end - e.begin) + " bytes but shape " +
+                        shape_text(e.shape) + " of " + dtype_text_ + " needs " +
+                        std::to_string(bytes));
+    }
+    header_.entries.push_back(std::move(entry_));
   }
 
-  const json& offsets = info["data_offsets"];
-  if (!offsets.is_array() || offsets.size() != 2) {
-    fail(source, "tensor '" + name + "': data_offsets must be [begin, end]");
-  }
-  e.begin = as_unsigned(source, "tensor '" + name + "': data_offsets[0]", offsets[0]);
-  e.end = as_unsigned(source, "tensor '" + name + "': data_offsets[1]", offsets[1]);
-  if (e.end < e.begin) {
-    fail(source, "tensor '" + name + "': data_offsets [" + std::to_string(e.begin) + ", " +
-                     std::to_string(e.end) + "] end before begin");
-  }
-  if (e.end - e.begin != bytes) {
-    fail(source, "tensor '" + name + "': data_offsets [" + std::to_string(e.begin) + ", " +
-                     std::to_string(e.end) + "] hold " + std::to_string(e.end - e.begin) +
-                     " bytes but shape " + shape.dump() + " of " + dtype.get<std::string>() +
-                     " needs " + std::to_string(bytes));
-  }
-  return e;
-}
+  const std::string& source_;
+  Header header_;
+  State state_ = State::start;
+  std::string key_;  // the last key read (a tensor name, a metadata key or an entry's field)
+  Entry entry_;      // the entry being read
+  std::string dtype_text_;
+  int seen_ = 0;  // the entry's fields seen so far: 1 dtype, 2 shape, 4 data_offsets
+  std::uint64_t numel_ = 1;
+  int offsets_ = 0;
+  bool metadata_seen_ = false;
+};
 
 // The tensors must tile [0, buffer_size) exactly: sorted by begin, each starts where the previous
-// ended, and the last ends at the buffer's end.
-void check_tiling(const std::string& source, std::vector<Entry> entries,
+// ended, and the last ends at the buffer's end. Sorts pointers, not entries.
+void check_tiling(const std::string& source, const std::vector<Entry>& entries,
                   std::uint64_t buffer_size) {
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  std::vector<const Entry*> sorted(entries.size());
+  for (std::size_t k = 0; k < entries.size(); ++k) sorted[k] = &entries[k];
+  std::sort(sorted.begin(), sorted.end(), [](const Entry* a, const Entry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
   });
   std::uint64_t expected = 0;
   const Entry* previous = nullptr;
-  for (const Entry& e : entries) {
+  for (const Entry* p : sorted) {
+    const Entry& e = *p;
     const std::string range = "[" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ")";
     if (e.end > buffer_size) {
       fail(source, "tensor '" + e.name + "': data_offsets " + range +
@@ -228,50 +404,54 @@ void check_tiling(const std::string& source, std::vector<Entry> entries,
   }
 }
 
+// A hash set of views into the entries' names: expected linear time (sorting the names cost a third
+// of the parse at a million entries).
+void check_unique_names(const std::string& source, const std::vector<Entry>& entries) {
+  std::unordered_set<std::string_view> names;
+  names.reserve(entries.size());
+  for (const Entry& e : entries) {
+    if (!names.insert(e.name).second) fail(source, "duplicate tensor name '" + e.name + "'");
+  }
+}
+
+// torch.save writes a zip archive (PyTorch >= 1.6) or a bare pickle (older, or
+// _use_new_zipfile_serialization=False): the most likely wrong file, so say what to do instead.
+void check_not_torch_save(const std::string& source, const unsigned char* prefix,
+                          std::uint64_t size) {
+  const bool zip = size >= 4 && prefix[0] == 'P' && prefix[1] == 'K' && prefix[2] == 3 &&
+                   prefix[3] == 4;
+  const bool pickle = size >= 2 && prefix[0] == 0x80 && prefix[1] >= 2 && prefix[1] <= 5;
+  if (zip || pickle) {
+    fail(source, std::string("this is a ") + (zip ? "zip archive" : "Python pickle") +
+                     " (a torch.save file?), not safetensors; save the weights with "
+                     "safetensors.torch.save_file(model.state_dict(), path)");
+  }
+}
+
 Header parse_header(const std::string& source, const std::string& text,
                     std::uint64_t buffer_size) {
   if (text.empty() || text[0] != '{') {
     fail(source, "the header does not start with '{' (not a safetensors file?)");
   }
-  // The callback sees every key before the DOM takes it: duplicates are caught here (the DOM
-  // would keep the last silently), and so is nesting deeper than the format has, which keeps the
-  // parser's work bounded on hostile input.
-  std::set<std::string> names, entry_keys;
-  auto watch = [&](int depth, json::parse_event_t event, json& parsed) {
-    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
-        depth > 2) {
-      fail(source, "the header nests deeper than safetensors allows");
-    }
-    if (event == json::parse_event_t::object_start && depth == 1) entry_keys.clear();
-    if (event == json::parse_event_t::key) {
-      const std::string& key = parsed.get_ref<const std::string&>();
-      if (depth == 1 && !names.insert(key).second) fail(source, "duplicate tensor name '" + key + "'");
-      if (depth == 2 && !entry_keys.insert(key).second) fail(source, "duplicate key '" + key + "'");
-    }
-    return true;
-  };
-  json root;
-  try {
-    root = json::parse(text, watch);
-  } catch (const json::exception& e) {
-    fail(source, std::string("the header is not valid JSON: ") + e.what());
+  // nlohmann's lexer takes a NUL byte for the end of the input: refuse it first (JSON text never
+  // holds one raw, not even inside strings).
+  const std::size_t nul = text.find('\0');
+  if (nul != std::string::npos) {
+    fail(source, "the header holds a NUL byte at offset " + std::to_string(nul) +
+                     " (not valid JSON)");
   }
-  if (!root.is_object()) fail(source, "the header is not a JSON object");
-
-  Header header;
-  for (const auto& item : root.items()) {
-    if (item.key() == kMetadataKey) {
-      if (!item.value().is_object()) fail(source, "__metadata__ must be an object of strings");
-      for (const auto& m : item.value().items()) {
-        if (!m.value().is_string()) {
-          fail(source, "__metadata__['" + m.key() + "'] must be a string, got " + m.value().dump());
-        }
-        header.metadata[m.key()] = m.value().get<std::string>();
-      }
-      continue;
-    }
-    header.entries.push_back(parse_entry(source, item.key(), item.value()));
+  // After the object only the padding spaces safetensors writers add (strict parsing would also
+  // take tabs and newlines).
+  std::size_t length = text.size();
+  while (length > 0 && text[length - 1] == ' ') --length;
+  HeaderReader reader(source);
+  json::sax_parse(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(length), &reader,
+                  json::input_format_t::json, true);
+  if (text[length - 1] != '}') {  // strict parsing took trailing tabs or newlines
+    fail(source, "the header is not valid JSON: only spaces may follow the object's '}'");
   }
+  Header header = reader.take();
+  check_unique_names(source, header.entries);
   check_tiling(source, header.entries, buffer_size);
   return header;
 }
@@ -305,6 +485,9 @@ TensorFile read_from(const ByteSource& bytes, const std::string& source) {
   bytes.read(0, prefix, 8);
   std::uint64_t header_length = 0;
   for (int k = 7; k >= 0; --k) header_length = header_length << 8 | prefix[k];
+  if (header_length > kMaxHeaderBytes || header_length > size - 8) {
+    check_not_torch_save(source, prefix, size);  // its first bytes read as an absurd length
+  }
   if (header_length > kMaxHeaderBytes) {
     fail(source, "header length " + std::to_string(header_length) + " exceeds the limit of " +
                      std::to_string(kMaxHeaderBytes) + " bytes");
@@ -320,7 +503,10 @@ TensorFile read_from(const ByteSource& bytes, const std::string& source) {
 
   TensorFile file;
   file.metadata = std::move(header.metadata);
-  for (const Entry& e : header.entries) file.tensors.emplace(e.name, read_tensor(bytes, data_start, e));
+  for (const Entry& e : header.entries) {
+    if (e.listed_only) file.skipped.emplace(e.name, SkippedTensor{e.dtype_text, e.shape});
+    else file.tensors.emplace(e.name, read_tensor(bytes, data_start, e));
+  }
   return file;
 }
 

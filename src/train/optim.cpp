@@ -90,15 +90,30 @@ NamedTensors Optimizer::state() const {
   return out;
 }
 
-void Optimizer::load_state(std::int64_t step_count, const NamedTensors& tensors) {
-  if (step_count < 0) {
+void Optimizer::check_state_values(const std::string& name, const Tensor& tensor) const {
+  const Tensor host = tensor.to(Device::cpu());
+  const std::vector<double> values = host.to_vector<double>();
+  // Adam's second moment is a running mean of squares: a negative one makes sqrt() a NaN.
+  const bool non_negative = name.rfind("exp_avg_sq.", 0) == 0;
+  for (std::size_t k = 0; k < values.size(); ++k) {
+    if (!std::isfinite(values[k]) || (non_negative && values[k] < 0)) {
+      throw ValueError(std::string("fuselstm: ") + kind_ + ": load_state: '" + name + "' holds " +
+                       std::to_string(values[k]) + " at flat index " + std::to_string(k) +
+                       (non_negative ? " (must be finite and >= 0)" : " (must be finite)"));
+    }
+  }
+}
+
+void Optimizer::check_state(std::int64_t step_count, const NamedTensors& tensors) const {
+  // Beyond 2^53 the step no longer converts exactly to the double that bias corrections use
+  // (and INT64_MAX + 1 would overflow).
+  if (step_count < 0 || step_count > kMaxStateStep) {
     throw ValueError(std::string("fuselstm: ") + kind_ +
-                     ": load_state: step_count must be >= 0, got " + std::to_string(step_count));
+                     ": load_state: step_count must be in [0, 2^53], got " +
+                     std::to_string(step_count));
   }
   std::map<std::string, const Tensor*> given;
   for (const auto& [name, tensor] : tensors) given[name] = &tensor.get();
-  // Check everything first: a failed load changes nothing.
-  std::vector<std::pair<Tensor*, const Tensor*>> copies;
   for (std::size_t slot = 0; slot < state_.size(); ++slot) {
     for (std::size_t k = 0; k < trained_.size(); ++k) {
       const std::string name = state_names_[slot] + "." + trained_[k].name;
@@ -107,12 +122,12 @@ void Optimizer::load_state(std::int64_t step_count, const NamedTensors& tensors)
         throw ValueError(std::string("fuselstm: ") + kind_ + ": load_state: missing '" + name +
                          "'");
       }
-      Tensor& dst = state_[slot][k];
+      const Tensor& dst = state_[slot][k];
       if (it->second->shape() != dst.shape()) {
         throw ShapeError(std::string("fuselstm: ") + kind_ + ": load_state: '" + name +
                          "' must be " + shape_str(dst.shape()) + ", got " + it->second->describe());
       }
-      copies.emplace_back(&dst, it->second);
+      check_state_values(name, *it->second);
       given.erase(it);
     }
   }
@@ -120,7 +135,18 @@ void Optimizer::load_state(std::int64_t step_count, const NamedTensors& tensors)
     throw ValueError(std::string("fuselstm: ") + kind_ + ": load_state: unexpected tensor '" +
                      given.begin()->first + "'");
   }
-  for (auto& [dst, src] : copies) dst->assign(src->to_vector<double>());
+}
+
+void Optimizer::load_state(std::int64_t step_count, const NamedTensors& tensors) {
+  check_state(step_count, tensors);  // a failed load changes nothing
+  std::map<std::string, const Tensor*> given;
+  for (const auto& [name, tensor] : tensors) given[name] = &tensor.get();
+  for (std::size_t slot = 0; slot < state_.size(); ++slot) {
+    for (std::size_t k = 0; k < trained_.size(); ++k) {
+      const Tensor& src = *given.at(state_names_[slot] + "." + trained_[k].name);
+      state_[slot][k].assign(src.to_vector<double>());
+    }
+  }
   steps_ = step_count;
 }
 
