@@ -1,6 +1,7 @@
 // The CUDA runtime behind memory.hpp, and the error helpers of cuda_check.hpp.
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "runtime/cuda/cuda_check.hpp"
@@ -10,8 +11,10 @@
 namespace fuselstm::detail {
 
 namespace {
+// "runtime.cpp:67: cudaMalloc(...)": the file's name without the build machine's source path.
 std::string where(const char* call, const char* file, int line) {
-  return std::string(file) + ":" + std::to_string(line) + ": " + call;
+  const char* name = std::strrchr(file, '/');
+  return std::string(name ? name + 1 : file) + ":" + std::to_string(line) + ": " + call;
 }
 }  // namespace
 
@@ -33,8 +36,9 @@ void throw_cublas_error(cublasStatus_t status, const char* call, const char* fil
 
 void warn_cuda_error(cudaError_t status, const char* call, const char* file, int line) noexcept {
   if (status == cudaSuccess) return;
+  const char* name = std::strrchr(file, '/');
   std::fprintf(stderr, "fuselstm: warning: CUDA error %s at %s:%d: %s\n",
-               cudaGetErrorString(status), file, line, call);
+               cudaGetErrorString(status), name ? name + 1 : file, line, call);
 }
 
 namespace cuda_runtime {
