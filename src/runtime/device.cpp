@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "fuselstm/error.hpp"
+#include "runtime/context_state.hpp"
 #include "runtime/memory.hpp"
 
 namespace fuselstm {
@@ -39,6 +40,7 @@ Device default_device() { return cuda_device_count() > 0 ? Device::cuda(0) : Dev
 
 std::string device_name(const Device& device) {
   if (device.is_cpu()) return "cpu";
+  detail::check_device_usable(device, "the device");  // a named error, not the driver's code
   return detail::cuda_runtime::device_name(device.index);
 }
 
