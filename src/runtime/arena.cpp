@@ -11,13 +11,16 @@
 namespace fuselstm::detail {
 namespace {
 
-// Block sizes are rounded up to 512 bytes (CUDA wants 256-byte alignment; the host 64), so
-// requests that differ by a few elements share blocks.
-constexpr std::size_t kGranule = 512;
+// Block sizes are rounded up to a granule (CUDA: 512 bytes, above its 256-byte alignment; the
+// host: 64, a cache line and the vector alignment), so requests that differ by a few elements
+// share blocks; the host's small granule keeps a file of a million tiny tensors small.
+std::size_t granule(const Device& device) { return device.is_cuda() ? 512 : 64; }
 // A cached block serves a request of at least half its size: reuse without wasting more than half.
 constexpr std::size_t kMaxWasteFactor = 2;
 
-std::size_t block_size(std::size_t bytes) { return (bytes + kGranule - 1) / kGranule * kGranule; }
+std::size_t block_size(std::size_t bytes, std::size_t granule) {
+  return (bytes + granule - 1) / granule * granule;
+}
 
 }  // namespace
 
@@ -50,7 +53,7 @@ void CachingArena::system_free(void* pointer, std::size_t block) noexcept {
 
 void* CachingArena::allocate(std::size_t bytes) {
   if (bytes == 0) return nullptr;
-  const std::size_t block = block_size(bytes);
+  const std::size_t block = block_size(bytes, granule(device_));
   if (block < bytes) throw OutOfMemoryError("fuselstm: cannot allocate " + std::to_string(bytes) + " bytes");
   std::lock_guard<std::mutex> lock(mutex_);
   void* pointer = nullptr;
