@@ -1,6 +1,7 @@
 // The public API's contracts: argument checks that name what is wrong and change nothing,
 // gradient accumulation, determinism, devices and tensors.
 
+#include "lstm/model_impl.hpp"
 #include "test_util.hpp"
 
 namespace fuselstm::testing {
@@ -163,21 +164,24 @@ TEST(Lstm, WorkspaceIsReusedAcrossCalls) {
   LstmConfig cfg = small_config();
   cfg.context = ctx;
   Lstm m(cfg);
+  const detail::ModelImpl& impl = detail::ModelAccess::impl(m);
   const Tensor x = Tensor::zeros({6, 2, 3}, DType::f64, ctx);
   const Tensor shorter = Tensor::zeros({3, 2, 3}, DType::f64, ctx);
-  {
-    ForwardResult f = m.forward(x);
+  const auto train = [&](const Tensor& input) {
+    ForwardResult f = m.forward(input);
     m.backward(f.context, Tensor());
-  }
+  };
+  train(x);
+  const void* da = impl.work.da.data();
+  const void* dx_inner = impl.work.dx_inner.data();
   const MemoryStats before = ctx.memory_stats();
-  {
-    ForwardResult f = m.forward(shorter);  // smaller: no growth
-    m.backward(f.context, Tensor());
-  }
-  const MemoryStats after = ctx.memory_stats();
-  EXPECT_EQ(after.system_allocations, before.system_allocations);  // workspace and blocks reused
-  EXPECT_GT(after.allocations, before.allocations);
-  EXPECT_EQ(after.current_bytes, before.current_bytes);  // nothing leaked
+  train(shorter);  // smaller: the workspace is not regrown
+  EXPECT_EQ(impl.work.da.data(), da);
+  EXPECT_EQ(impl.work.dx_inner.data(), dx_inner);
+  EXPECT_EQ(ctx.memory_stats().current_bytes, before.current_bytes);  // nothing leaked
+  const std::int64_t settled = ctx.memory_stats().system_allocations;
+  train(shorter);  // the same shape again: everything from the cache
+  EXPECT_EQ(ctx.memory_stats().system_allocations, settled);
 }
 
 TEST(Lstm, OutOfMemoryIsAClearErrorAndLeavesNothingAllocated) {

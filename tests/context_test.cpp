@@ -133,10 +133,12 @@ TEST(Arena, CachedBlocksAreReusedAndReleasedOnRequest) {
   MemoryStats s = ctx.memory_stats();
   EXPECT_EQ(s.current_bytes, 0);
   EXPECT_GE(s.reserved_bytes, 8000);  // cached
-  { Tensor b = Tensor::empty({900}, DType::f32, ctx); }  // smaller: served from the cache
+  { Tensor b = Tensor::empty({1200}, DType::f32, ctx); }  // 4800 B: served by the 8000 B block
   EXPECT_EQ(ctx.memory_stats().system_allocations, 1);
-  { Tensor c = Tensor::empty({5000}, DType::f64, ctx); }  // larger: from the system
+  { Tensor s = Tensor::empty({100}, DType::f32, ctx); }  // 400 B: would waste over half the block
   EXPECT_EQ(ctx.memory_stats().system_allocations, 2);
+  { Tensor c = Tensor::empty({5000}, DType::f64, ctx); }  // larger: from the system
+  EXPECT_EQ(ctx.memory_stats().system_allocations, 3);
   ExecutionContext(ctx).release_cached_memory();  // a copy is the same context
   s = ctx.memory_stats();
   EXPECT_EQ(s.reserved_bytes, 0);
