@@ -179,8 +179,11 @@ TEST(Lstm, WorkspaceIsReusedAcrossCalls) {
   EXPECT_EQ(impl.work.da.data(), da);
   EXPECT_EQ(impl.work.dx_inner.data(), dx_inner);
   EXPECT_EQ(ctx.memory_stats().current_bytes, before.current_bytes);  // nothing leaked
+  // Blocks cut for the larger shape serve the smaller one by best fit; after a few calls the
+  // assignment settles and the shape is served from the cache alone.
+  for (int k = 0; k < 3; ++k) train(shorter);
   const std::int64_t settled = ctx.memory_stats().system_allocations;
-  train(shorter);  // the same shape again: everything from the cache
+  train(shorter);
   EXPECT_EQ(ctx.memory_stats().system_allocations, settled);
 }
 
