@@ -14,8 +14,9 @@ struct ContextState;
 }
 
 /// Counters of the memory the library holds. "In use" is what live tensors and buffers asked for;
-/// the arena keeps freed blocks cached for the next request of a similar size, so a training loop
-/// of one shape takes memory from the system only in its first iteration.
+/// the arena keeps freed blocks cached for the next request of a similar size (best fit, never
+/// wasting more than half a block), so a training loop of one shape takes memory from the system
+/// only in its first iteration (after a change of shape, in its first few).
 struct MemoryStats {
   std::int64_t current_bytes = 0;       ///< in use now (bytes asked for by live allocations)
   std::int64_t peak_bytes = 0;          ///< high-water mark of current_bytes since reset
