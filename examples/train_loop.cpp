@@ -20,7 +20,7 @@ namespace {
 constexpr std::int64_t T = 12, B = 16, X = 6, H = 32, K = X;
 
 // Random inputs [T, B, X] and the targets [T·B]: argmax of x(t−1); step 0 is padding (-100).
-void make_batch(std::mt19937_64& rng, const Device& device, Tensor& x,
+void make_batch(std::mt19937_64& rng, const ExecutionContext& ctx, Tensor& x,
                 std::vector<std::int64_t>& targets) {
   std::vector<double> values(T * B * X);
   for (double& v : values) v = static_cast<double>(rng() >> 11) * 0x1.0p-53;
@@ -32,7 +32,7 @@ void make_batch(std::mt19937_64& rng, const Device& device, Tensor& x,
       for (std::int64_t k = 1; k < X; ++k) best = prev[k] > prev[best] ? k : best;
       targets[t * B + b] = best;
     }
-  x = Tensor::from_vector({T, B, X}, values, DType::f32, device);
+  x = Tensor::from_vector({T, B, X}, values, DType::f32, ctx);
 }
 
 }  // namespace
@@ -60,10 +60,14 @@ int run(const Device& device, int steps) {
   std::vector<std::int64_t> targets;
 
   // --- the loop, as in the README ---
-  LstmConfig cfg;
-  cfg.input_size = X, cfg.hidden_size = H, cfg.num_layers = 2, cfg.dropout = 0.1;
-  cfg.device = device;
-  Lstm model(cfg);
+  // Everything runs on one execution context: the device's stream and a memory arena that makes
+  // every iteration after the first allocate nothing from the system.
+  const ExecutionContext ctx(device);
+  LstmSpec spec;  // what the model is
+  spec.input_size = X, spec.hidden_size = H, spec.num_layers = 2, spec.dropout = 0.1;
+  RunOptions options;  // how it runs
+  options.device = device, options.context = ctx;
+  Lstm model(spec, options);
   init_orthogonal_recurrent(model, /*seed=*/1);
   init_forget_gate_bias(model, 1.0);
   Linear head(model, K, /*seed=*/2);
@@ -71,8 +75,9 @@ int run(const Device& device, int steps) {
   AdamW opt(parameters_of(model, head), {/*lr=*/1e-2, 0.9, 0.999, 1e-8, /*weight_decay=*/1e-2});
   opt.set_check_finite(true);  // stop with a named tensor on NaN/Inf, before any update
   CosineWarmupLr schedule(1e-2, /*warmup_steps=*/std::min(20, steps - 1), steps);
+  std::int64_t first_steps_allocations = 0;
   for (int step = 0; step < steps; ++step) {
-    make_batch(data_rng, device, x, targets);
+    make_batch(data_rng, ctx, x, targets);
     ForwardResult f = model.forward(x);
     LossResult r = loss(head.forward(f.y), targets);
     model.zero_grad(), head.zero_grad();
@@ -82,12 +87,18 @@ int run(const Device& device, int steps) {
     opt.step();
     if (step % 50 == 0 || step == steps - 1)
       std::printf("step %3d  loss %.4f  grad norm %.3f  lr %.2e\n", step, r.value, norm, lr);
+    if (step == 1) first_steps_allocations = ctx.memory_stats().system_allocations;
   }
   // --- end of the loop ---
+  std::printf("memory: %lld system allocations in the first two steps, %lld in the %d after\n",
+              static_cast<long long>(first_steps_allocations),
+              static_cast<long long>(ctx.memory_stats().system_allocations -
+                                     first_steps_allocations),
+              steps - 2);
 
   // Evaluation: dropout off, accuracy on a fresh batch.
   model.set_training(false);
-  make_batch(data_rng, device, x, targets);
+  make_batch(data_rng, ctx, x, targets);
   const std::vector<float> logits = head.forward(model.forward(x).y).to_vector<float>();
   int correct = 0, counted = 0;
   for (std::int64_t r = 0; r < T * B; ++r) {
