@@ -22,15 +22,22 @@ std::u32string project_text() {
   return decode_utf8(read_text_files(default_corpus_files()));
 }
 
-// A file in a folder of this process's own (mkdtemp), so parallel runs never share a path.
+// A file in a folder of this process's own (mkdtemp), so parallel runs never share a path; the
+// folder is removed when the process exits.
 std::string temp_path(const std::string& name) {
-  static const std::string folder = [] {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "fuselstm_examples_test_XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    return pattern;
-  }();
-  return (std::filesystem::path(folder) / name).string();
+  struct Folder {
+    std::string path;
+    Folder() {
+      path = (std::filesystem::temp_directory_path() / "fuselstm_examples_test_XXXXXX").string();
+      if (::mkdtemp(path.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    }
+    ~Folder() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  };
+  static const Folder folder;
+  return (std::filesystem::path(folder.path) / name).string();
 }
 
 TEST(TextData, FoldersDevicesAndMissingFilesAreNamedErrors) {
