@@ -28,22 +28,38 @@ std::vector<double> gemm_definition(Trans ta, Trans tb, int m, int n, int k,
   return c;
 }
 
+// Shapes from the trivial to where BLAS kernels change path: K >= 8, N >= 12, odd N, N not a
+// multiple of 12, M not a multiple of the register block; leading dimensions padded.
 template <typename T>
 void check_gemm(ops::Ops<T>& o, const std::string& name) {
   std::mt19937_64 rng(3);
-  for (Trans ta : {Trans::N, Trans::T}) {
-    for (Trans tb : {Trans::N, Trans::T}) {
-      const int m = 5, n = 7, k = 3;
-      const int lda = (ta == Trans::N ? m : k) + 2, ldb = (tb == Trans::N ? k : n) + 1;
-      const auto a = random_values(lda * (ta == Trans::N ? k : m), rng);
-      const auto b = random_values(ldb * (tb == Trans::N ? n : k), rng);
-      const auto c0 = random_values(m * n, rng);
-      std::vector<T> at(a.begin(), a.end()), bt(b.begin(), b.end()), ct(c0.begin(), c0.end());
-      o.gemm(ta, tb, m, n, k, T(2), at.data(), lda, bt.data(), ldb, T(0.5), ct.data(), m);
-      auto expected = gemm_definition(ta, tb, m, n, k, a, lda, b, ldb);
-      for (int e = 0; e < m * n; ++e) expected[e] = 2 * expected[e] + 0.5 * c0[e];
-      expect_close(std::vector<double>(ct.begin(), ct.end()), expected, 1e-5, 1e-5,
-                   name + " gemm ta=" + std::to_string(int(ta)) + " tb=" + std::to_string(int(tb)));
+  struct Size {
+    int m, n, k;
+  };
+  for (const Size& z : {Size{1, 1, 1}, Size{5, 7, 3}, Size{13, 25, 9}, Size{17, 12, 33},
+                        Size{40, 39, 64}}) {
+    for (Trans ta : {Trans::N, Trans::T}) {
+      for (Trans tb : {Trans::N, Trans::T}) {
+        const int m = z.m, n = z.n, k = z.k;
+        const int lda = (ta == Trans::N ? m : k) + 2, ldb = (tb == Trans::N ? k : n) + 1;
+        const auto a = random_values(lda * (ta == Trans::N ? k : m), rng);
+        const auto b = random_values(ldb * (tb == Trans::N ? n : k), rng);
+        const auto c0 = random_values(m * n, rng);
+        std::vector<T> at(a.begin(), a.end()), bt(b.begin(), b.end()), ct(c0.begin(), c0.end());
+        o.gemm(ta, tb, m, n, k, T(2), at.data(), lda, bt.data(), ldb, T(0.5), ct.data(), m);
+        // The definition in double from the same (for f32: rounded) inputs.
+        const std::vector<double> ad(at.begin(), at.end()), bd(bt.begin(), bt.end());
+        auto expected = gemm_definition(ta, tb, m, n, k, ad, lda, bd, ldb);
+        for (int e = 0; e < m * n; ++e) expected[e] = 2 * expected[e] + 0.5 * double(T(c0[e]));
+        // Entries are 2·(a sum of k <= 64 products of magnitude <= 1) + c/2: the rounding error is
+        // at most about 2·k·eps·Σ|a·b| <= 2·64·eps·64 (eps 2^-53 or 2^-24), i.e. 1e-12 in f64 and
+        // 5e-4 in f32 in the worst case, ~1e-6 typically; a layout mistake is an O(1) error.
+        const double tol = sizeof(T) == 8 ? 1e-12 : 1e-4;
+        expect_close(std::vector<double>(ct.begin(), ct.end()), expected, tol, tol,
+                     name + " gemm m=" + std::to_string(m) + " n=" + std::to_string(n) +
+                         " k=" + std::to_string(k) + " ta=" + std::to_string(int(ta)) +
+                         " tb=" + std::to_string(int(tb)));
+      }
     }
   }
 }
