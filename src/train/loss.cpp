@@ -9,15 +9,49 @@
 namespace fuselstm {
 namespace {
 
-// The rows of a [T, B, K] input that the loss sees.
-struct RowRange {
-  std::int64_t first = 0;  // first row seen (t·B + b)
-  std::int64_t count = 0;  // rows seen
+// The input's layout: [T, B, K], or [B, T, K] with batch_first; rows in storage order.
+struct Layout {
+  std::int64_t T = 0, B = 0, K = 0;
+  bool batch_first = false;
+  std::int64_t row(std::int64_t t, std::int64_t b) const { return batch_first ? b * T + t : t * B + b; }
 };
 
-RowRange rows_seen(const LossOptions& o, std::int64_t T, std::int64_t B) {
-  if (o.steps == LossSteps::all) return {0, T * B};
-  return {(T - 1) * B, B};
+Layout layout_of(const LossOptions& o, const Tensor& input) {
+  Layout l;
+  l.batch_first = o.batch_first;
+  l.T = o.batch_first ? input.dim(1) : input.dim(0);
+  l.B = o.batch_first ? input.dim(0) : input.dim(1);
+  l.K = input.dim(2);
+  return l;
+}
+
+// Sequence b's real steps: lengths[b], or T without lengths. ShapeError/ValueError naming the
+// entry when lengths does not have B entries in [1, T].
+void check_lengths(const char* where, const std::vector<std::int64_t>& lengths, const Layout& l) {
+  if (lengths.empty()) return;
+  if (static_cast<std::int64_t>(lengths.size()) != l.B) {
+    throw ShapeError(std::string("fuselstm: ") + where + ": lengths must have B = " +
+                     std::to_string(l.B) + " entries, got " + std::to_string(lengths.size()));
+  }
+  for (std::size_t b = 0; b < lengths.size(); ++b) {
+    if (lengths[b] < 1 || lengths[b] > l.T) {
+      throw ValueError(std::string("fuselstm: ") + where + ": lengths[" + std::to_string(b) +
+                       "] = " + std::to_string(lengths[b]) + " is outside [1, T = " +
+                       std::to_string(l.T) + "]");
+    }
+  }
+}
+
+std::int64_t steps_of(const std::vector<std::int64_t>& lengths, std::int64_t b, std::int64_t T) {
+  return lengths.empty() ? T : lengths[b];
+}
+
+// The lengths as int32 on `like`'s device, for the zero_padded_steps op.
+detail::RawBuffer device_lengths(const std::vector<std::int64_t>& lengths, const Tensor& like) {
+  const std::vector<std::int32_t> narrow(lengths.begin(), lengths.end());  // checked <= T
+  detail::RawBuffer buffer(like.context().state(), narrow.size() * sizeof(std::int32_t));
+  buffer.copy_from_host(narrow.data());
+  return buffer;
 }
 
 void check_sequence(const char* where, const char* name, const Tensor& t) {
@@ -57,35 +91,61 @@ const LossOptions& MseLoss::options() const {
   return impl_->options;
 }
 
-LossResult MseLoss::operator()(const Tensor& prediction, const Tensor& target) {
+LossResult MseLoss::operator()(const Tensor& prediction, const Tensor& target,
+                               const std::vector<std::int64_t>& lengths) {
   const LossOptions& o = impl_->options;
   check_sequence("MseLoss", "prediction", prediction);
-  const std::int64_t T = prediction.dim(0), B = prediction.dim(1), K = prediction.dim(2);
-  const Shape want = o.steps == LossSteps::all ? prediction.shape() : Shape{B, K};
+  const Layout l = layout_of(o, prediction);
+  const Shape want = o.steps == LossSteps::all ? prediction.shape() : Shape{l.B, l.K};
   detail::check_operand("MseLoss", "target", target, prediction, &want);
+  check_lengths("MseLoss", lengths, l);
 
-  const RowRange rows = rows_seen(o, T, B);
-  const std::int64_t n = rows.count * K;
+  const bool last = o.steps == LossSteps::last;
+  std::int64_t real_rows = 0;  // the rows seen: the mean's N is real_rows·K
+  for (std::int64_t b = 0; b < l.B; ++b) real_rows += last ? 1 : steps_of(lengths, b, l.T);
+  const std::int64_t n = last ? l.B * l.K : l.T * l.B * l.K;  // terms computed
   reserve(impl_->terms, n, prediction.dtype(), prediction);
   reserve(impl_->total, 1, DType::f64, prediction);
   LossResult result;
   result.grad = Tensor::empty(prediction.shape(), prediction.dtype(), prediction.context());
+  detail::DeviceScope scope(prediction.device());
+  const detail::RawBuffer padded =
+      !last && !lengths.empty() ? device_lengths(lengths, prediction) : detail::RawBuffer();
+  const double scale = o.reduction == Reduction::mean ? 1.0 / double(real_rows * l.K) : 1.0;
   detail::with_ops(prediction, [&](auto& ops) {
     using T_ = detail::elem_t<decltype(ops)>;
     T_* grad = result.grad.data_as<T_>();
-    if (rows.first > 0) ops.fill(grad, rows.first * K, T_(0));
+    T_* terms = impl_->terms.data_as<T_>();
     kernels::MseArgs<T_> a;
-    a.n = n;
-    a.prediction = prediction.data_as<T_>() + rows.first * K;
-    a.target = target.data_as<T_>();
-    a.term = impl_->terms.data_as<T_>();
-    a.grad = grad + rows.first * K;
-    a.grad_scale = o.reduction == Reduction::mean ? T_(1.0 / static_cast<double>(n)) : T_(1);
-    ops.mse_loss(a);
-    ops.reduce(kernels::ReduceKind::sum, n, a.term, impl_->total.data_as<double>());
+    a.grad_scale = T_(scale);
+    if (!last) {  // every row; padding's terms and gradient zeroed after (NaN there included)
+      a.n = n;
+      a.prediction = prediction.data_as<T_>();
+      a.target = target.data_as<T_>();
+      a.term = terms;
+      a.grad = grad;
+      ops.mse_loss(a);
+      if (padded.data()) {
+        const auto* len = static_cast<const std::int32_t*>(padded.data());
+        ops.zero_padded_steps(l.T, l.B, l.K, len, l.batch_first, grad);
+        ops.zero_padded_steps(l.T, l.B, l.K, len, l.batch_first, terms);
+      }
+    } else {  // each sequence's own last real row, wherever the layout puts it
+      ops.fill(grad, prediction.numel(), T_(0));
+      for (std::int64_t b = 0; b < l.B; ++b) {
+        const std::int64_t r = l.row(steps_of(lengths, b, l.T) - 1, b);
+        a.n = l.K;
+        a.prediction = prediction.data_as<T_>() + r * l.K;
+        a.target = target.data_as<T_>() + b * l.K;
+        a.term = terms + b * l.K;
+        a.grad = grad + r * l.K;
+        ops.mse_loss(a);
+      }
+    }
+    ops.reduce(kernels::ReduceKind::sum, n, terms, impl_->total.data_as<double>());
   });
   const double sum = read_back(impl_->total);
-  result.value = o.reduction == Reduction::mean ? sum / static_cast<double>(n) : sum;
+  result.value = o.reduction == Reduction::mean ? sum / double(real_rows * l.K) : sum;
   return result;
 }
 
@@ -110,56 +170,72 @@ const LossOptions& CrossEntropyLoss::options() const {
 }
 
 LossResult CrossEntropyLoss::operator()(const Tensor& logits,
-                                        const std::vector<std::int64_t>& targets) {
+                                        const std::vector<std::int64_t>& targets,
+                                        const std::vector<std::int64_t>& lengths) {
   const LossOptions& o = impl_->options;
   check_sequence("CrossEntropyLoss", "logits", logits);
-  const std::int64_t T = logits.dim(0), B = logits.dim(1), K = logits.dim(2);
-  const RowRange rows = rows_seen(o, T, B);
-  if (static_cast<std::int64_t>(targets.size()) != rows.count) {
-    throw ShapeError("fuselstm: CrossEntropyLoss: targets must hold " + std::to_string(rows.count) +
-                     (o.steps == LossSteps::all ? " (T·B)" : " (B)") + " values, got " +
+  const Layout l = layout_of(o, logits);
+  check_lengths("CrossEntropyLoss", lengths, l);
+  const bool last = o.steps == LossSteps::last;
+  const std::int64_t expected = last ? l.B : l.T * l.B;
+  if (static_cast<std::int64_t>(targets.size()) != expected) {
+    throw ShapeError("fuselstm: CrossEntropyLoss: targets must hold " + std::to_string(expected) +
+                     (last ? " (B)" : " (T·B)") + " values, got " +
                      std::to_string(targets.size()));
   }
+  // One target per row of the input, in storage order; rows the loss does not see (padding,
+  // every step but the last with LossSteps::last) get ignore_index: term 0, gradient 0.
+  const std::int64_t rows = l.T * l.B;
+  std::vector<std::int64_t> per_row(static_cast<std::size_t>(rows), o.ignore_index);
   std::int64_t counted = 0;
-  for (std::size_t r = 0; r < targets.size(); ++r) {
-    const std::int64_t t = targets[r];
-    if (t == o.ignore_index) continue;
-    if (t < 0 || t >= K) {
-      throw ValueError("fuselstm: CrossEntropyLoss: targets[" + std::to_string(r) +
-                       "] = " + std::to_string(t) + " is outside [0, " + std::to_string(K) +
+  const auto see = [&](std::int64_t row, std::size_t index) {
+    const std::int64_t t = targets[index];
+    if (t == o.ignore_index) return;
+    if (t < 0 || t >= l.K) {
+      throw ValueError("fuselstm: CrossEntropyLoss: targets[" + std::to_string(index) + "] = " +
+                       std::to_string(t) + " is outside [0, " + std::to_string(l.K) +
                        ") and is not ignore_index (" + std::to_string(o.ignore_index) + ")");
     }
+    per_row[static_cast<std::size_t>(row)] = t;
     ++counted;
+  };
+  for (std::int64_t b = 0; b < l.B; ++b) {
+    const std::int64_t steps = steps_of(lengths, b, l.T);
+    if (last) {
+      see(l.row(steps - 1, b), static_cast<std::size_t>(b));
+    } else {
+      for (std::int64_t t = 0; t < steps; ++t) {
+        see(l.row(t, b), static_cast<std::size_t>(l.row(t, b)));
+      }
+    }
   }
 
-  const std::size_t target_bytes = targets.size() * sizeof(std::int64_t);
+  const std::size_t target_bytes = per_row.size() * sizeof(std::int64_t);
   if (impl_->targets.bytes() < target_bytes || impl_->targets_context != logits.context().state()) {
     impl_->targets = detail::RawBuffer(logits.context().state(), target_bytes);
     impl_->targets_context = logits.context().state();
   }
-  reserve(impl_->terms, rows.count, logits.dtype(), logits);
+  reserve(impl_->terms, rows, logits.dtype(), logits);
   reserve(impl_->total, 1, DType::f64, logits);
   LossResult result;
   result.grad = Tensor::empty(logits.shape(), logits.dtype(), logits.context());
   // Queued after the previous call's kernels, which read the old targets.
   detail::DeviceScope scope(logits.device());
-  impl_->targets.copy_from_host(targets.data());
+  impl_->targets.copy_from_host(per_row.data());
   const bool mean = o.reduction == Reduction::mean;
   detail::with_ops(logits, [&](auto& ops) {
     using T_ = detail::elem_t<decltype(ops)>;
-    T_* grad = result.grad.data_as<T_>();
-    if (rows.first > 0) ops.fill(grad, rows.first * K, T_(0));
     kernels::CrossEntropyArgs<T_> a;
-    a.rows = rows.count;
-    a.classes = K;
-    a.logits = logits.data_as<T_>() + rows.first * K;
+    a.rows = rows;
+    a.classes = l.K;
+    a.logits = logits.data_as<T_>();
     a.targets = static_cast<const std::int64_t*>(impl_->targets.data());
     a.ignore_index = o.ignore_index;
     a.term = impl_->terms.data_as<T_>();
-    a.grad = grad + rows.first * K;
+    a.grad = result.grad.data_as<T_>();
     a.grad_scale = mean && counted > 0 ? T_(1.0 / static_cast<double>(counted)) : T_(1);
     ops.cross_entropy_loss(a);
-    ops.reduce(kernels::ReduceKind::sum, rows.count, a.term, impl_->total.data_as<double>());
+    ops.reduce(kernels::ReduceKind::sum, rows, a.term, impl_->total.data_as<double>());
   });
   const double sum = read_back(impl_->total);
   result.value = mean ? (counted > 0 ? sum / static_cast<double>(counted) : 0.0) : sum;
