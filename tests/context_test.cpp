@@ -132,7 +132,7 @@ TEST(Arena, CachedBlocksAreReusedAndReleasedOnRequest) {
   { Tensor a = Tensor::empty({1000}, DType::f64, ctx); }
   MemoryStats s = ctx.memory_stats();
   EXPECT_EQ(s.current_bytes, 0);
-  EXPECT_GE(s.reserved_bytes, 8000);  // cached
+  EXPECT_GE(s.reserved_bytes, 8000);                      // cached
   { Tensor b = Tensor::empty({1200}, DType::f32, ctx); }  // 4800 B: served by the 8000 B block
   EXPECT_EQ(ctx.memory_stats().system_allocations, 1);
   { Tensor s = Tensor::empty({100}, DType::f32, ctx); }  // 400 B: would waste over half the block
@@ -176,10 +176,10 @@ TEST(Context, ModelsOnTwoContextsHandTensorsToEachOther) {
   second.input_size = 5;
   Lstm bottom(first), top(second);
   for (const char* kind : {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}) {
-    bottom.parameter(std::string(kind) + "_l0").assign(
-        stack.parameter(std::string(kind) + "_l0").to_vector<double>());
-    top.parameter(std::string(kind) + "_l0").assign(
-        stack.parameter(std::string(kind) + "_l1").to_vector<double>());
+    bottom.parameter(std::string(kind) + "_l0")
+        .assign(stack.parameter(std::string(kind) + "_l0").to_vector<double>());
+    top.parameter(std::string(kind) + "_l0")
+        .assign(stack.parameter(std::string(kind) + "_l1").to_vector<double>());
   }
   std::mt19937_64 rng(6);
   const Tensor x = Tensor::from_vector({6, 2, 4}, random_values(48, rng), DType::f64, a);
@@ -238,7 +238,8 @@ TEST(ContextCuda, ModelsOnTwoStreamsHandTensorsToEachOther) {
     on_b.parameter(name).assign(v);
   }
   std::mt19937_64 rng(8);
-  const Tensor x = Tensor::from_vector({200, 8, 64}, random_values(200 * 8 * 64, rng), DType::f64, a);
+  const Tensor x =
+      Tensor::from_vector({200, 8, 64}, random_values(200 * 8 * 64, rng), DType::f64, a);
   const ForwardResult want = reference_model.forward(reference_model.forward(x).y);
   // The second model reads a's output while a's stream may still be writing it (kept alive until
   // b's work is done, as the stream contract asks).

@@ -14,7 +14,9 @@ namespace {
 struct Input {
   std::int64_t T, B, K;
   bool batch_first;
-  std::int64_t row(std::int64_t t, std::int64_t b) const { return batch_first ? b * T + t : t * B + b; }
+  std::int64_t row(std::int64_t t, std::int64_t b) const {
+    return batch_first ? b * T + t : t * B + b;
+  }
   Shape shape() const { return batch_first ? Shape{B, T, K} : Shape{T, B, K}; }
 };
 
@@ -95,12 +97,13 @@ TEST(LossLayout, LengthsSkipPaddingEvenWhenItIsNaN) {
       LossOptions o;
       o.steps = steps;
       o.batch_first = batch_first;
-      const std::string what = std::string(batch_first ? "batch_first" : "time-major") +
-                               (last ? ", last" : ", all");
+      const std::string what =
+          std::string(batch_first ? "batch_first" : "time-major") + (last ? ", last" : ", all");
       // Direct: the rows seen and their targets.
       std::vector<std::pair<std::int64_t, std::int64_t>> seen;  // (row, target)
       for (std::int64_t b = 0; b < in.B; ++b) {
-        if (last) seen.push_back({in.row(lengths[b] - 1, b), targets[b]});
+        if (last)
+          seen.push_back({in.row(lengths[b] - 1, b), targets[b]});
         else
           for (std::int64_t t = 0; t < lengths[b]; ++t) {
             seen.push_back({in.row(t, b), targets[in.row(t, b)]});
@@ -120,8 +123,7 @@ TEST(LossLayout, LengthsSkipPaddingEvenWhenItIsNaN) {
                      "cross-entropy grad, " + what + (values == &z ? "" : ", NaN padding"));
       }
       // MSE: targets of the same layout (all) or [B, K] (last).
-      const std::vector<double> y =
-          random_values(last ? in.B * in.K : in.T * in.B * in.K, rng);
+      const std::vector<double> y = random_values(last ? in.B * in.K : in.T * in.B * in.K, rng);
       double mse = 0;
       std::vector<double> mgrad(z.size(), 0.0);
       const double n = double(seen.size() * in.K);

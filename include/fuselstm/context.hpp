@@ -49,7 +49,7 @@ struct MemoryStats {
 /// launch + 1 launch check; backward the same; no allocation, no synchronisation, no per-call
 /// handle set-up (the stream, math mode and workspace of each cuBLAS handle are set once here).
 class ExecutionContext {
-public:
+ public:
   /// A context on `device` with a stream of its own (CUDA: created non-blocking, destroyed with
   /// the context). Throws DeviceError when the device is not usable.
   explicit ExecutionContext(const Device& device);
@@ -80,7 +80,7 @@ public:
   const std::shared_ptr<detail::ContextState>& state() const { return state_; }
   explicit ExecutionContext(std::shared_ptr<detail::ContextState> state);
 
-private:
+ private:
   std::shared_ptr<detail::ContextState> state_;
 };
 

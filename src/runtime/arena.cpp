@@ -14,7 +14,9 @@ namespace {
 // Block sizes are rounded up to a granule (CUDA: 512 bytes, above its 256-byte alignment; the
 // host: 64, a cache line and the vector alignment), so requests that differ by a few elements
 // share blocks; the host's small granule keeps a file of a million tiny tensors small.
-std::size_t granule(const Device& device) { return device.is_cuda() ? 512 : 64; }
+std::size_t granule(const Device& device) {
+  return device.is_cuda() ? 512 : 64;
+}
 // A cached block serves a request of at least half its size: reuse without wasting more than half.
 constexpr std::size_t kMaxWasteFactor = 2;
 
@@ -45,8 +47,10 @@ void* CachingArena::system_allocate(std::size_t block) {
 }
 
 void CachingArena::system_free(void* pointer, std::size_t block) noexcept {
-  if (device_.is_cpu()) std::free(pointer);
-  else cuda_runtime::free(device_.index, pointer);
+  if (device_.is_cpu())
+    std::free(pointer);
+  else
+    cuda_runtime::free(device_.index, pointer);
   stats_.reserved_bytes -= static_cast<std::int64_t>(block);
   account_free(device_, 0, -static_cast<std::int64_t>(block));
 }
@@ -54,7 +58,8 @@ void CachingArena::system_free(void* pointer, std::size_t block) noexcept {
 void* CachingArena::allocate(std::size_t bytes) {
   if (bytes == 0) return nullptr;
   const std::size_t block = block_size(bytes, granule(device_));
-  if (block < bytes) throw OutOfMemoryError("fuselstm: cannot allocate " + std::to_string(bytes) + " bytes");
+  if (block < bytes)
+    throw OutOfMemoryError("fuselstm: cannot allocate " + std::to_string(bytes) + " bytes");
   std::lock_guard<std::mutex> lock(mutex_);
   void* pointer = nullptr;
   std::size_t got = block;
@@ -85,8 +90,10 @@ void* CachingArena::allocate(std::size_t bytes) {
                      from_system ? static_cast<std::int64_t>(block) : 0);
   if (poison_new_memory()) {
     // All-ones bytes are a NaN in both f32 and f64: an element nobody wrote shows up in a test.
-    if (device_.is_cpu()) std::memset(pointer, 0xFF, bytes);
-    else cuda_runtime::memset_async(device_.index, pointer, 0xFF, bytes, stream_);
+    if (device_.is_cpu())
+      std::memset(pointer, 0xFF, bytes);
+    else
+      cuda_runtime::memset_async(device_.index, pointer, 0xFF, bytes, stream_);
   }
   return pointer;
 }

@@ -17,7 +17,7 @@
 namespace fuselstm::detail {
 
 class CachingArena {
-public:
+ public:
   /// `stream`: the context's cudaStream_t (CUDA), where poisoning memsets are queued.
   CachingArena(const Device& device, void* stream);
   /// Returns every cached block to the system. Blocks still in use are not freed (a tensor keeps
@@ -40,7 +40,7 @@ public:
   MemoryStats stats() const;
   void reset_peak();
 
-private:
+ private:
   struct Live {
     std::size_t block = 0;      // the block's size
     std::size_t requested = 0;  // what the caller asked for (the in-use count)

@@ -63,8 +63,9 @@ template <>
 std::shared_ptr<ops::Ops<double>> ContextState::ops<double>(MathMode) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!f64_) {
-    f64_ = device.is_cuda() ? ops::make_cuda_ops<double>(device, stream.get(), MathMode::fp32, arena)
-                            : ops::make_host_ops<double>();
+    f64_ = device.is_cuda()
+               ? ops::make_cuda_ops<double>(device, stream.get(), MathMode::fp32, arena)
+               : ops::make_host_ops<double>();
   }
   return f64_;
 }
@@ -84,8 +85,7 @@ std::shared_ptr<ContextState> default_context_state(const Device& device) {
   auto& slot = (*contexts)[{static_cast<int>(device.kind), device.is_cpu() ? 0 : device.index}];
   if (!slot) {
     check_device_usable(device, "the device");
-    slot = std::make_shared<ContextState>(device.is_cpu() ? Device::cpu() : device, nullptr,
-                                          false);
+    slot = std::make_shared<ContextState>(device.is_cpu() ? Device::cpu() : device, nullptr, false);
   }
   return slot;
 }
@@ -113,8 +113,12 @@ ExecutionContext ExecutionContext::default_for(const Device& device) {
   return ExecutionContext(detail::default_context_state(device));
 }
 
-Device ExecutionContext::device() const { return state_->device; }
-void* ExecutionContext::cuda_stream() const { return state_->stream.get(); }
+Device ExecutionContext::device() const {
+  return state_->device;
+}
+void* ExecutionContext::cuda_stream() const {
+  return state_->stream.get();
+}
 
 void ExecutionContext::synchronize() const {
   if (state_->device.is_cuda()) {
@@ -123,7 +127,11 @@ void ExecutionContext::synchronize() const {
   }
 }
 
-MemoryStats ExecutionContext::memory_stats() const { return state_->arena.stats(); }
-void ExecutionContext::release_cached_memory() { state_->arena.release_cached(); }
+MemoryStats ExecutionContext::memory_stats() const {
+  return state_->arena.stats();
+}
+void ExecutionContext::release_cached_memory() {
+  state_->arena.release_cached();
+}
 
 }  // namespace fuselstm

@@ -15,14 +15,14 @@ namespace fuselstm::detail {
 
 /// Owns (or borrows) a CUDA stream; destroyed last, after everything that queues on it.
 class StreamHolder {
-public:
+ public:
   StreamHolder(const Device& device, void* borrowed, bool borrow);
   ~StreamHolder();
   StreamHolder(const StreamHolder&) = delete;
   StreamHolder& operator=(const StreamHolder&) = delete;
   void* get() const { return stream_; }
 
-private:
+ private:
   Device device_;
   void* stream_ = nullptr;
   bool owned_ = false;
@@ -44,7 +44,7 @@ struct ContextState {
   /// Makes this context's stream wait for `producer`'s queued work when they differ (CUDA).
   void order_after(const ContextState& producer);
 
-private:
+ private:
   std::mutex mutex_;
   std::shared_ptr<ops::Ops<float>> f32_[2];  // by MathMode
   std::shared_ptr<ops::Ops<double>> f64_;

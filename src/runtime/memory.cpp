@@ -1,11 +1,11 @@
 #include "runtime/memory.hpp"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <map>
 #include <mutex>
 #include <utility>
-
-#include <unistd.h>
 
 namespace fuselstm {
 namespace {
@@ -38,8 +38,12 @@ namespace {
 std::atomic<bool> poison_enabled{false};
 }  // namespace
 
-void set_poison_new_memory(bool enabled) { poison_enabled = enabled; }
-bool poison_new_memory() { return poison_enabled; }
+void set_poison_new_memory(bool enabled) {
+  poison_enabled = enabled;
+}
+bool poison_new_memory() {
+  return poison_enabled;
+}
 
 void account_allocation(const Device& device, std::int64_t bytes, bool from_system,
                         std::int64_t reserved_delta) {

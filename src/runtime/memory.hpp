@@ -30,13 +30,13 @@ void account_free(const Device& device, std::int64_t bytes, std::int64_t reserve
 /// Makes `device` current for the scope of a public call and restores the previous one (CUDA); a
 /// no-op on the host or when it is current already.
 class DeviceScope {
-public:
+ public:
   explicit DeviceScope(const Device& device);
   ~DeviceScope();
   DeviceScope(const DeviceScope&) = delete;
   DeviceScope& operator=(const DeviceScope&) = delete;
 
-private:
+ private:
   int previous_ = -1;
 };
 

@@ -13,7 +13,7 @@
 namespace fuselstm::detail {
 
 class RawBuffer {
-public:
+ public:
   RawBuffer() = default;
   RawBuffer(std::shared_ptr<ContextState> context, std::size_t bytes)
       : context_(std::move(context)), pointer_(context_->arena.allocate(bytes)), bytes_(bytes) {}
@@ -45,7 +45,7 @@ public:
                              context_->stream.get());
   }
 
-private:
+ private:
   std::shared_ptr<ContextState> context_;
   void* pointer_ = nullptr;
   std::size_t bytes_ = 0;
