@@ -185,6 +185,37 @@ public:
     record("dropout");
     inner_->dropout(n, k, s, d);
   }
+  void gather_last_step(std::int64_t t, std::int64_t b, std::int64_t w, const std::int32_t* len,
+                        bool bf, const double* s, double* d) override {
+    record("gather_last_step");
+    inner_->gather_last_step(t, b, w, len, bf, s, d);
+  }
+  void scatter_last_step(std::int64_t t, std::int64_t b, std::int64_t w, const std::int32_t* len,
+                         bool bf, const double* s, double* d) override {
+    record("scatter_last_step");
+    inner_->scatter_last_step(t, b, w, len, bf, s, d);
+  }
+  void activation_forward(kernels::ActivationKind k, std::int64_t n, const double* x,
+                          double* y) override {
+    record("activation_forward");
+    inner_->activation_forward(k, n, x, y);
+  }
+  void activation_backward(kernels::ActivationKind k, std::int64_t n, const double* y,
+                           const double* dy, double* dx) override {
+    record("activation_backward");
+    inner_->activation_backward(k, n, y, dy, dx);
+  }
+  void embedding_forward(std::int64_t n, std::int64_t w, const std::int64_t* ids,
+                         const double* weight, double* out) override {
+    record("embedding_forward");
+    inner_->embedding_forward(n, w, ids, weight, out);
+  }
+  void embedding_backward(std::int64_t s, std::int64_t w, const std::int64_t* start,
+                          const std::int64_t* id, const std::int64_t* order, const double* dout,
+                          double* dweight) override {
+    record("embedding_backward");
+    inner_->embedding_backward(s, w, start, id, order, dout, dweight);
+  }
   int count(const std::string& op) const {
     int n = 0;
     for (const Call& c : calls) n += c.op == op;

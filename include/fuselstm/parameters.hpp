@@ -13,6 +13,8 @@ namespace fuselstm {
 
 class Lstm;
 class Linear;
+class Mlp;
+class Embedding;
 
 /// One trainable tensor: its name, value, gradient, and where it belongs. Borrowed: valid while the
 /// model (or head) that holds the tensors lives.
@@ -34,5 +36,13 @@ ParameterList parameters_of(Lstm& model);
 ParameterList parameters_of(Linear& head);
 /// The model's parameters followed by the head's.
 ParameterList parameters_of(Lstm& model, Linear& head);
+/// Every layer's weight and bias in order ("<name>.0.weight", "<name>.0.bias", "<name>.2.weight", ...).
+ParameterList parameters_of(Mlp& head);
+/// "<name>.weight".
+ParameterList parameters_of(Embedding& embedding);
+
+/// The parameters of several modules in one list, in the order given:
+/// concat({parameters_of(embedding), parameters_of(model), parameters_of(head)}).
+ParameterList concat(std::vector<ParameterList> lists);
 
 }  // namespace fuselstm

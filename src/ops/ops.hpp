@@ -13,6 +13,7 @@
 #include "kernels/dropout_math.hpp"
 #include "kernels/loss_math.hpp"
 #include "kernels/optim_math.hpp"
+#include "kernels/layer_math.hpp"
 #include "fuselstm/config.hpp"
 #include "fuselstm/device.hpp"
 
@@ -105,9 +106,40 @@ public:
   virtual void adam_update(std::int64_t n, const kernels::AdamStepArgs<T>& args) = 0;
 };
 
+/// The layers around an LSTM: last-step gather, MLP activations, embedding lookup.
+template <typename T>
+class LayerOps {
+public:
+  using value_type = T;
+  virtual ~LayerOps() = default;
+  /// dst [B, W] = src [T, B, W] ([B, T, W] when batch_first) at each sequence's last real step
+  /// (lengths [B] device memory, or null: step T − 1). kernels::gather_last_step_element.
+  virtual void gather_last_step(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                                const std::int32_t* lengths, bool batch_first, const T* src,
+                                T* dst) = 0;
+  /// dsrc [T, B, W] = dlast at each last real step, 0 elsewhere (every element written).
+  virtual void scatter_last_step(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                                 const std::int32_t* lengths, bool batch_first, const T* dlast,
+                                 T* dsrc) = 0;
+  /// y = act(x) over n elements (x may equal y).
+  virtual void activation_forward(kernels::ActivationKind kind, std::int64_t n, const T* x,
+                                  T* y) = 0;
+  /// dx = dy·act'(x), from y = act(x), over n elements (dy may equal dx).
+  virtual void activation_backward(kernels::ActivationKind kind, std::int64_t n, const T* y,
+                                   const T* dy, T* dx) = 0;
+  /// out [N, W] = weight rows ids[0..N) (device memory, each in range).
+  virtual void embedding_forward(std::int64_t count, std::int64_t width, const std::int64_t* ids,
+                                 const T* weight, T* out) = 0;
+  /// dweight += the segmented sums of dout (kernels::embedding_backward_element), S segments.
+  virtual void embedding_backward(std::int64_t segments, std::int64_t width,
+                                  const std::int64_t* start, const std::int64_t* segment_id,
+                                  const std::int64_t* order, const T* dout, T* dweight) = 0;
+};
+
 /// Everything a backend implements: one object per execution context, element type and math mode.
 template <typename T>
-class Ops : public ElementOps<T>, public SequenceOps<T>, public TrainingOps<T> {
+class Ops : public ElementOps<T>, public SequenceOps<T>, public TrainingOps<T>,
+            public LayerOps<T> {
 public:
   using value_type = T;
 };

@@ -3,7 +3,6 @@
 
 #include "fuselstm/loss.hpp"
 
-#include "runtime/raw_buffer.hpp"
 #include "train/train_util.hpp"
 
 namespace fuselstm {
@@ -25,33 +24,12 @@ Layout layout_of(const LossOptions& o, const Tensor& input) {
   return l;
 }
 
-// Sequence b's real steps: lengths[b], or T without lengths. ShapeError/ValueError naming the
-// entry when lengths does not have B entries in [1, T].
 void check_lengths(const char* where, const std::vector<std::int64_t>& lengths, const Layout& l) {
-  if (lengths.empty()) return;
-  if (static_cast<std::int64_t>(lengths.size()) != l.B) {
-    throw ShapeError(std::string("fuselstm: ") + where + ": lengths must have B = " +
-                     std::to_string(l.B) + " entries, got " + std::to_string(lengths.size()));
-  }
-  for (std::size_t b = 0; b < lengths.size(); ++b) {
-    if (lengths[b] < 1 || lengths[b] > l.T) {
-      throw ValueError(std::string("fuselstm: ") + where + ": lengths[" + std::to_string(b) +
-                       "] = " + std::to_string(lengths[b]) + " is outside [1, T = " +
-                       std::to_string(l.T) + "]");
-    }
-  }
+  detail::check_lengths(where, lengths, l.B, l.T);
 }
 
 std::int64_t steps_of(const std::vector<std::int64_t>& lengths, std::int64_t b, std::int64_t T) {
   return lengths.empty() ? T : lengths[b];
-}
-
-// The lengths as int32 on `like`'s device, for the zero_padded_steps op.
-detail::RawBuffer device_lengths(const std::vector<std::int64_t>& lengths, const Tensor& like) {
-  const std::vector<std::int32_t> narrow(lengths.begin(), lengths.end());  // checked <= T
-  detail::RawBuffer buffer(like.context().state(), narrow.size() * sizeof(std::int32_t));
-  buffer.copy_from_host(narrow.data());
-  return buffer;
 }
 
 void check_sequence(const char* where, const char* name, const Tensor& t) {
@@ -110,7 +88,7 @@ LossResult MseLoss::operator()(const Tensor& prediction, const Tensor& target,
   result.grad = Tensor::empty(prediction.shape(), prediction.dtype(), prediction.context());
   detail::DeviceScope scope(prediction.device());
   const detail::RawBuffer padded =
-      !last && !lengths.empty() ? device_lengths(lengths, prediction) : detail::RawBuffer();
+      !last ? detail::upload_lengths(lengths, prediction) : detail::RawBuffer();
   const double scale = o.reduction == Reduction::mean ? 1.0 / double(real_rows * l.K) : 1.0;
   detail::with_ops(prediction, [&](auto& ops) {
     using T_ = detail::elem_t<decltype(ops)>;

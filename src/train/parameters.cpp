@@ -1,6 +1,8 @@
 #include "fuselstm/parameters.hpp"
 
+#include "fuselstm/embedding.hpp"
 #include "fuselstm/head.hpp"
+#include "fuselstm/mlp.hpp"
 #include "fuselstm/lstm.hpp"
 #include "fuselstm/parameter_names.hpp"
 
@@ -30,6 +32,26 @@ ParameterList parameters_of(Lstm& model, Linear& head) {
   ParameterList list = parameters_of(model);
   for (ParameterRef& p : parameters_of(head)) list.push_back(std::move(p));
   return list;
+}
+
+ParameterList parameters_of(Mlp& head) {
+  ParameterList list;
+  for (int i = 0; i < head.num_layers(); ++i) {
+    for (ParameterRef& p : parameters_of(head.layer(i))) list.push_back(std::move(p));
+  }
+  return list;
+}
+
+ParameterList parameters_of(Embedding& embedding) {
+  return {{embedding.name() + ".weight", -1, &embedding.weight(), &embedding.weight_grad()}};
+}
+
+ParameterList concat(std::vector<ParameterList> lists) {
+  ParameterList all;
+  for (ParameterList& list : lists) {
+    for (ParameterRef& p : list) all.push_back(std::move(p));
+  }
+  return all;
 }
 
 }  // namespace fuselstm

@@ -2,12 +2,15 @@
 // Small helpers shared by the training toolkit's sources (head, losses, optimizers, clipping,
 // guard): dtype dispatch onto the ops of a tensor's own context, and argument checks. Internal.
 
+#include <cstdint>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "fuselstm/error.hpp"
 #include "fuselstm/tensor.hpp"
 #include "runtime/context_state.hpp"
+#include "runtime/raw_buffer.hpp"
 #include "runtime/memory.hpp"
 
 namespace fuselstm::detail {
@@ -45,6 +48,33 @@ inline void check_operand(const std::string& where, const std::string& name, con
                      t.describe());
   }
   context_of(like).order_after(context_of(t));
+}
+
+/// ShapeError unless `lengths` is empty or has `batch` entries; ValueError naming the first entry
+/// outside [1, steps].
+inline void check_lengths(const std::string& where, const std::vector<std::int64_t>& lengths,
+                          std::int64_t batch, std::int64_t steps) {
+  if (lengths.empty()) return;
+  if (static_cast<std::int64_t>(lengths.size()) != batch) {
+    throw ShapeError("fuselstm: " + where + ": lengths must have B = " + std::to_string(batch) +
+                     " entries, got " + std::to_string(lengths.size()));
+  }
+  for (std::size_t b = 0; b < lengths.size(); ++b) {
+    if (lengths[b] < 1 || lengths[b] > steps) {
+      throw ValueError("fuselstm: " + where + ": lengths[" + std::to_string(b) + "] = " +
+                       std::to_string(lengths[b]) + " is outside [1, T = " +
+                       std::to_string(steps) + "]");
+    }
+  }
+}
+
+/// Checked lengths as int32 on `like`'s device (an empty buffer, data() null, for no lengths).
+inline RawBuffer upload_lengths(const std::vector<std::int64_t>& lengths, const Tensor& like) {
+  if (lengths.empty()) return RawBuffer();
+  const std::vector<std::int32_t> narrow(lengths.begin(), lengths.end());  // checked <= T
+  RawBuffer buffer(like.context().state(), narrow.size() * sizeof(std::int32_t));
+  buffer.copy_from_host(narrow.data());
+  return buffer;
 }
 
 }  // namespace fuselstm::detail

@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include "kernels/launch.hpp"
+#include "kernels/layer_launch.hpp"
 #include "kernels/train_launch.hpp"
 #include "ops/ops.hpp"
 #include "runtime/arena.hpp"
@@ -138,6 +139,43 @@ public:
   }
   void dropout(std::int64_t n, const kernels::DropoutKey& key, const T* src, T* dst) override {
     FUSELSTM_CUDA_CHECK(kernels::launch_dropout(stream_, n, key, src, dst));
+  }
+
+  void gather_last_step(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                        const std::int32_t* lengths, bool batch_first, const T* src,
+                        T* dst) override {
+    if (batch * width == 0) return;
+    FUSELSTM_CUDA_CHECK(kernels::launch_gather_last_step(stream_, steps, batch, width, lengths,
+                                                         batch_first, src, dst));
+  }
+  void scatter_last_step(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                         const std::int32_t* lengths, bool batch_first, const T* dlast,
+                         T* dsrc) override {
+    if (steps * batch * width == 0) return;
+    FUSELSTM_CUDA_CHECK(kernels::launch_scatter_last_step(stream_, steps, batch, width, lengths,
+                                                          batch_first, dlast, dsrc));
+  }
+  void activation_forward(kernels::ActivationKind kind, std::int64_t n, const T* x,
+                          T* y) override {
+    if (n == 0) return;
+    FUSELSTM_CUDA_CHECK(kernels::launch_activation_forward(stream_, kind, n, x, y));
+  }
+  void activation_backward(kernels::ActivationKind kind, std::int64_t n, const T* y, const T* dy,
+                           T* dx) override {
+    if (n == 0) return;
+    FUSELSTM_CUDA_CHECK(kernels::launch_activation_backward(stream_, kind, n, y, dy, dx));
+  }
+  void embedding_forward(std::int64_t count, std::int64_t width, const std::int64_t* ids,
+                         const T* weight, T* out) override {
+    if (count * width == 0) return;
+    FUSELSTM_CUDA_CHECK(kernels::launch_embedding_forward(stream_, count, width, ids, weight, out));
+  }
+  void embedding_backward(std::int64_t segments, std::int64_t width, const std::int64_t* start,
+                          const std::int64_t* segment_id, const std::int64_t* order, const T* dout,
+                          T* dweight) override {
+    if (segments * width == 0) return;
+    FUSELSTM_CUDA_CHECK(kernels::launch_embedding_backward(stream_, segments, width, start,
+                                                           segment_id, order, dout, dweight));
   }
 
 private:

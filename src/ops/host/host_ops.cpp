@@ -175,6 +175,42 @@ public:
     for (std::int64_t e = 0; e < n; ++e) kernels::dropout_element(e, key, src, dst);
   }
 
+  void gather_last_step(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                        const std::int32_t* lengths, bool batch_first, const T* src,
+                        T* dst) override {
+    for (std::int64_t e = 0; e < batch * width; ++e) {
+      kernels::gather_last_step_element(e, steps, batch, width, lengths, batch_first, src, dst);
+    }
+  }
+  void scatter_last_step(std::int64_t steps, std::int64_t batch, std::int64_t width,
+                         const std::int32_t* lengths, bool batch_first, const T* dlast,
+                         T* dsrc) override {
+    for (std::int64_t e = 0; e < steps * batch * width; ++e) {
+      kernels::scatter_last_step_element(e, steps, batch, width, lengths, batch_first, dlast, dsrc);
+    }
+  }
+  void activation_forward(kernels::ActivationKind kind, std::int64_t n, const T* x,
+                          T* y) override {
+    for (std::int64_t e = 0; e < n; ++e) kernels::activation_forward_element(e, kind, x, y);
+  }
+  void activation_backward(kernels::ActivationKind kind, std::int64_t n, const T* y, const T* dy,
+                           T* dx) override {
+    for (std::int64_t e = 0; e < n; ++e) kernels::activation_backward_element(e, kind, y, dy, dx);
+  }
+  void embedding_forward(std::int64_t count, std::int64_t width, const std::int64_t* ids,
+                         const T* weight, T* out) override {
+    for (std::int64_t e = 0; e < count * width; ++e) {
+      kernels::embedding_forward_element(e, width, ids, weight, out);
+    }
+  }
+  void embedding_backward(std::int64_t segments, std::int64_t width, const std::int64_t* start,
+                          const std::int64_t* segment_id, const std::int64_t* order, const T* dout,
+                          T* dweight) override {
+    for (std::int64_t e = 0; e < segments * width; ++e) {
+      kernels::embedding_backward_element(e, width, start, segment_id, order, dout, dweight);
+    }
+  }
+
 private:
   bool use_blas_;
 };
