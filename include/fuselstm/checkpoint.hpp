@@ -113,6 +113,11 @@ void save_parameters(const ParameterList& parameters, TrainingState& state);
 /// Assigns each parameter the tensor of its name in `state.tensors` (converted to its dtype).
 /// FormatError naming the first missing name, wrong shape or non-finite value; nothing changes then.
 void load_parameters(const ParameterList& parameters, const TrainingState& state);
+/// The same from any named tensors, e.g. a PyTorch model's state_dict read with read_safetensors:
+/// load_parameters(parameters_of(head), file.tensors) for an nn.Sequential registered as "head".
+/// `source` names them in messages.
+void load_parameters(const ParameterList& parameters, const TensorMap& tensors,
+                     const std::string& source = "the tensors");
 
 /// The complete state of a standard random engine (std::mt19937, std::mt19937_64, ...) as text.
 /// The standard fixes this text for every library, so it restores across platforms.

@@ -52,7 +52,8 @@ public:
   ~MseLoss();
   MseLoss(MseLoss&&) noexcept;
   MseLoss& operator=(MseLoss&&) noexcept;
-  /// prediction [T, B, K] ([B, T, K] with options.batch_first); target: the prediction's shape
+  /// prediction [T, B, K] ([B, T, K] with options.batch_first), or rows [N, K] (e.g. a head on
+  /// gather_last_steps: one step of N sequences, no lengths); target: the prediction's shape
   /// (steps = all) or [B, K] (steps = last), of its dtype and device. lengths (optional, B entries
   /// in [1, T]): sequence b has lengths[b] real steps; later steps are padding, never seen, even
   /// when they hold NaN (their gradient is exactly 0). Waits for the device to read the value.
@@ -78,7 +79,8 @@ public:
   ~CrossEntropyLoss();
   CrossEntropyLoss(CrossEntropyLoss&&) noexcept;
   CrossEntropyLoss& operator=(CrossEntropyLoss&&) noexcept;
-  /// logits [T, B, K] ([B, T, K] with options.batch_first) of either dtype on any device; targets
+  /// logits [T, B, K] ([B, T, K] with options.batch_first), or rows [N, K] (one step of N
+  /// sequences: targets [N], no lengths), of either dtype on any device; targets
   /// on the host in the logits' row order: [T·B] (steps = all; index t·B + b, or b·T + t with
   /// batch_first) or [B] (steps = last: sequence b's target), each in [0, K) or ignore_index
   /// (ValueError naming the first bad index otherwise; targets at padding are not read). lengths

@@ -175,17 +175,19 @@ CheckedOptimizerState check_optimizer_state(const Optimizer& optimizer, const Tr
 }
 
 // The state's tensor for each parameter, checked (name, shape, finite values).
+// `source` names where the tensors come from in messages: "the checkpoint", "the tensors".
 std::vector<const Tensor*> check_parameters(const ParameterList& parameters,
-                                            const TrainingState& state) {
+                                            const TensorMap& tensors,
+                                            const std::string& source = "the checkpoint") {
   std::vector<const Tensor*> sources;
   for (const ParameterRef& p : parameters) {
-    const auto it = state.tensors.find(p.name);
-    if (it == state.tensors.end()) {
-      throw FormatError("fuselstm: load_parameters: the checkpoint has no tensor '" + p.name + "'");
+    const auto it = tensors.find(p.name);
+    if (it == tensors.end()) {
+      throw FormatError("fuselstm: load_parameters: " + source + " has no tensor '" + p.name + "'");
     }
     if (it->second.shape() != p.value->shape()) {
       throw FormatError("fuselstm: load_parameters: '" + p.name + "' must be " +
-                        shape_str(p.value->shape()) + ", the checkpoint's is " +
+                        shape_str(p.value->shape()) + ", " + source + " holds " +
                         shape_str(it->second.shape()));
     }
     const std::int64_t bad = detail::first_non_finite(it->second);
@@ -210,7 +212,7 @@ TrainingState load_checkpoint(const std::string& path, Lstm& model, const Resume
   const auto in_file = [&](const std::string& what) { return "fuselstm: " + path + ": " + what; };
   std::vector<const Tensor*> parameter_sources;
   try {
-    parameter_sources = check_parameters(targets.parameters, checked.state);
+    parameter_sources = check_parameters(targets.parameters, checked.state.tensors);
   } catch (const FormatError& e) {
     throw FormatError(in_file(without_library_prefix(e.what())));
   }
@@ -274,7 +276,12 @@ void save_parameters(const ParameterList& parameters, TrainingState& state) {
 }
 
 void load_parameters(const ParameterList& parameters, const TrainingState& state) {
-  const std::vector<const Tensor*> sources = check_parameters(parameters, state);
+  load_parameters(parameters, state.tensors, "the checkpoint");
+}
+
+void load_parameters(const ParameterList& parameters, const TensorMap& tensors,
+                     const std::string& source) {
+  const std::vector<const Tensor*> sources = check_parameters(parameters, tensors, source);
   for (std::size_t k = 0; k < parameters.size(); ++k) {
     assign_converted(*parameters[k].value, *sources[k]);
   }

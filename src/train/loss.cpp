@@ -15,8 +15,15 @@ struct Layout {
   std::int64_t row(std::int64_t t, std::int64_t b) const { return batch_first ? b * T + t : t * B + b; }
 };
 
+// A [N, K] input is N independent rows: one step of a batch of N.
 Layout layout_of(const LossOptions& o, const Tensor& input) {
   Layout l;
+  if (input.shape().size() == 2) {
+    l.T = 1;
+    l.B = input.dim(0);
+    l.K = input.dim(1);
+    return l;
+  }
   l.batch_first = o.batch_first;
   l.T = o.batch_first ? input.dim(1) : input.dim(0);
   l.B = o.batch_first ? input.dim(0) : input.dim(1);
@@ -24,7 +31,12 @@ Layout layout_of(const LossOptions& o, const Tensor& input) {
   return l;
 }
 
-void check_lengths(const char* where, const std::vector<std::int64_t>& lengths, const Layout& l) {
+void check_lengths(const char* where, const std::vector<std::int64_t>& lengths, const Tensor& input,
+                   const Layout& l) {
+  if (!lengths.empty() && input.shape().size() == 2) {
+    throw ShapeError(std::string("fuselstm: ") + where + ": lengths need a sequence input [T, B, "
+                     "K] (or [B, T, K]); got rows " + input.describe());
+  }
   detail::check_lengths(where, lengths, l.B, l.T);
 }
 
@@ -33,9 +45,11 @@ std::int64_t steps_of(const std::vector<std::int64_t>& lengths, std::int64_t b, 
 }
 
 void check_sequence(const char* where, const char* name, const Tensor& t) {
-  if (!t.defined() || t.shape().size() != 3 || t.dim(0) < 1 || t.dim(1) < 1 || t.dim(2) < 1) {
+  const std::size_t rank = t.defined() ? t.shape().size() : 0;
+  if ((rank != 2 && rank != 3) || t.numel() == 0) {
     throw ShapeError(std::string("fuselstm: ") + where + ": " + name +
-                     " must be [T >= 1, B >= 1, K >= 1], got " + t.describe());
+                     " must be [T, B, K] (or [B, T, K]) or rows [N, K], every size >= 1, got " +
+                     t.describe());
   }
 }
 
@@ -76,7 +90,7 @@ LossResult MseLoss::operator()(const Tensor& prediction, const Tensor& target,
   const Layout l = layout_of(o, prediction);
   const Shape want = o.steps == LossSteps::all ? prediction.shape() : Shape{l.B, l.K};
   detail::check_operand("MseLoss", "target", target, prediction, &want);
-  check_lengths("MseLoss", lengths, l);
+  check_lengths("MseLoss", lengths, prediction, l);
 
   const bool last = o.steps == LossSteps::last;
   std::int64_t real_rows = 0;  // the rows seen: the mean's N is real_rows·K
@@ -153,7 +167,7 @@ LossResult CrossEntropyLoss::operator()(const Tensor& logits,
   const LossOptions& o = impl_->options;
   check_sequence("CrossEntropyLoss", "logits", logits);
   const Layout l = layout_of(o, logits);
-  check_lengths("CrossEntropyLoss", lengths, l);
+  check_lengths("CrossEntropyLoss", lengths, logits, l);
   const bool last = o.steps == LossSteps::last;
   const std::int64_t expected = last ? l.B : l.T * l.B;
   if (static_cast<std::int64_t>(targets.size()) != expected) {
