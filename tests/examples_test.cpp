@@ -12,6 +12,7 @@
 #include <random>
 
 #include "char_lm_train.hpp"
+#include "classify_train.hpp"
 #include "forecast_train.hpp"
 #include "text_data.hpp"
 
@@ -216,6 +217,66 @@ TEST(ForecastExample, RejectsBadOptionsNamingThem) {
     FAIL() << "expected ValueError";
   } catch (const ValueError& e) {
     EXPECT_NE(std::string(e.what()).find("series_length"), std::string::npos) << e.what();
+  }
+}
+
+// The task is what it says: labels follow the counts of "a" and "b", lengths cover the range,
+// padding is 0 exactly past each length, and no sequence is a tie.
+TEST(ClassifyExample, BatchesArePaddedAndLabelledByTheCounts) {
+  ClassifyOptions o;
+  std::mt19937_64 rng(5);
+  const SequenceBatch b = make_count_batch(200, o, rng);
+  ASSERT_EQ(b.ids.size(), std::size_t(b.B * b.T));
+  std::int64_t shortest = o.max_length, longest = 0, positives = 0;
+  for (std::int64_t s = 0; s < b.B; ++s) {
+    std::int64_t a = 0, c = 0;
+    for (std::int64_t t = 0; t < b.T; ++t) {
+      const std::int64_t id = b.ids[s * b.T + t];
+      if (t >= b.lengths[s]) {
+        EXPECT_EQ(id, 0) << "padding at " << s << ", " << t;
+      } else {
+        EXPECT_GE(id, 1);
+        EXPECT_LT(id, o.vocab);
+        a += id == 1;
+        c += id == 2;
+      }
+    }
+    EXPECT_NE(a, c);
+    EXPECT_EQ(b.labels[s], a > c ? 1 : 0);
+    shortest = std::min(shortest, b.lengths[s]);
+    longest = std::max(longest, b.lengths[s]);
+    positives += b.labels[s];
+  }
+  EXPECT_EQ(shortest, o.min_length);
+  EXPECT_EQ(longest, o.max_length);
+  EXPECT_GT(positives, 60);  // about half of 200
+  EXPECT_LT(positives, 140);
+}
+
+// A short seeded run (about a second on 2 cores) beats the majority-label baseline by a ratio.
+TEST(ClassifyExample, ShortRunBeatsTheMajorityBaseline) {
+  ClassifyOptions o;
+  o.steps = 150;
+  o.eval_sequences = 400;
+  o.seed = 4;
+  SequenceClassifier c(o);
+  for (std::int64_t s = 0; s < o.steps; ++s) ASSERT_TRUE(std::isfinite(c.train_step()));
+  const ClassifyEvaluation e = c.evaluate();
+  std::printf("classify: held-out accuracy %.3f, majority baseline %.3f\n", e.accuracy,
+              e.baseline_accuracy);
+  EXPECT_EQ(e.sequences, 400);
+  EXPECT_GT(e.baseline_accuracy, 0.35);  // the labels are balanced: the baseline is near 0.5
+  EXPECT_GT(e.accuracy, 1.6 * e.baseline_accuracy);
+}
+
+TEST(ClassifyExample, RejectsBadOptionsNamingThem) {
+  ClassifyOptions o;
+  o.min_length = 30;  // > max_length
+  try {
+    SequenceClassifier c(o);
+    FAIL() << "expected ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("min_length"), std::string::npos) << e.what();
   }
 }
 
