@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
                  "and include/fuselstm/*.hpp)");
   app.add_option("--device", device, "cpu or cuda[:N] (default: cuda:0 when present, else cpu)");
   app.add_option("--dtype", dtype, "f32 or f64")->check(CLI::IsMember({"f32", "f64"}));
+  app.add_option("--embedding", o.embedding_dim, "E, the characters' embedding width")
+      ->capture_default_str();
   app.add_option("--hidden", o.hidden_size, "H, LSTM cells per layer")->capture_default_str();
   app.add_option("--layers", o.num_layers, "L, stacked layers")->capture_default_str();
   app.add_option("--window", o.window, "T, characters per truncated-BPTT window")

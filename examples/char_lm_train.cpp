@@ -12,6 +12,7 @@ const CharLmOptions& checked(const CharLmOptions& o) {
   const auto require = [](bool ok, const std::string& what) {
     if (!ok) throw ValueError("fuselstm: char_lm: " + what);
   };
+  require(o.embedding_dim >= 1, "embedding_dim must be >= 1, got " + std::to_string(o.embedding_dim));
   require(o.hidden_size >= 1, "hidden_size must be >= 1, got " + std::to_string(o.hidden_size));
   require(o.num_layers >= 1, "num_layers must be >= 1, got " + std::to_string(o.num_layers));
   require(o.window >= 1, "window must be >= 1, got " + std::to_string(o.window));
@@ -55,9 +56,9 @@ std::vector<std::int64_t> split_part(const Vocabulary& vocab, const std::u32stri
   return vocab.encode(part);
 }
 
-LstmConfig model_config(const CharLmOptions& o, std::int64_t vocab_size) {
+LstmConfig model_config(const CharLmOptions& o) {
   LstmConfig cfg;
-  cfg.input_size = vocab_size;  // one-hot characters
+  cfg.input_size = o.embedding_dim;  // each character's embedding
   cfg.hidden_size = o.hidden_size;
   cfg.num_layers = o.num_layers;
   cfg.dtype = o.dtype;
@@ -96,10 +97,13 @@ CharLm::CharLm(const CharLmOptions& options, const std::u32string& text)
       held_out_(split_part(vocab_, text, options_, true)),
       unigram_(examples::unigram_cross_entropy(
           train_, scored_held_out(held_out_, options_.window, options_.batch), vocab_.size())),
-      model_(model_config(options_, vocab_.size())),
+      embedding_(vocab_.size(), options_.embedding_dim, options_.dtype,
+                 ExecutionContext::default_for(options_.device), options_.seed + 2),
+      model_(model_config(options_)),
       head_(model_, vocab_.size(), options_.seed + 1),
       loss_(),
-      optimizer_(parameters_of(model_, head_), AdamOptions{options_.lr, 0.9, 0.999, 1e-8, 0}),
+      optimizer_(concat({parameters_of(embedding_), parameters_of(model_, head_)}),
+                 AdamOptions{options_.lr, 0.9, 0.999, 1e-8, 0}),
       schedule_(options_.lr, std::min(options_.warmup_steps, options_.steps - 1), options_.steps,
                 options_.lr / 10),
       schedule_horizon_(options_.steps) {
@@ -107,20 +111,21 @@ CharLm::CharLm(const CharLmOptions& options, const std::u32string& text)
   init_forget_gate_bias(model_, 1.0);  // remember by default: helps early in training
 }
 
-Tensor CharLm::one_hot_window(const std::vector<std::int64_t>& ids, std::int64_t streams,
-                              std::int64_t stream_length, std::int64_t window,
-                              std::vector<std::int64_t>& targets) const {
-  const std::int64_t T = options_.window, V = vocab_.size();
-  std::vector<float> x(static_cast<std::size_t>(T * streams * V), 0.0f);
-  targets.resize(static_cast<std::size_t>(T * streams));
+std::vector<std::int64_t> CharLm::window_ids(const std::vector<std::int64_t>& ids,
+                                             std::int64_t streams, std::int64_t stream_length,
+                                             std::int64_t window,
+                                             std::vector<std::int64_t>& targets) const {
+  const std::int64_t T = options_.window;
+  std::vector<std::int64_t> inputs(static_cast<std::size_t>(T * streams));
+  targets.resize(inputs.size());
   for (std::int64_t t = 0; t < T; ++t) {
     for (std::int64_t b = 0; b < streams; ++b) {
       const std::int64_t at = b * stream_length + window * T + t;
-      x[static_cast<std::size_t>((t * streams + b) * V + ids[at])] = 1.0f;
+      inputs[static_cast<std::size_t>(t * streams + b)] = ids[at];
       targets[static_cast<std::size_t>(t * streams + b)] = ids[at + 1];
     }
   }
-  return Tensor::from_vector({T, streams, V}, x, options_.dtype, options_.device);
+  return inputs;
 }
 
 double CharLm::train_step() {
@@ -131,14 +136,17 @@ double CharLm::train_step() {
   if (window == 0) carry_h_ = Tensor(), carry_c_ = Tensor();  // a new epoch: zero state
 
   std::vector<std::int64_t> targets;
-  const Tensor x = one_hot_window(train_, B, stream_length, window, targets);
+  const std::vector<std::int64_t> inputs = window_ids(train_, B, stream_length, window, targets);
+  const Tensor x = embedding_.forward(inputs, {options_.window, B});
   ForwardResult f = model_.forward(x, carry_h_, carry_c_);
   const Tensor logits = head_.forward(f.y);
   const LossResult r = loss_(logits, targets);
+  embedding_.zero_grad();
   model_.zero_grad();
   head_.zero_grad();
   // No dhT, dcT: the gradient stops at the window's end, and h0, c0 are constants.
-  model_.backward(f.context, head_.backward(f.y, r.grad), Tensor(), Tensor(), false);
+  const BackwardResult back = model_.backward(f.context, head_.backward(f.y, r.grad));
+  embedding_.backward(inputs, back.dx);
   clip_grad_norm(optimizer_.parameters(), options_.clip);
   schedule_.step(optimizer_);
   optimizer_.step();
@@ -153,8 +161,8 @@ double CharLm::evaluate() {
   double total = 0;
   for (std::int64_t w = 0; w < l.windows; ++w) {
     std::vector<std::int64_t> targets;
-    const Tensor x = one_hot_window(held_out_, l.streams, l.length, w, targets);
-    InferenceResult r = model_.infer(x, h, c);
+    const std::vector<std::int64_t> inputs = window_ids(held_out_, l.streams, l.length, w, targets);
+    InferenceResult r = model_.infer(embedding_.forward(inputs, {options_.window, l.streams}), h, c);
     total += loss_(head_.forward(r.y), targets).value;  // each window's mean: equal weights
     h = std::move(r.hT), c = std::move(r.cT);
   }
@@ -169,12 +177,9 @@ std::u32string CharLm::sample(const std::u32string& prime, std::int64_t length, 
   const std::int64_t V = vocab_.size(), L = options_.num_layers, H = options_.hidden_size;
   Tensor h = Tensor::zeros({L, 1, H}, options_.dtype, options_.device);
   Tensor c = Tensor::zeros({L, 1, H}, options_.dtype, options_.device);
-  std::vector<float> one_hot(static_cast<std::size_t>(V));
   std::vector<double> logits;
   const auto feed = [&](std::int64_t id) {
-    std::fill(one_hot.begin(), one_hot.end(), 0.0f);
-    one_hot[static_cast<std::size_t>(id)] = 1.0f;
-    const Tensor x = Tensor::from_vector({1, V}, one_hot, options_.dtype, options_.device);
+    const Tensor x = embedding_.forward({id}, {1});  // [1, E]
     logits = head_.forward(model_.step(x, h, c)).to_vector<double>();
   };
   std::int64_t last = vocab_.id(U'\n') >= 0 ? vocab_.id(U'\n') : 0;
@@ -202,6 +207,7 @@ void CharLm::save(const std::string& path) const {
   TrainingState state;
   state.step = optimizer_.step_count();
   save_optimizer_state(optimizer_, state);
+  state.tensors.emplace("embedding.weight", embedding_.weight().clone());
   state.tensors.emplace("head.weight", head_.weight().clone());
   state.tensors.emplace("head.bias", head_.bias().clone());
   if (carry_h_.defined()) {
@@ -247,6 +253,8 @@ void CharLm::resume(const std::string& path) {
   const Tensor* weight = tensor("head.weight", head_.weight().shape());
   const Tensor* bias = tensor("head.bias", head_.bias().shape());
   if (!weight || !bias) fail("it lacks the head's tensors (head.weight, head.bias)");
+  const Tensor* table = tensor("embedding.weight", embedding_.weight().shape());
+  if (!table) fail("it lacks embedding.weight (a checkpoint from before char_lm had an embedding)");
   const Shape state_shape = {options_.num_layers, options_.batch, options_.hidden_size};
   const Tensor* h = tensor("carry.h", state_shape);
   const Tensor* c = tensor("carry.c", state_shape);
@@ -266,6 +274,7 @@ void CharLm::resume(const std::string& path) {
   for (const std::string& name : model_.parameter_names()) {
     model_.parameter(name).assign(scratch.parameter(name).to_vector<double>());
   }
+  embedding_.weight().assign(table->to_vector<double>());
   head_.weight().assign(weight->to_vector<double>());
   head_.bias().assign(bias->to_vector<double>());
   carry_h_ =

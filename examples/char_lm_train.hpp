@@ -3,7 +3,8 @@
 // example, in a class the example and the tests share.
 //
 // The training text is cut into B contiguous streams, one per batch column; each step reads the
-// next window of T characters of every stream (one-hot inputs [T, B, V]) and learns to predict
+// next window of T characters of every stream (character ids, looked up by an Embedding into the
+// LSTM's inputs [T, B, E]) and learns to predict
 // each window's characters shifted by one. The LSTM's final (h, c) of one window is the next
 // window's (h0, c0), so the model sees each stream as one long sequence, but no gradient crosses
 // a window boundary: that is truncated BPTT, and memory stays O(T) however long the text is. When
@@ -22,6 +23,7 @@ namespace fuselstm::examples {
 struct CharLmOptions {
   Device device = Device::cpu();
   DType dtype = DType::f32;
+  std::int64_t embedding_dim = 32; ///< E, the characters' embedding width
   std::int64_t hidden_size = 128;  ///< H
   std::int64_t num_layers = 1;     ///< L
   std::int64_t window = 64;        ///< T, the truncated-BPTT length
@@ -37,7 +39,7 @@ struct CharLmOptions {
 class CharLm {
  public:
   /// Builds the vocabulary from the whole text, holds out its last val_fraction, and makes the
-  /// model (LSTM + Linear head, seeded). ValueError naming the option when the text is too short
+  /// model (Embedding + LSTM + Linear head, seeded). ValueError naming the option when the text is too short
   /// for B streams of T + 1 characters and a held-out window, or an option is out of range.
   CharLm(const CharLmOptions& options, const std::u32string& text);
 
@@ -56,7 +58,7 @@ class CharLm {
   std::u32string sample(const std::u32string& prime, std::int64_t length, double temperature,
                         std::mt19937_64& rng);
 
-  /// Writes a checkpoint (model, head, Adam's moments and step count, the carried state, the
+  /// Writes a checkpoint (model, embedding, head, Adam's moments and step count, the carried state, the
   /// vocabulary and the options the data order depends on) to `path`, atomically.
   void save(const std::string& path) const;
   /// Continues from a checkpoint save() wrote with the same text and options: the next
@@ -74,16 +76,17 @@ class CharLm {
   Lstm& model() { return model_; }
 
  private:
-  // One-hot inputs [T, B, V] and targets [T·B] (index t·B + b) for `streams` streams of `ids`
-  // of `stream_length` each, window `window` (inputs at w·T + t, targets one later).
-  Tensor one_hot_window(const std::vector<std::int64_t>& ids, std::int64_t streams,
-                        std::int64_t stream_length, std::int64_t window,
-                        std::vector<std::int64_t>& targets) const;
+  // Input ids [T, B] and targets [T·B] (both index t·B + b) for `streams` streams of `ids` of
+  // `stream_length` each, window `window` (inputs at w·T + t, targets one later).
+  std::vector<std::int64_t> window_ids(const std::vector<std::int64_t>& ids, std::int64_t streams,
+                                       std::int64_t stream_length, std::int64_t window,
+                                       std::vector<std::int64_t>& targets) const;
 
   CharLmOptions options_;
   Vocabulary vocab_;
   std::vector<std::int64_t> train_, held_out_;
   double unigram_ = 0;
+  Embedding embedding_;
   Lstm model_;
   Linear head_;
   CrossEntropyLoss loss_;
