@@ -185,5 +185,57 @@ TEST(Composition, NanInPaddingChangesNothing) {
   }
 }
 
+// The layouts losses must read right, against PyTorch (batch_first_last.safetensors): B = T = 4,
+// batch-first, a Linear head on each sequence's last step. Reading the batch-first logits as
+// [T, B, K] gives another number without an error (printed: the bug this guards against).
+TEST(Composition, BatchFirstLastStepLossesMatchPytorch) {
+  const std::string path = std::string(FUSELSTM_FIXTURE_DIR) + "/batch_first_last.safetensors";
+  TensorFile file = read_safetensors(path);
+  const TensorMap& t = file.tensors;
+  LstmConfig c;
+  c.input_size = 3, c.hidden_size = 5, c.batch_first = true, c.dtype = DType::f64;
+  Lstm lstm(c);
+  Linear head(5, 4, DType::f64, lstm.context());
+  ParameterList lstm_params = parameters_of(lstm);
+  for (ParameterRef& p : lstm_params) p.name = "lstm." + p.name;
+  const ParameterList params = concat({std::move(lstm_params), parameters_of(head)});
+  load_parameters(params, t, path);
+  const Tensor& x = t.at("input.x");
+  const std::vector<std::int64_t> targets = as_ints(t.at("input.targets"));
+  const std::vector<std::int64_t> lengths = as_ints(t.at("input.lengths"));
+
+  LossOptions o;
+  o.steps = LossSteps::last;
+  o.batch_first = true;
+  const ForwardResult f = lstm.forward(x);
+  const Tensor logits = head.forward(f.y);
+  const LossResult ce = CrossEntropyLoss(o)(logits, targets);
+  const double want_ce = t.at("output.ce_last").to_vector<double>()[0];
+  EXPECT_NEAR(ce.value, want_ce, 1e-14);
+  lstm.zero_grad(), head.zero_grad();
+  lstm.backward(f.context, head.backward(f.y, ce.grad));
+  for (const ParameterRef& p : params) {
+    expect_close(p.gradient->to_vector<double>(), t.at("grad.ce." + p.name).to_vector<double>(),
+                 1e-14, 0, p.name + " gradient of the last-step cross-entropy");
+  }
+  LossOptions time_major = o;
+  time_major.batch_first = false;
+  const double misread = CrossEntropyLoss(time_major)(logits, targets).value;
+  std::printf("cross-entropy on each sequence's last step: %.6f (PyTorch %.6f); read as [T, B, K]: "
+              "%.6f\n", ce.value, want_ce, misread);
+  EXPECT_GT(std::fabs(misread - want_ce), 1e-3) << "the fixture cannot tell the layouts apart";
+
+  // MSE on each sequence's last real step of a padded batch.
+  const ForwardResult fp = lstm.forward(x, Tensor(), Tensor(), lengths);
+  const LossResult mse = MseLoss(o)(head.forward(fp.y), t.at("input.mse_target"), lengths);
+  const double want_mse = t.at("output.mse_last_lengths").to_vector<double>()[0];
+  EXPECT_NEAR(mse.value, want_mse, 1e-14);
+  // Without the lengths the loss scores step T − 1, padding for three of the four sequences.
+  const double on_padding = MseLoss(o)(head.forward(fp.y), t.at("input.mse_target")).value;
+  std::printf("MSE on each sequence's last real step: %.6f (PyTorch %.6f); on step T - 1: %.6f\n",
+              mse.value, want_mse, on_padding);
+  EXPECT_GT(std::fabs(on_padding - want_mse), 1e-3);
+}
+
 }  // namespace
 }  // namespace fuselstm::testing
