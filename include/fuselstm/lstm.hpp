@@ -111,6 +111,14 @@ public:
   Tensor& gradient(const std::string& name);
   const Tensor& gradient(const std::string& name) const;
 
+  /// Makes the parameter (and, when `gradient` is defined, its gradient) called `name` use the
+  /// given tensors from now on instead of the model's own (which are freed): typically
+  /// Tensor::borrow views of another framework's memory (PyTorch's nn.Parameters and their .grad),
+  /// so no weight is copied per call. Each must have the parameter's shape and the model's dtype
+  /// and device (ShapeError otherwise, nothing changed). References from parameter()/gradient()
+  /// and ParameterRefs stay valid and see the new tensors.
+  void bind_parameter(const std::string& name, Tensor value, Tensor gradient = Tensor());
+
   /// Every parameter uniform in [low, high). Draws on the host from std::mt19937_64(seed), one draw
   /// per element in parameter_names() order, row-major; u = (draw >> 11)·2⁻⁵³ ∈ [0, 1), value =
   /// low + (high − low)·u. Same seed, same weights on every device and standard library.

@@ -57,6 +57,17 @@ public:
   static Tensor from_vector(const Shape& shape, const std::vector<U>& values, DType dtype,
                             const Device& device = Device::cpu());
 
+  /// A non-owning view of `data`: shape_numel(shape) contiguous row-major elements of `dtype` in
+  /// memory of context.device() (host memory for cpu, device memory for cuda), e.g. a numpy array
+  /// or a torch tensor. Nothing is copied and nothing is freed: the caller keeps the memory alive
+  /// and unchanged by others while the view (and any call it was given to) uses it. Work on the
+  /// view is queued on `context`: for memory another stream writes, order the streams first (or
+  /// borrow that stream: ExecutionContext::borrow_stream). ValueError for null data with elements
+  /// or data not aligned to the element size.
+  static Tensor borrow(void* data, const Shape& shape, DType dtype, const ExecutionContext& context);
+  /// True for a view made by borrow().
+  bool borrowed() const;
+
   /// The same storage under another shape with the same element count (ShapeError otherwise).
   Tensor reshape(const Shape& shape) &&;
 

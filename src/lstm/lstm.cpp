@@ -301,6 +301,24 @@ const Tensor& Lstm::parameter(const std::string& name) const {
   const detail::ModelImpl& m = live("parameter");
   return m.params[m.lookup(name)];
 }
+void Lstm::bind_parameter(const std::string& name, Tensor value, Tensor gradient) {
+  detail::ModelImpl& m = live("bind_parameter");
+  const std::size_t i = m.lookup(name);
+  const Tensor& own = m.params[i];
+  const auto check = [&](const Tensor& t, const char* what) {
+    if (!t.defined() || t.shape() != own.shape() || t.dtype() != own.dtype() ||
+        t.device() != own.device()) {
+      throw ShapeError("fuselstm: Lstm::bind_parameter: the " + std::string(what) + " of '" + name +
+                       "' must be " + std::string(dtype_name(own.dtype())) + shape_str(own.shape()) +
+                       " on " + own.device().str() + ", got " + t.describe());
+    }
+  };
+  check(value, "value");
+  if (gradient.defined()) check(gradient, "gradient");
+  m.params[i] = std::move(value);
+  if (gradient.defined()) m.grads[i] = std::move(gradient);
+}
+
 Tensor& Lstm::gradient(const std::string& name) {
   detail::ModelImpl& m = live("gradient");
   return m.grads[m.lookup(name)];

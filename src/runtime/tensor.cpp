@@ -1,6 +1,7 @@
 #include "fuselstm/tensor.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <new>
 #include <type_traits>
@@ -43,9 +44,14 @@ struct Tensor::Storage {
   std::shared_ptr<detail::ContextState> context;  // keeps the arena alive while the block lives
   void* pointer = nullptr;
   std::size_t bytes = 0;
+  bool borrowed = false;  // memory of the caller's (Tensor::borrow): never returned to the arena
   Storage(std::shared_ptr<detail::ContextState> c, std::size_t b)
       : context(std::move(c)), pointer(context->arena.allocate(b)), bytes(b) {}
-  ~Storage() { context->arena.deallocate(pointer); }
+  Storage(std::shared_ptr<detail::ContextState> c, void* memory, std::size_t b)
+      : context(std::move(c)), pointer(memory), bytes(b), borrowed(true) {}
+  ~Storage() {
+    if (!borrowed) context->arena.deallocate(pointer);
+  }
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 };
@@ -93,6 +99,33 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, const ExecutionContext& co
                                          static_cast<std::size_t>(t.numel_) * dtype_size(dtype));
   return t;
 }
+
+Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype,
+                      const ExecutionContext& context) {
+  Tensor t;
+  for (std::int64_t d : shape) {
+    if (d < 0) throw ShapeError("fuselstm: Tensor::borrow: shape " + shape_str(shape) + " has a negative size");
+  }
+  t.numel_ = shape_numel(shape);
+  if (t.numel_ > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(dtype_size(dtype))) {
+    throw ShapeError("fuselstm: Tensor::borrow: shape " + shape_str(shape) + " has too many bytes");
+  }
+  if (!data && t.numel_ > 0) {
+    throw ValueError("fuselstm: Tensor::borrow: null data for shape " + shape_str(shape));
+  }
+  if (reinterpret_cast<std::uintptr_t>(data) % dtype_size(dtype) != 0) {
+    throw ValueError("fuselstm: Tensor::borrow: data is not aligned to its " +
+                     std::string(dtype_name(dtype)) + " elements");
+  }
+  t.shape_ = shape;
+  t.dtype_ = dtype;
+  t.device_ = context.device();
+  t.storage_ = std::make_unique<Storage>(context.state(), data,
+                                         static_cast<std::size_t>(t.numel_) * dtype_size(dtype));
+  return t;
+}
+
+bool Tensor::borrowed() const { return storage_ && storage_->borrowed; }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, const Device& device) {
   return empty(shape, dtype, ExecutionContext::default_for(device));
