@@ -72,7 +72,6 @@ class _LstmFunction(torch.autograd.Function):
             model.bind(name, p.detach(), g)
         dx, dh0, dc0 = model.backward(ctx.context, _detached(dy), _detached(dhT), _detached(dcT),
                                       ctx.needs_input_grad[2])
-        ctx.context = None  # its memory goes back to fuselstm's arena now
         dx = _to_torch(dx, ctx.device)
         dh0 = _to_torch(dh0, ctx.device) if ctx.given_states[0] else None
         dc0 = _to_torch(dc0, ctx.device) if ctx.given_states[1] else None
