@@ -4,6 +4,7 @@
 #   tools/install_deps.sh            build + tests + examples
 #   tools/install_deps.sh --fuzz     also clang and libFuzzer (CI's fuzzing step)
 #   tools/install_deps.sh --torch    also PyTorch and numpy (the CPU bench peer, the fixture script)
+#   tools/install_deps.sh --python   also what the Python package builds with (headers, venv)
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config googletest libgtest-dev libopenblas-dev
           nlohmann-json3-dev libcli11-dev gnuplot-nox
@@ -12,6 +13,7 @@ for arg in "$@"; do
   case $arg in
     --fuzz) packages+=(clang libfuzzer-14-dev libclang-rt-14-dev) ;;
     --torch) packages+=(python3-torch python3-numpy) ;;
+    --python) packages+=(python3-dev python3-venv python3-torch python3-numpy) ;;
     *) echo "unknown option $arg" >&2; exit 2 ;;
   esac
 done
