@@ -124,6 +124,7 @@ class Model {
     const DType d = model_.config().dtype;
     const ExecutionContext& ctx = model_.context();
     Tensor tx = borrow(x, d, ctx, "input");
+    last_input_ = reinterpret_cast<std::uintptr_t>(tx.data());
     Tensor th = or_undefined(borrow_optional(h0, d, ctx, "h0"));
     Tensor tc = or_undefined(borrow_optional(c0, d, ctx, "c0"));
     ForwardResult r;
@@ -177,6 +178,9 @@ class Model {
     return reinterpret_cast<std::uintptr_t>(model_.gradient(name).data());
   }
 
+  // The address forward last read its input from (tests: the caller's memory, not a copy).
+  std::uintptr_t last_input_ptr() const { return last_input_; }
+
   void zero_grad() { model_.zero_grad(); }
   void set_training(bool training) { model_.set_training(training); }
   bool training() const { return model_.training(); }
@@ -212,6 +216,7 @@ class Model {
   }
 
   Lstm model_;
+  std::uintptr_t last_input_ = 0;
 };
 
 }  // namespace
@@ -270,6 +275,7 @@ NB_MODULE(_fuselstm, m) {
            nb::arg("dhT") = nb::none(), nb::arg("dcT") = nb::none(), nb::arg("compute_dx") = true)
       .def("parameter_data_ptr", &Model::parameter_data_ptr)
       .def("gradient_data_ptr", &Model::gradient_data_ptr)
+      .def_prop_ro("last_input_ptr", &Model::last_input_ptr)
       .def("zero_grad", &Model::zero_grad)
       .def_prop_rw("training", &Model::training, &Model::set_training)
       .def_prop_rw("dropout_offset", &Model::dropout_offset, &Model::set_dropout_offset)

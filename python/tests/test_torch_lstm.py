@@ -161,13 +161,19 @@ def test_state_dict_round_trip_and_names():
     ours.load_state_dict(ref.state_dict(), strict=True)
 
 
-def test_parameters_are_read_in_place():
+def test_parameters_and_input_are_read_in_place():
     lstm = ft.LSTM(3, 4, num_layers=2).double()
     x = torch.rand(5, 2, 3, dtype=torch.float64)
     lstm(x)
     model = next(iter(lstm._models.values()))
     for name, p in lstm.named_parameters():
         assert model.parameter_data_ptr(name) == p.data_ptr(), name
+    assert model.last_input_ptr == x.data_ptr()
+    # A non-contiguous input is made contiguous once (a copy), then read in place.
+    strided = torch.rand(2, 5, 3, dtype=torch.float64).transpose(0, 1)
+    y_strided = lstm(strided)[0]
+    assert model.last_input_ptr != strided.data_ptr()
+    assert torch.equal(y_strided, lstm(strided.contiguous())[0])
 
 
 def test_conversions_train_eval_and_errors():
