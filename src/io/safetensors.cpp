@@ -21,6 +21,7 @@
 #include "fuselstm/io.hpp"
 #include "io/atomic_file.hpp"
 #include "io/half.hpp"
+#include "io/safetensors_header.hpp"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the safetensors reader and writer assume a little-endian host"
@@ -518,6 +519,11 @@ void check_name(const std::string& name) {
 }
 
 }  // namespace
+
+std::size_t detail::check_safetensors_header(const std::string& text, std::uint64_t buffer_size,
+                                             const std::string& source) {
+  return parse_header(source, text, buffer_size).entries.size();
+}
 
 TensorFile read_safetensors(const std::string& path) {
   const FileSource file(path);
