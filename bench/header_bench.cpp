@@ -5,16 +5,19 @@
 //                         [--only header|memory|file]
 //
 // Writes a file whose header lists N tensors t0..t{N-1}, each {"dtype":"F32","shape":[E],
-// "data_offsets":[4E·k, 4E·(k+1)]}, then times, best of R: the header alone (the internal parser
-// that read_safetensors runs before it allocates a tensor), parse_safetensors on the bytes in
-// memory, and read_safetensors on the file. Peak memory: the process's peak resident set during
-// the step (VmHWM, reset before it through /proc/self/clear_refs), and its growth over what the
-// process held before the step (the header text and the file image the bench keeps: "resident").
+// "data_offsets":[4E·k, 4E·(k+1)]}, then times (wall and CPU time), best of R: the header alone
+// (the internal parser that read_safetensors runs before it allocates a tensor),
+// parse_safetensors on the bytes in memory, and read_safetensors on the file. Peak memory: the
+// process's peak resident set during the step (VmHWM, reset before it through
+// /proc/self/clear_refs), and its growth over what the process held before the step (the header
+// text and the file image the bench keeps: "resident").
 // --only runs one step, so that the allocator's and the tensor arena's caches from an earlier
 // step do not hide its peak. Release builds only give meaningful numbers.
 
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -50,8 +53,17 @@ bool reset_peak() {
   return static_cast<bool>(out);
 }
 
+// CPU time of the calling thread: on a machine shared with other work, wall time also counts the
+// time other processes held the core.
+double cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 struct Measure {
-  double seconds = 1e30;
+  double seconds = 1e30;       // best wall time
+  double cpu = 1e30;           // best CPU time of the thread
   long long peak = -1;         // the process's peak resident set during the first call
   long long peak_growth = -1;  // that peak minus what the process held before the call
 };
@@ -65,7 +77,9 @@ Measure measure(
     const bool peak_ok = r == 0 && reset_peak();
     const long long before = status_bytes("VmRSS:");
     const auto start = std::chrono::steady_clock::now();
+    const double cpu_start = cpu_seconds();
     step();
+    m.cpu = std::min(m.cpu, cpu_seconds() - cpu_start);
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (peak_ok) {
@@ -136,8 +150,8 @@ int main(int argc, char** argv) {
               entries, elements, header.size() / 1e6, data_bytes / 1e6,
               status_bytes("VmRSS:") / 1e6);
   auto row = [&](const char* what, const Measure& m) {
-    std::printf("%-40s %7.3f s   max RSS %7.1f MB = +%7.1f MB (%.2f x header)\n", what, m.seconds,
-                m.peak / 1e6, m.peak_growth / 1e6,
+    std::printf("%-40s %6.3f s (CPU %6.3f s)  max RSS %6.1f MB = +%6.1f MB (%.2f x header)\n", what,
+                m.seconds, m.cpu, m.peak / 1e6, m.peak_growth / 1e6,
                 static_cast<double>(m.peak_growth) / header.size());
   };
   const auto expect_entries = [&](std::size_t count, const char* what) {
