@@ -1,9 +1,11 @@
 // Host implementation of the ops: the same semantics as the CUDA ops, element functions shared.
 
+#include <type_traits>
 #include <vector>
 
 #include "ops/ops.hpp"
 #include "ops/host/blas_blocks.hpp"
+#include "ops/host/host_cell_simd.hpp"
 
 #if FUSELSTM_HAVE_CBLAS
 #include <cblas.h>
@@ -73,21 +75,20 @@ public:
     gemm_loops(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 
+  // float: the vector cell steps where the CPU has them (host_cell_simd.hpp); double: scalar.
   void forward_step(CellActivation cell, const kernels::ForwardStepArgs<T>& args) override {
-    const std::int64_t n = args.batch * args.hidden;
-    if (cell == CellActivation::tanh) {
-      for (std::int64_t e = 0; e < n; ++e) kernels::lstm_forward_element<T, true>(e, args);
+    if constexpr (std::is_same_v<T, float>) {
+      host_forward_step(simd_, cell, args);
     } else {
-      for (std::int64_t e = 0; e < n; ++e) kernels::lstm_forward_element<T, false>(e, args);
+      scalar_forward_step(cell, args);
     }
   }
 
   void backward_step(CellActivation cell, const kernels::BackwardStepArgs<T>& args) override {
-    const std::int64_t n = args.batch * args.hidden;
-    if (cell == CellActivation::tanh) {
-      for (std::int64_t e = 0; e < n; ++e) kernels::lstm_backward_element<T, true>(e, args);
+    if constexpr (std::is_same_v<T, float>) {
+      host_backward_step(simd_, cell, args);
     } else {
-      for (std::int64_t e = 0; e < n; ++e) kernels::lstm_backward_element<T, false>(e, args);
+      scalar_backward_step(cell, args);
     }
   }
 
@@ -213,6 +214,7 @@ public:
 
 private:
   bool use_blas_;
+  HostSimd simd_ = host_simd_selected();  // read once per process
 };
 
 }  // namespace
