@@ -71,9 +71,15 @@ std::vector<BenchCase> suite_cases(const std::string& name, const Device& device
       out.push_back(make(device, 200, 16, 256, 256, 1));
     }
   } else if (name == "cpu") {
+    // Issue 20's table, beside oneDNN's LSTM primitive and PyTorch (bench/run_suite.sh cpu): the
+    // T = 1000 grid, two layers, one long thin sequence, a tiny one and a wide batch.
     for (std::int64_t H : {256, 512}) {
       for (std::int64_t B : {16, 64}) out.push_back(make(cpu, 1000, B, H, H, 1));
     }
+    out.push_back(make(cpu, 200, 32, 512, 512, 2));
+    out.push_back(make(cpu, 10000, 1, 128, 128, 1));
+    out.push_back(make(cpu, 1000, 1, 64, 64, 1));
+    out.push_back(make(cpu, 200, 256, 512, 512, 1));
   } else if (name == "long-cpu") {
     // Exact BPTT on long sequences (issue 12): T=100k stored and recomputed side by side (the
     // overhead; forward alone first: recomputing costs one more forward, so the expected overhead
