@@ -14,19 +14,20 @@
 #   OUTDIR/*.log            each program's stderr
 #
 # Usage: bench/run_suite.sh SUITE OUTDIR [options] [-- extra fuselstm_bench arguments]
-#   SUITE       smoke | cpu | long-cpu | gpu-quick | gpu | long-gpu
+#   SUITE       smoke | cpu | cpu-quick | long-cpu | gpu-quick | gpu | long-gpu
+#               (cpu-quick: 4 of cpu's 8 shapes, the cheapest, for a loaded machine)
 #   --build DIR     the build folder holding bench/fuselstm_bench (default: build)
 #   --device DEV    cuda:N for the GPU suites (default cuda:0)
 #   --threads N     BLAS, oneDNN and PyTorch threads on the CPU (default: nproc)
 #   --rounds N      run every implementation over the suite N times, interleaved (round r starts
 #                   with the r-th implementation), and keep each configuration's median round
-#                   (default: 3 for cpu, 1 otherwise)
+#                   (default: 3 for cpu and cpu-quick, 1 otherwise)
 #   --resume        keep OUTDIR/fuselstm.jsonl and skip the configurations it already has
 #                   (one round only)
 #   --budget-s N    start no configuration after N seconds (a later --resume continues)
 #   --pytorch       also run the PyTorch 1.13 peer on a GPU suite or long-cpu (it runs on smoke, cpu)
 #   --no-pytorch    never run the PyTorch 1.13 peer
-#   --peers         run oneDNN and torch 2.x (.venv-peers) on any CPU suite (default: cpu only,
+#   --peers         run oneDNN and torch 2.x (.venv-peers) on any CPU suite (default: cpu, cpu-quick,
 #                   when .venv-peers/peers.env exists)
 #   --no-peers      never run them
 #   --variant-env VAR=VALUE  also run fuselstm with this in its environment, e.g.
@@ -44,7 +45,7 @@
 # first failing peer's when the bench succeeded.
 set -uo pipefail
 
-usage() { sed -n '2,44p' "$0" >&2; exit 64; }
+usage() { sed -n '2,45p' "$0" >&2; exit 64; }
 [[ $# -ge 2 ]] || usage
 suite=$1 outdir=$2
 shift 2
@@ -71,14 +72,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 bench=$build/bench/fuselstm_bench
 [[ -x $bench ]] || { echo "run_suite: no $bench (build with -DFUSELSTM_BUILD_BENCH=ON)" >&2; exit 64; }
 case $suite in
-  smoke | cpu) device=cpu; [[ $pytorch == auto ]] && pytorch=yes ;;
+  smoke | cpu | cpu-quick) device=cpu; [[ $pytorch == auto ]] && pytorch=yes ;;
   # long-cpu: PyTorch 1.13's CPU nn.LSTM had not finished its first T=100k call after 12 minutes
   # here (2 cores, loaded): ask for it with --pytorch. It times store_all rows only.
   long-cpu) device=cpu; [[ $pytorch == auto ]] && pytorch=no ;;
   gpu-quick | gpu | long-gpu) [[ $pytorch == auto ]] && pytorch=no; [[ $peers == auto ]] && peers=no ;;
   *) usage ;;
 esac
-[[ -z $rounds ]] && { [[ $suite == cpu ]] && rounds=3 || rounds=1; }
+[[ -z $rounds ]] && { [[ $suite == cpu* ]] && rounds=3 || rounds=1; }
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || usage
 if [[ $rounds -gt 1 && ${#resume[@]} -gt 0 ]]; then
   echo "run_suite: --resume works on one round only" >&2
@@ -92,7 +93,7 @@ export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$t
 # as it is measured, so a cut-off run keeps what it finished). cpu runs 3 interleaved rounds of 3.
 case $suite in
   smoke) reps=(--warmup 1 --reps 3) ;;
-  cpu) reps=(--warmup 1 --reps 3 --max-seconds 10) ;;
+  cpu | cpu-quick) reps=(--warmup 1 --reps 3 --max-seconds 10) ;;
   gpu-quick) reps=(--warmup 2 --reps 10 --max-seconds 5) ;;
   gpu) reps=(--warmup 1 --reps 5 --max-seconds 10) ;;
   # One call of T=1M takes tens of seconds: 3 repetitions after one warm-up (use --budget-s so
@@ -117,7 +118,7 @@ fi
 # oneDNN and torch 2.x: bench/peers_env.sh's venv.
 peers_env=${PEERS_VENV:-$here/../.venv-peers}/peers.env
 if [[ $peers == auto ]]; then
-  if [[ $suite != cpu ]]; then
+  if [[ $suite != cpu && $suite != cpu-quick ]]; then
     peers=no
   elif [[ -f $peers_env ]]; then
     peers=yes
