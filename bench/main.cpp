@@ -89,8 +89,8 @@ int main(int argc, char** argv) {
                  "T of the timed-shape check in f64 (default 256 on GPU, 16 on CPU)");
   app.add_option("--seed", options.seed, "weights and inputs");
   app.add_option("--suite", suite,
-                 "a named suite instead of one shape: smoke, short, cpu, long-cpu, gpu-quick, gpu, "
-                 "long-gpu")
+                 "a named suite instead of one shape: smoke, short, cpu, cpu-quick, long-cpu, "
+                 "gpu-quick, gpu, long-gpu")
       ->check(CLI::IsMember(suite_names()));
   app.add_option(
       "--json", json_path,
@@ -105,7 +105,9 @@ int main(int argc, char** argv) {
   std::vector<BenchCase> cases;
   try {
     Device device = Device::parse(device_text);
-    if (suite == "smoke" || suite == "cpu" || suite == "long-cpu") device = Device::cpu();
+    if (suite == "smoke" || suite == "cpu" || suite == "cpu-quick" || suite == "long-cpu") {
+      device = Device::cpu();
+    }
     if (device.is_cuda() && device.index >= cuda_device_count()) {
       throw ValueError("no CUDA device " + device.str() + " (" +
                        std::to_string(cuda_device_count()) + " usable)");

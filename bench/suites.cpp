@@ -35,8 +35,8 @@ constexpr std::int64_t GiB = std::int64_t(1) << 30;
 }  // namespace
 
 const std::vector<std::string>& suite_names() {
-  static const std::vector<std::string> names = {"smoke",     "short", "cpu",     "long-cpu",
-                                                 "gpu-quick", "gpu",   "long-gpu"};
+  static const std::vector<std::string> names = {"smoke",    "short",     "cpu", "cpu-quick",
+                                                 "long-cpu", "gpu-quick", "gpu", "long-gpu"};
   return names;
 }
 
@@ -71,19 +71,34 @@ std::vector<BenchCase> suite_cases(const std::string& name, const Device& device
       out.push_back(make(device, 200, 16, 256, 256, 1));
     }
   } else if (name == "cpu") {
+    // Issue 20's table, beside oneDNN's LSTM primitive and PyTorch (bench/run_suite.sh cpu): the
+    // T = 1000 grid, two layers, one long thin sequence, a tiny one and a wide batch.
     for (std::int64_t H : {256, 512}) {
       for (std::int64_t B : {16, 64}) out.push_back(make(cpu, 1000, B, H, H, 1));
     }
+    out.push_back(make(cpu, 200, 32, 512, 512, 2));
+    out.push_back(make(cpu, 10000, 1, 128, 128, 1));
+    out.push_back(make(cpu, 1000, 1, 64, 64, 1));
+    out.push_back(make(cpu, 200, 256, 512, 512, 1));
+  } else if (name == "cpu-quick") {
+    // The cheapest half of cpu's shapes, for a loaded machine: one T = 1000 shape, two layers,
+    // the long thin sequence and the tiny one.
+    out.push_back(make(cpu, 1000, 16, 256, 256, 1));
+    out.push_back(make(cpu, 200, 32, 512, 512, 2));
+    out.push_back(make(cpu, 10000, 1, 128, 128, 1));
+    out.push_back(make(cpu, 1000, 1, 64, 64, 1));
   } else if (name == "long-cpu") {
     // Exact BPTT on long sequences (issue 12): T=100k stored and recomputed side by side (the
     // overhead; forward alone first: recomputing costs one more forward, so the expected overhead
     // is forward / (forward+backward)), then T=1M under automatic with a 3 GiB budget (the stored
     // plan needs ~6.2 GiB).
     const BenchCase long_100k = make(cpu, 100000, 1, 128, 128, 1);
-    out.push_back(make(cpu, 100000, 1, 128, 128, 1, CellActivation::tanh, Precision::fp32, Mode::fwd));
+    out.push_back(
+        make(cpu, 100000, 1, 128, 128, 1, CellActivation::tanh, Precision::fp32, Mode::fwd));
     out.push_back(long_100k);
     out.push_back(with_memory(long_100k, MemoryMode::recompute));
-    out.push_back(with_memory(make(cpu, 1000000, 1, 128, 128, 1), MemoryMode::automatic, 0, 3 * GiB));
+    out.push_back(
+        with_memory(make(cpu, 1000000, 1, 128, 128, 1), MemoryMode::automatic, 0, 3 * GiB));
   } else if (name == "gpu-quick") {
     out.push_back(make(device, 1000, 1, 256, 256, 1));
     out.push_back(make(device, 1000, 16, 768, 768, 1));
