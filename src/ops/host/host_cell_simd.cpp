@@ -179,7 +179,7 @@ Kernels kernels_of(HostSimd kind) {
 HostSimd read_selection() {
   const char* env = std::getenv("FUSELSTM_HOST_SIMD");
   const std::string asked = env ? env : "";
-  HostSimd want = HostSimd::avx512;  // auto: the widest (1.5-2x AVX2's speed on the dev VM)
+  HostSimd want = HostSimd::avx512;  // auto: the widest (1.3-1.6x AVX2's speed on the dev VM)
   if (asked == "0" || asked == "scalar" || asked == "off") want = HostSimd::scalar;
   else if (asked == "avx2") want = HostSimd::avx2;
   if (want == HostSimd::avx512 && !host_simd_supported(HostSimd::avx512)) want = HostSimd::avx2;

@@ -40,7 +40,7 @@ bool host_simd_supported(HostSimd kind);
 
 /// The kind the host ops use, decided once per process: FUSELSTM_HOST_SIMD = 0 | scalar | avx2 |
 /// avx512 asks for one (a kind the CPU cannot run falls back to the best narrower one it can);
-/// unset, empty, `auto` or any other value: the widest supported (AVX-512 ran the steps 1.5–2×
+/// unset, empty, `auto` or any other value: the widest supported (AVX-512 ran the steps 1.3–1.6×
 /// faster than AVX2 on the development VM: bench/RESULTS.md).
 HostSimd host_simd_selected();
 
