@@ -41,8 +41,8 @@
 # which writes .venv-peers/peers.env (OCL_ICD_FILENAMES for PyPI's SYCL oneDNN, the stand-ins that
 # let PyPI's CUDA torch load without the nvidia-* wheels): see that script's header.
 #
-# Exit status: the bench's (0 ok, 1 error rows, 2 validation failed, 3 cuDNN disagreed), or the
-# first failing peer's when the bench succeeded.
+# Exit status: the first failure, the bench's (1 error rows, 2 validation failed, 3 cuDNN
+# disagreed) or a peer's; 0 when everything succeeded.
 set -uo pipefail
 
 usage() { sed -n '2,45p' "$0" >&2; exit 64; }
@@ -50,7 +50,7 @@ usage() { sed -n '2,45p' "$0" >&2; exit 64; }
 suite=$1 outdir=$2
 shift 2
 build=build device=cuda:0 threads=$(nproc) resume=() budget=() pytorch=auto peers=auto rounds=
-variant= extra=()
+variant='' extra=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --build) build=$2; shift 2 ;;
@@ -141,7 +141,8 @@ impls=(fuselstm)
 [[ -n $variant ]] && echo "$variant" > "$outdir/variant.txt"
 
 status=
-note() { [[ -z $status || $status -eq 0 ]] && status=$1; }  # the first failure is the exit status
+# The exit status: the first failure (0 when none).
+note() { if [[ -z $status || $status -eq 0 ]]; then status=$1; fi; }
 shapes=  # the fuselstm rows the peers read (ceilings included): the latest round's
 
 run_impl() {  # run_impl IMPL DIR
@@ -153,13 +154,8 @@ run_impl() {  # run_impl IMPL DIR
       echo "== fuselstm_bench --suite $suite on $device ${env[*]} -> $dir/$name.jsonl" >&2
       env "${env[@]}" "$bench" --suite "$suite" --device "$device" --json "$dir/$name.jsonl" "${reps[@]}" \
         "${resume[@]}" "${budget[@]}" "${extra[@]}" 2> >(tee "$dir/$name.log" >&2)
-      local rc=$?
-      if [[ $impl == fuselstm ]]; then
-        [[ -z $status ]] && status=$rc || note $rc
-        shapes=$dir/fuselstm.jsonl
-      else
-        note $rc
-      fi
+      note $?
+      [[ $impl == fuselstm ]] && shapes=$dir/fuselstm.jsonl
       ;;
     onednn)
       echo "== oneDNN LSTM primitive peer ($threads threads) -> $dir/onednn.jsonl" >&2
