@@ -20,6 +20,7 @@ std::string BenchCase::key() const {
     if (memory_limit > 0) s << "_lim" << memory_limit;
   }
   if (projection_steps > 0) s << "_P" << projection_steps;
+  if (algorithm != RecurrentAlgorithm::automatic) s << "_" << recurrent_algorithm_name(algorithm);
   s << "_" << device.str();
   return s.str();
 }
@@ -40,6 +41,7 @@ std::string BenchCase::str() const {
   if (memory == MemoryMode::recompute && segment_steps > 0) s << " k=" << segment_steps;
   if (memory == MemoryMode::automatic && memory_limit > 0) s << " limit=" << memory_limit;
   if (projection_steps > 0) s << " P=" << projection_steps;
+  if (algorithm != RecurrentAlgorithm::automatic) s << " " << recurrent_algorithm_name(algorithm);
   return s.str();
 }
 

@@ -29,11 +29,13 @@ struct BenchCase {
   std::int64_t segment_steps = 0;             // LstmConfig::segment_steps (0: ⌈√T⌉)
   std::int64_t memory_limit = 0;              // LstmConfig::memory_limit_bytes (0: free memory)
   std::int64_t projection_steps = 0;          // LstmConfig::projection_steps (0: automatic)
+  RecurrentAlgorithm algorithm = RecurrentAlgorithm::automatic;  // LstmConfig::algorithm
 
   std::int64_t layer_input(std::int64_t layer) const { return layer == 0 ? X : H; }
   /// "T1000_B16_X256_H256_L1_tanh_fp32_fwdbwd_cuda:0": the key rows are joined on. Other memory
   /// modes add "_recompute_k316" / "_automatic_lim3221225472" (k / limit only when not 0) before
-  /// the device, so store_all rows keep the keys they had before memory modes existed.
+  /// the device, so store_all rows keep the keys they had before memory modes existed; an
+  /// algorithm other than automatic adds "_standard" / "_persistent" / "_graphs" likewise.
   std::string key() const;
   /// The same case in MemoryMode::store_all (the baseline a recompute row is compared with).
   BenchCase stored() const;

@@ -80,6 +80,12 @@ int main(int argc, char** argv) {
       "--memory-limit", memory_limit_text,
       "the budget of --memory automatic: bytes, or with a suffix K/M/G/T (binary: 3G = 3 GiB) or "
       "KB/MB/GB/TB (decimal); 0: the device's free memory");
+  std::string algorithm = "automatic";
+  auto* algorithm_opt =
+      app.add_option("--algorithm", algorithm,
+                     "recurrent steps: automatic, standard (a GEMM + a fused step per step), "
+                     "persistent (one pass per layer, W_hh kept by its workers) or graphs (CUDA)")
+          ->check(CLI::IsMember({"automatic", "standard", "persistent", "graphs"}));
   app.add_option("--warmup", options.timing.warmup, "untimed calls first (>= 1)")
       ->check(CLI::PositiveNumber);
   app.add_option("--reps", options.timing.reps, "timed calls")->check(CLI::PositiveNumber);
@@ -122,6 +128,10 @@ int main(int argc, char** argv) {
                  : memory == "automatic" ? MemoryMode::automatic
                                          : MemoryMode::store_all;
     if (limit_opt->count()) one.memory_limit = parse_bytes(memory_limit_text);
+    one.algorithm = algorithm == "standard"     ? RecurrentAlgorithm::standard
+                    : algorithm == "persistent" ? RecurrentAlgorithm::persistent
+                    : algorithm == "graphs"     ? RecurrentAlgorithm::graphs
+                                                : RecurrentAlgorithm::automatic;
     if (suite.empty()) {
       cases.push_back(one);
     } else {
@@ -135,6 +145,7 @@ int main(int argc, char** argv) {
         if (segment_opt->count()) c.segment_steps = one.segment_steps;
         if (limit_opt->count()) c.memory_limit = one.memory_limit;
         if (projection_opt->count()) c.projection_steps = one.projection_steps;
+        if (algorithm_opt->count()) c.algorithm = one.algorithm;
       }
     }
   } catch (const Error& e) {

@@ -32,6 +32,7 @@ LstmConfig lstm_config(const BenchCase& c, DType dtype, void* cuda_stream) {
   cfg.segment_steps = c.segment_steps;
   cfg.memory_limit_bytes = c.memory_limit;
   cfg.projection_steps = c.projection_steps;
+  cfg.algorithm = c.algorithm;
   return cfg;
 }
 

@@ -185,6 +185,16 @@ public:
     record("dropout");
     inner_->dropout(n, k, s, d);
   }
+  void forward_recurrence(CellActivation cell,
+                          const kernels::ForwardRecurrenceArgs<double>& a) override {
+    record("forward_recurrence");
+    inner_->forward_recurrence(cell, a);
+  }
+  void backward_recurrence(CellActivation cell,
+                           const kernels::BackwardRecurrenceArgs<double>& a) override {
+    record("backward_recurrence");
+    inner_->backward_recurrence(cell, a);
+  }
   void gather_last_step(std::int64_t t, std::int64_t b, std::int64_t w, const std::int32_t* len,
                         bool bf, const double* s, double* d) override {
     record("gather_last_step");

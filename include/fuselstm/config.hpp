@@ -39,6 +39,25 @@ enum class MemoryMode {
 };
 const char* memory_mode_name(MemoryMode mode);
 
+/// How the recurrent part of each layer runs (the steps that depend on h(t−1)); every choice
+/// computes the same function, only how the work is cut and scheduled differs.
+enum class RecurrentAlgorithm {
+  /// The fastest one measured for this device and shape (see `standard` and `persistent`).
+  automatic,
+  /// Per step one BLAS/cuBLAS GEMM of h(t−1) with W_hh, then the fused cell step.
+  standard,
+  /// CUDA: the standard algorithm's time loops captured once as CUDA graphs and replayed. Host:
+  /// the same as standard (there is nothing to capture).
+  graphs,
+  /// The whole time loop of a layer in one pass whose workers keep their slice of W_hh hot.
+  /// Host: a pool of threads (one per core, at most FUSELSTM_NUM_THREADS), each owning 16-unit
+  /// blocks of hidden units with all four gates' rows of W_hh packed once per call, one barrier per
+  /// step; its products are summed in a fixed order per element, so the result is the same bits
+  /// for every thread count, memory mode and vector width (not the standard algorithm's bits).
+  persistent,
+};
+const char* recurrent_algorithm_name(RecurrentAlgorithm algorithm);
+
 /// What a model is: its sizes and structure, everything a model file records. Fields keep
 /// PyTorch nn.LSTM's constructor names.
 struct LstmSpec {
@@ -90,6 +109,10 @@ struct RunOptions {
   /// function of (T, B, device) only: ⌈512/B⌉ steps on the host, ⌈4096/B⌉ on CUDA, capped at T.
   std::int64_t projection_steps = 0;
   std::int64_t memory_limit_bytes = 0;  ///< budget of MemoryMode::automatic; 0: free memory
+  /// How the recurrent steps run. automatic: on the host, persistent for float32 on a CPU with
+  /// AVX2+FMA or AVX-512 (bench/RESULTS.md: faster at every measured shape), else standard; on CUDA,
+  /// standard until a recorded GPU run shows another algorithm correct and faster.
+  RecurrentAlgorithm algorithm = RecurrentAlgorithm::automatic;
 
   /// Throws ValueError naming the field when a value is out of range, DeviceError when the device
   /// is not usable.

@@ -20,6 +20,16 @@ const char* memory_mode_name(MemoryMode mode) {
   return "?";
 }
 
+const char* recurrent_algorithm_name(RecurrentAlgorithm algorithm) {
+  switch (algorithm) {
+    case RecurrentAlgorithm::automatic: return "automatic";
+    case RecurrentAlgorithm::standard: return "standard";
+    case RecurrentAlgorithm::graphs: return "graphs";
+    case RecurrentAlgorithm::persistent: return "persistent";
+  }
+  return "?";
+}
+
 namespace {
 
 // Every size the library forms from a configuration fits int64: 4H, each parameter's elements and
@@ -99,6 +109,15 @@ void RunOptions::validate() const {
   if (memory_limit_bytes < 0) {
     throw ValueError("fuselstm: LstmConfig.memory_limit_bytes must be >= 0 (0: free memory), got " +
                      std::to_string(memory_limit_bytes));
+  }
+  switch (algorithm) {
+    case RecurrentAlgorithm::automatic:
+    case RecurrentAlgorithm::standard:
+    case RecurrentAlgorithm::graphs:
+    case RecurrentAlgorithm::persistent: break;
+    default:
+      throw ValueError("fuselstm: LstmConfig.algorithm is not a RecurrentAlgorithm value (" +
+                       std::to_string(static_cast<int>(algorithm)) + ")");
   }
   detail::check_device_usable(device, "LstmConfig.device");
   if (context && context->device() != device) {

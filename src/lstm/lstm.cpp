@@ -16,6 +16,7 @@
 #include "lstm/memory_plan.hpp"
 #include "lstm/sequence.hpp"
 #include "lstm/size_limits.hpp"
+#include "ops/host/host_cell_simd.hpp"
 #include "runtime/tensor_access.hpp"
 
 namespace fuselstm {
@@ -212,11 +213,27 @@ SegmentWorkspace<T> segment_workspace(ModelImpl& m) {
           data_or_null<T>(m.work.h_spare)};
 }
 
+// Whether the recurrent steps run as the persistent algorithm. automatic: on the host for float32
+// with vector cell math (bench/RESULTS.md, "persistent host algorithm": faster than standard at
+// every measured shape on 2 cores); on CUDA never until a GPU run has verified a persistent kernel.
+bool runs_persistent(const LstmConfig& config) {
+  switch (config.algorithm) {
+    case RecurrentAlgorithm::persistent: return true;
+    case RecurrentAlgorithm::standard:
+    case RecurrentAlgorithm::graphs: return false;
+    case RecurrentAlgorithm::automatic:
+      return config.device.is_cpu() && config.dtype == DType::f32 &&
+             ops::host_simd_selected() != ops::HostSimd::scalar;
+  }
+  return false;
+}
+
 // The call's shared description, from the model and the context forward filled (or fills).
 template <typename T>
 SequenceCall<T> call_of(ModelImpl& m, const ContextData& ctx) {
   SequenceCall<T> call;
   call.cell = m.config.cell;
+  call.persistent = runs_persistent(m.config);
   call.dims = dims_of(m, ctx);
   call.plan = ctx.plan;
   call.x = ctx.x.data_as<T>();

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "lstm/sequence.hpp"
+#include "ops/recurrence_standard.hpp"
 
 namespace fuselstm::detail {
 
@@ -45,15 +46,16 @@ SegmentView<T> segment_view(const SequenceDims& dims, const SegmentPlan& plan,
   return v;
 }
 
-/// The forward of one segment: the input projection of its rows in blocks of P steps, then per
-/// step one recurrent GEMM and one fused step. h(t−1) is read from the kept h [T+1, B, H]; h(t) goes to
-/// h_out + t·B·H (the kept h itself, or when recomputing, a spare slice with h_out_stride 0).
-/// save_gates = false (inference) leaves the pre-activations in the gate buffer.
+/// The forward of one segment: the input projection of its rows in blocks of P steps, then its
+/// recurrent steps (per step one recurrent GEMM and one fused step, or the ops' persistent
+/// algorithm). h(t−1) is read from the kept h [T+1, B, H]; h(t) goes to h_out + t·B·H (the kept h
+/// itself, or when recomputing, a spare slice with h_out_stride 0). save_gates = false (inference)
+/// leaves the pre-activations in the gate buffer.
 template <typename T>
-void forward_segment(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
-                     std::int64_t projection_steps, const T* input, std::int64_t input_size,
-                     const LayerWeights<T>& w, const SegmentView<T>& v, const T* h, T* h_out, std::int64_t h_out_stride,
-                     bool save_gates = true) {
+void forward_segment(ops::Ops<T>& ops, CellActivation cell, bool persistent,
+                     const SequenceDims& dims, std::int64_t projection_steps, const T* input,
+                     std::int64_t input_size, const LayerWeights<T>& w, const SegmentView<T>& v,
+                     const T* h, T* h_out, std::int64_t h_out_stride, bool save_gates = true) {
   using ops::Trans;
   const std::int64_t B = dims.batch, H = dims.hidden, G = 4 * H, X = input_size;
   // gates[rows, 4H] = input[a·B .. b·B, X]·W_ihᵀ (column-major: W_ih is X×4H, so op T), in the
@@ -63,26 +65,24 @@ void forward_segment(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& 
     ops.gemm(Trans::T, Trans::N, G, rows, X, T(1), w.weight_ih, X, input + block * B * X, X, T(0),
              v.gates + (block - v.first) * B * G, G);
   }
-  for (std::int64_t t = v.first; t < v.end; ++t) {
-    T* gates_t = v.gates + (t - v.first) * B * G;
-    // gates_t[B, 4H] += h(t−1)[B, H]·W_hhᵀ   (h row t holds h(t−1) of 1-based time)
-    ops.gemm(Trans::T, Trans::N, G, B, H, T(1), w.weight_hh, H, h + t * v.state, H, T(1), gates_t,
-             G);
-    kernels::ForwardStepArgs<T> step;
-    step.batch = B;
-    step.hidden = H;
-    step.gates = gates_t;
-    step.bias_ih = w.bias_ih;
-    step.bias_hh = w.bias_hh;
-    step.c_prev = v.c_at(t);
-    step.c = v.c_at(t + 1);
-    step.h = h_out + (t + 1) * h_out_stride;
-    step.h_prev = h + t * v.state;
-    step.lengths = dims.lengths;
-    step.step = t;
-    step.save_gates = save_gates;
-    ops.forward_step(cell, step);
-  }
+  kernels::ForwardRecurrenceArgs<T> r;
+  r.first = v.first;
+  r.end = v.end;
+  r.batch = B;
+  r.hidden = H;
+  r.weight_hh = w.weight_hh;
+  r.bias_ih = w.bias_ih;
+  r.bias_hh = w.bias_hh;
+  r.gates = v.gates;
+  r.c_first = v.c_first;
+  r.c_mid = v.c_mid;
+  r.c_last = v.c_last;
+  r.h = h;
+  r.h_out = h_out;
+  r.h_out_stride = h_out_stride;
+  r.lengths = dims.lengths;
+  r.save_gates = save_gates;
+  ops::run_forward_recurrence(ops, persistent, cell, r);
 }
 
 }  // namespace fuselstm::detail

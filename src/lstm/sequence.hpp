@@ -162,6 +162,7 @@ struct BackwardWorkspace {
 template <typename T>
 struct SequenceCall {
   CellActivation cell = CellActivation::tanh;
+  bool persistent = false;  // the recurrent steps run as the ops' persistent algorithm
   SequenceDims dims;
   SegmentPlan plan;
   const T* x = nullptr;                  // [T, B, X] the input, time-major

@@ -14,6 +14,7 @@ template <typename T>
 struct UnitBackward {
   ops::Ops<T>& ops;
   CellActivation cell;
+  bool persistent;
   const SequenceDims& dims;
   const SegmentPlan& plan;
   const LayerWeights<T>& w;
@@ -66,29 +67,29 @@ struct UnitBackward {
     for (std::int64_t seg = plan.segments() - 1; seg >= 0; --seg) {
       const SegmentView<T> v = segment_view(dims, plan, saved, segment, seg);
       if (plan.recompute) {
-        forward_segment(ops, cell, dims, plan.projection_steps, input, input_size, w, v, saved.h,
+        forward_segment(ops, cell, persistent, dims, plan.projection_steps, input, input_size, w, v, saved.h,
                         segment.h_spare, 0);
       }
-      for (std::int64_t t = v.end - 1; t >= v.first; --t) {
-        kernels::BackwardStepArgs<T> step;
-        step.batch = B;
-        step.hidden = H;
-        step.gates = v.gates + (t - v.first) * B * G;
-        step.c = v.c_at(t + 1);
-        step.c_prev = v.c_at(t);
-        step.dy = dy ? dy + t * dy_step : nullptr;
-        step.dy_batch_stride = dy_batch;
-        step.dh_rec = work.dh_rec;
-        step.dc = work.dc;
-        step.da = da_at(t);
-        step.lengths = dims.lengths;
-        step.step = t;
-        step.dh_carry = work.dh_carry;
-        ops.backward_step(cell, step);
-        // dh_rec[B, H] = da_t[B, 4H]·W_hh  (column-major: W_hh is H×4H as stored, op N)
-        ops.gemm(Trans::N, Trans::N, H, B, G, T(1), w.weight_hh, H, step.da, G, T(0), work.dh_rec,
-                 H);
-      }
+      kernels::BackwardRecurrenceArgs<T> r;
+      r.first = v.first;
+      r.end = v.end;
+      r.batch = B;
+      r.hidden = H;
+      r.weight_hh = w.weight_hh;
+      r.gates = v.gates;
+      r.c_first = v.c_first;
+      r.c_mid = v.c_mid;
+      r.c_last = v.c_last;
+      r.dy = dy;
+      r.dy_step = dy_step;
+      r.dy_batch = dy_batch;
+      r.dh_rec = work.dh_rec;
+      r.dc = work.dc;
+      r.da = work.da;
+      r.da_ring_steps = plan.da_ring_steps();
+      r.lengths = dims.lengths;
+      r.dh_carry = work.dh_carry;
+      ops::run_backward_recurrence(ops, persistent, cell, r);
       // Every gradient block that starts at or after this segment's first step is complete.
       for (std::int64_t start = (flushed_from - 1) / S * S; flushed_from > 0 && start >= v.first;
            start -= S) {
@@ -145,6 +146,7 @@ void sequence_backward(ops::Ops<T>& ops, const SequenceCall<T>& call, const Back
       const bool reverse = direction == 1;
       const UnitBackward<T> ub{ops,
                                cell,
+                               call.persistent,
                                dims,
                                plan,
                                weights[unit],

@@ -9,7 +9,7 @@ namespace {
 
 // One direction of one layer over its (already time-ordered) input.
 template <typename T>
-void forward_unit(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dims,
+void forward_unit(ops::Ops<T>& ops, CellActivation cell, bool persistent, const SequenceDims& dims,
                   const SegmentPlan& plan, const T* input, std::int64_t input_size,
                   const LayerWeights<T>& w, const LayerSaved<T>& s,
                   const SegmentWorkspace<T>& segment, const T* h0, const T* c0, T* hT, T* cT) {
@@ -19,7 +19,7 @@ void forward_unit(ops::Ops<T>& ops, CellActivation cell, const SequenceDims& dim
   if (c0) ops.copy(s.checkpoints, c0, state);
   else ops.fill(s.checkpoints, state, T(0));
   for (std::int64_t seg = 0; seg < plan.segments(); ++seg) {
-    forward_segment(ops, cell, dims, plan.projection_steps, input, input_size, w,
+    forward_segment(ops, cell, persistent, dims, plan.projection_steps, input, input_size, w,
                     segment_view(dims, plan, s, segment, seg), s.h, s.h, state);
   }
   ops.copy(hT, s.h + dims.steps * state, state);
@@ -62,7 +62,7 @@ void sequence_forward(ops::Ops<T>& ops, const SequenceCall<T>& call, const Forwa
                          false);
         unit_input = links.reversed_input[layer];
       }
-      forward_unit(ops, cell, dims, plan, unit_input, X, call.weights[unit], saved[unit],
+      forward_unit(ops, cell, call.persistent, dims, plan, unit_input, X, call.weights[unit], saved[unit],
                    call.segment,
                    h0 ? h0 + unit * state : nullptr, c0 ? c0 + unit * state : nullptr,
                    hT + unit * state, cT + unit * state);

@@ -31,7 +31,7 @@ void sequence_infer(ops::Ops<T>& ops, const SequenceCall<T>& call, const Inferen
     else ops.fill(buf.c, state, T(0));
     const LayerSaved<T> running{h, buf.c, 0, nullptr};
     for (std::int64_t seg = 0; seg < streamed.segments(); ++seg) {
-      forward_segment(ops, cell, dims, plan.projection_steps, input, dims.layer_input(layer),
+      forward_segment(ops, cell, call.persistent, dims, plan.projection_steps, input, dims.layer_input(layer),
                       weights[layer],
                       segment_view(dims, streamed, running, scratch, seg), h, h, state,
                       /*save_gates=*/false);

@@ -14,6 +14,7 @@
 #include "kernels/loss_math.hpp"
 #include "kernels/optim_math.hpp"
 #include "kernels/layer_math.hpp"
+#include "kernels/recurrence_math.hpp"
 #include "fuselstm/config.hpp"
 #include "fuselstm/device.hpp"
 
@@ -88,6 +89,14 @@ public:
                                bool batch_first) = 0;
   /// dst = src ⊙ mask over n elements (kernels::dropout_element); src may equal dst.
   virtual void dropout(std::int64_t n, const kernels::DropoutKey& key, const T* src, T* dst) = 0;
+  /// The persistent algorithm: a unit's recurrent steps [first, end) in one call
+  /// (kernels/recurrence_math.hpp states what it computes). Host: the worker pool of
+  /// host_recurrence.hpp. CUDA: the standard steps (recurrence_standard.hpp) until a persistent
+  /// kernel lands.
+  virtual void forward_recurrence(CellActivation cell,
+                                  const kernels::ForwardRecurrenceArgs<T>& args) = 0;
+  virtual void backward_recurrence(CellActivation cell,
+                                   const kernels::BackwardRecurrenceArgs<T>& args) = 0;
 };
 
 /// The training toolkit's fused operations: losses and optimizer updates.

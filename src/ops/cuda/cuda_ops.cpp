@@ -7,6 +7,7 @@
 #include "kernels/layer_launch.hpp"
 #include "kernels/train_launch.hpp"
 #include "ops/ops.hpp"
+#include "ops/recurrence_standard.hpp"
 #include "runtime/arena.hpp"
 #include "runtime/cuda/cuda_check.hpp"
 #include "runtime/memory.hpp"
@@ -139,6 +140,15 @@ public:
   }
   void dropout(std::int64_t n, const kernels::DropoutKey& key, const T* src, T* dst) override {
     FUSELSTM_CUDA_CHECK(kernels::launch_dropout(stream_, n, key, src, dst));
+  }
+  // No persistent CUDA kernel yet: the standard steps (the same results as RecurrentAlgorithm::standard).
+  void forward_recurrence(CellActivation cell,
+                          const kernels::ForwardRecurrenceArgs<T>& args) override {
+    standard_forward_recurrence<T>(*this, cell, args);
+  }
+  void backward_recurrence(CellActivation cell,
+                           const kernels::BackwardRecurrenceArgs<T>& args) override {
+    standard_backward_recurrence<T>(*this, cell, args);
   }
 
   void gather_last_step(std::int64_t steps, std::int64_t batch, std::int64_t width,

@@ -5,6 +5,7 @@
 
 #include "ops/host/host_cell_simd.hpp"
 
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
@@ -20,7 +21,8 @@ namespace {
 
 // One row b of a step whose sequence is still running (the carried rows never get here).
 struct ForwardRow {
-  std::int64_t hidden;
+  std::int64_t hidden;   // H: the stride between a unit's four gates
+  std::int64_t units;    // how many units from the pointers below (H for a whole row)
   float* gates;          // [4H] this row's pre-activations; out: i, f, g, o when save_gates
   const float* bias_ih;  // [4H] or null
   const float* bias_hh;  // [4H] or null
@@ -31,7 +33,8 @@ struct ForwardRow {
   bool tanh_cell;
 };
 struct BackwardRow {
-  std::int64_t hidden;
+  std::int64_t hidden;  // H: the stride between a unit's four gates
+  std::int64_t units;   // how many units from the pointers below
   const float* gates;   // [4H] saved i, f, g, o
   const float* c;       // [H]
   const float* c_prev;  // [H]
@@ -85,6 +88,7 @@ inline V pow2_minus1(V n) {
 }
 }  // namespace
 #include "ops/host/host_cell_vector.inc"
+#include "ops/host/host_panel_vector.inc"
 }  // namespace avx2
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -136,6 +140,7 @@ inline V pow2_minus1(V n) {
 }
 }  // namespace
 #include "ops/host/host_cell_vector.inc"
+#include "ops/host/host_panel_vector.inc"
 }  // namespace avx512
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -221,63 +226,108 @@ HostSimd host_simd_selected() {
 
 void host_forward_step(HostSimd kind, CellActivation cell,
                        const kernels::ForwardStepArgs<float>& a) {
+  host_forward_step_units(kind, cell, a, 0, a.hidden);
+}
+
+void host_backward_step(HostSimd kind, CellActivation cell,
+                        const kernels::BackwardStepArgs<float>& a) {
+  host_backward_step_units(kind, cell, a, 0, a.hidden);
+}
+
+void host_forward_step_units(HostSimd kind, CellActivation cell,
+                             const kernels::ForwardStepArgs<float>& a, std::int64_t unit_begin,
+                             std::int64_t unit_end) {
   const ForwardRowFn row_fn = kernels_of(kind).forward_row;
   if (!row_fn) {
-    scalar_forward_step(cell, a);
+    scalar_forward_step_units(cell, a, unit_begin, unit_end);
     return;
   }
-  const std::int64_t H = a.hidden;
+  const std::int64_t H = a.hidden, j = unit_begin;
   const bool tanh_cell = cell == CellActivation::tanh;
   for (std::int64_t b = 0; b < a.batch; ++b) {
     if (a.lengths && a.step >= a.lengths[b]) {  // carried: the element function's own branch
-      for (std::int64_t e = b * H; e < (b + 1) * H; ++e) {
+      for (std::int64_t e = b * H + unit_begin; e < b * H + unit_end; ++e) {
         kernels::lstm_forward_element<float, true>(e, a);
       }
       continue;
     }
     ForwardRow r;
     r.hidden = H;
-    r.gates = a.gates + b * 4 * H;
-    r.bias_ih = a.bias_ih;
-    r.bias_hh = a.bias_hh;
-    r.c_prev = a.c_prev + b * H;
-    r.c = a.c + b * H;
-    r.h = a.h + b * H;
+    r.units = unit_end - unit_begin;
+    r.gates = a.gates + b * 4 * H + j;
+    r.bias_ih = a.bias_ih ? a.bias_ih + j : nullptr;
+    r.bias_hh = a.bias_hh ? a.bias_hh + j : nullptr;
+    r.c_prev = a.c_prev + b * H + j;
+    r.c = a.c + b * H + j;
+    r.h = a.h + b * H + j;
     r.save_gates = a.save_gates;
     r.tanh_cell = tanh_cell;
     row_fn(r);
   }
 }
 
-void host_backward_step(HostSimd kind, CellActivation cell,
-                        const kernels::BackwardStepArgs<float>& a) {
+void host_backward_step_units(HostSimd kind, CellActivation cell,
+                              const kernels::BackwardStepArgs<float>& a, std::int64_t unit_begin,
+                              std::int64_t unit_end) {
   const BackwardRowFn row_fn = kernels_of(kind).backward_row;
   if (!row_fn) {
-    scalar_backward_step(cell, a);
+    scalar_backward_step_units(cell, a, unit_begin, unit_end);
     return;
   }
-  const std::int64_t H = a.hidden;
+  const std::int64_t H = a.hidden, j = unit_begin;
   const bool tanh_cell = cell == CellActivation::tanh;
   for (std::int64_t b = 0; b < a.batch; ++b) {
     if (a.lengths && a.step >= a.lengths[b]) {  // padded: the element function's own branch
-      for (std::int64_t e = b * H; e < (b + 1) * H; ++e) {
+      for (std::int64_t e = b * H + unit_begin; e < b * H + unit_end; ++e) {
         kernels::lstm_backward_element<float, true>(e, a);
       }
       continue;
     }
     BackwardRow r;
     r.hidden = H;
-    r.gates = a.gates + b * 4 * H;
-    r.c = a.c + b * H;
-    r.c_prev = a.c_prev + b * H;
-    r.dy = a.dy ? a.dy + b * a.dy_batch_stride : nullptr;
-    r.dh_rec = a.dh_rec + b * H;
-    r.dc = a.dc + b * H;
-    r.da = a.da + b * 4 * H;
-    r.dh_carry = a.dh_carry ? a.dh_carry + b * H : nullptr;
+    r.units = unit_end - unit_begin;
+    r.gates = a.gates + b * 4 * H + j;
+    r.c = a.c + b * H + j;
+    r.c_prev = a.c_prev + b * H + j;
+    r.dy = a.dy ? a.dy + b * a.dy_batch_stride + j : nullptr;
+    r.dh_rec = a.dh_rec + b * H + j;
+    r.dc = a.dc + b * H + j;
+    r.da = a.da + b * 4 * H + j;
+    r.dh_carry = a.dh_carry ? a.dh_carry + b * H + j : nullptr;
     r.tanh_cell = tanh_cell;
     row_fn(r);
   }
+}
+
+namespace {
+
+// The scalar panel products: the vector code's chain of FMAs, one lane at a time (std::fma rounds
+// once, as the vector FMA does, so the bits are the same).
+template <int P>
+void scalar_panel_product(const float* const* panels, std::int64_t K, const float* x,
+                          std::int64_t x_stride, std::int64_t rows, bool accumulate, float* out) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (int p = 0; p < P; ++p) {
+      float* o = out + (r * P + p) * 16;
+      for (int l = 0; l < 16; ++l) {
+        float acc = accumulate ? o[l] : 0.0f;
+        for (std::int64_t k = 0; k < K; ++k) acc = std::fma(panels[p][k * 16 + l], x[r * x_stride + k], acc);
+        o[l] = acc;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+PanelProducts host_panel_products(HostSimd kind) {
+#if FUSELSTM_HOST_SIMD_X86
+  if (host_simd_supported(kind)) {
+    if (kind == HostSimd::avx2) return {avx2::panel_product4, avx2::panel_product1};
+    if (kind == HostSimd::avx512) return {avx512::panel_product4, avx512::panel_product1};
+  }
+#endif
+  return {scalar_panel_product<4>, scalar_panel_product<1>};
 }
 
 void host_sigmoid(HostSimd kind, const float* x, float* y, std::int64_t n) {

@@ -64,11 +64,54 @@ void scalar_backward_step(CellActivation cell, const kernels::BackwardStepArgs<T
   }
 }
 
+/// The scalar loops over units [unit_begin, unit_end) of every row.
+template <typename T>
+void scalar_forward_step_units(CellActivation cell, const kernels::ForwardStepArgs<T>& args,
+                               std::int64_t unit_begin, std::int64_t unit_end) {
+  for (std::int64_t b = 0; b < args.batch; ++b) {
+    for (std::int64_t e = b * args.hidden + unit_begin; e < b * args.hidden + unit_end; ++e) {
+      if (cell == CellActivation::tanh) kernels::lstm_forward_element<T, true>(e, args);
+      else kernels::lstm_forward_element<T, false>(e, args);
+    }
+  }
+}
+template <typename T>
+void scalar_backward_step_units(CellActivation cell, const kernels::BackwardStepArgs<T>& args,
+                                std::int64_t unit_begin, std::int64_t unit_end) {
+  for (std::int64_t b = 0; b < args.batch; ++b) {
+    for (std::int64_t e = b * args.hidden + unit_begin; e < b * args.hidden + unit_end; ++e) {
+      if (cell == CellActivation::tanh) kernels::lstm_backward_element<T, true>(e, args);
+      else kernels::lstm_backward_element<T, false>(e, args);
+    }
+  }
+}
+
 /// One forward / backward step with `kind` (one the CPU does not support runs the scalar loops).
 void host_forward_step(HostSimd kind, CellActivation cell,
                        const kernels::ForwardStepArgs<float>& args);
 void host_backward_step(HostSimd kind, CellActivation cell,
                         const kernels::BackwardStepArgs<float>& args);
+
+/// The same steps on hidden units [unit_begin, unit_end) of every row only (each element is a
+/// function of its own inputs, so a split of the units gives the whole step's bits).
+void host_forward_step_units(HostSimd kind, CellActivation cell,
+                             const kernels::ForwardStepArgs<float>& args, std::int64_t unit_begin,
+                             std::int64_t unit_end);
+void host_backward_step_units(HostSimd kind, CellActivation cell,
+                              const kernels::BackwardStepArgs<float>& args,
+                              std::int64_t unit_begin, std::int64_t unit_end);
+
+/// out (+)= panels · x for the persistent algorithm (host_panel_vector.inc states the layout and
+/// the summation order, which every kind follows: AVX2, AVX-512 and scalar give the same bits).
+/// `four` takes 4 panels (out [rows][4][16]), `one` 1 panel (out [rows][16]).
+using PanelProductFn = void (*)(const float* const* panels, std::int64_t K, const float* x,
+                                std::int64_t x_stride, std::int64_t rows, bool accumulate,
+                                float* out);
+struct PanelProducts {
+  PanelProductFn four = nullptr;
+  PanelProductFn one = nullptr;
+};
+PanelProducts host_panel_products(HostSimd kind);
 
 /// y[e] = sigmoid(x[e]) / tanh(x[e]) for e < n with `kind`'s functions (for the accuracy tests).
 void host_sigmoid(HostSimd kind, const float* x, float* y, std::int64_t n);

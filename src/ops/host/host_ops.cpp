@@ -6,6 +6,7 @@
 #include "ops/ops.hpp"
 #include "ops/host/blas_blocks.hpp"
 #include "ops/host/host_cell_simd.hpp"
+#include "ops/host/host_recurrence.hpp"
 
 #if FUSELSTM_HAVE_CBLAS
 #include <cblas.h>
@@ -54,7 +55,7 @@ void blas_gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t 
 template <typename T>
 class HostOps final : public Ops<T> {
 public:
-  explicit HostOps(bool use_blas) : use_blas_(use_blas) {}
+  explicit HostOps(bool use_blas) : use_blas_(use_blas), recurrence_(simd_) {}
   Device device() const override { return Device::cpu(); }
 
   void gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
@@ -175,6 +176,14 @@ public:
   void dropout(std::int64_t n, const kernels::DropoutKey& key, const T* src, T* dst) override {
     for (std::int64_t e = 0; e < n; ++e) kernels::dropout_element(e, key, src, dst);
   }
+  void forward_recurrence(CellActivation cell,
+                          const kernels::ForwardRecurrenceArgs<T>& args) override {
+    recurrence_.forward(cell, args);
+  }
+  void backward_recurrence(CellActivation cell,
+                           const kernels::BackwardRecurrenceArgs<T>& args) override {
+    recurrence_.backward(cell, args);
+  }
 
   void gather_last_step(std::int64_t steps, std::int64_t batch, std::int64_t width,
                         const std::int32_t* lengths, bool batch_first, const T* src,
@@ -215,6 +224,7 @@ public:
 private:
   bool use_blas_;
   HostSimd simd_ = host_simd_selected();  // read once per process
+  HostRecurrence<T> recurrence_;          // the persistent algorithm (its threads start on first use)
 };
 
 }  // namespace

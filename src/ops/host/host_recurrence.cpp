@@ -1,0 +1,193 @@
+// The persistent algorithm's host implementation (host_recurrence.hpp).
+
+#include "ops/host/host_recurrence.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+namespace fuselstm::ops {
+namespace {
+
+constexpr std::int64_t kLanes = 16;  // hidden units per block = floats per panel row
+
+std::int64_t blocks_of(std::int64_t hidden) { return (hidden + kLanes - 1) / kLanes; }
+
+// K per panel-product call: one chunk of the panels a call streams stays in L1 (32 KiB) while
+// every row of the batch passes over it. Splitting K does not change any element's sum.
+constexpr std::int64_t kForwardChunk = 128;   // 4 panels × 128 × 16 floats
+constexpr std::int64_t kBackwardChunk = 512;  // 1 panel × 512 × 16 floats
+
+// Generic panel products (double, or float without host_panel_products): host_panel_vector.inc's
+// order, one std::fma at a time.
+template <typename T, int P>
+void generic_panel_product(const T* const* panels, std::int64_t K, const T* x,
+                           std::int64_t x_stride, std::int64_t rows, bool accumulate, T* out) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (int p = 0; p < P; ++p) {
+      T* o = out + (r * P + p) * kLanes;
+      for (int l = 0; l < kLanes; ++l) {
+        T acc = accumulate ? o[l] : T(0);
+        for (std::int64_t k = 0; k < K; ++k) acc = std::fma(panels[p][k * kLanes + l], x[r * x_stride + k], acc);
+        o[l] = acc;
+      }
+    }
+  }
+}
+
+template <typename T>
+struct Kernels {
+  using Product = void (*)(const T* const*, std::int64_t, const T*, std::int64_t, std::int64_t,
+                           bool, T*);
+  Product four = generic_panel_product<T, 4>;
+  Product one = generic_panel_product<T, 1>;
+  HostSimd simd = HostSimd::scalar;
+
+  void forward_cell(CellActivation cell, const kernels::ForwardStepArgs<T>& s, std::int64_t u0,
+                    std::int64_t u1) const {
+    if constexpr (std::is_same_v<T, float>) host_forward_step_units(simd, cell, s, u0, u1);
+    else scalar_forward_step_units(cell, s, u0, u1);
+  }
+  void backward_cell(CellActivation cell, const kernels::BackwardStepArgs<T>& s, std::int64_t u0,
+                     std::int64_t u1) const {
+    if constexpr (std::is_same_v<T, float>) host_backward_step_units(simd, cell, s, u0, u1);
+    else scalar_backward_step_units(cell, s, u0, u1);
+  }
+};
+
+template <typename T>
+Kernels<T> kernels_for(HostSimd simd) {
+  Kernels<T> k;
+  k.simd = simd;
+  if constexpr (std::is_same_v<T, float>) {
+    const PanelProducts p = host_panel_products(simd);
+    k.four = p.four;
+    k.one = p.one;
+  }
+  return k;
+}
+
+// The blocks [first, end) worker w of `workers` owns.
+struct Share {
+  std::int64_t first, end;
+};
+Share share_of(int w, int workers, std::int64_t blocks) {
+  return {w * blocks / workers, (w + 1) * blocks / workers};
+}
+
+}  // namespace
+
+template <typename T>
+HostRecurrence<T>::HostRecurrence(HostSimd simd, int threads) : simd_(simd), pool_(threads) {}
+
+template <typename T>
+int HostRecurrence<T>::workers_for(std::int64_t hidden) const {
+  return static_cast<int>(std::min<std::int64_t>(pool_.size(), blocks_of(hidden)));
+}
+
+template <typename T>
+void HostRecurrence<T>::forward(CellActivation cell, const kernels::ForwardRecurrenceArgs<T>& a) {
+  if (a.end <= a.first) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  const std::int64_t H = a.hidden, B = a.batch, G = 4 * H, nb = blocks_of(H);
+  // Panel (block ub, gate q): row k holds W_hh[q·H + 16·ub + l, k] for l < 16 (0 past H).
+  packed_.assign(static_cast<std::size_t>(nb * 4 * H * kLanes), T(0));
+  for (std::int64_t ub = 0; ub < nb; ++ub) {
+    for (std::int64_t q = 0; q < 4; ++q) {
+      T* panel = packed_.data() + (ub * 4 + q) * H * kLanes;
+      for (std::int64_t l = 0; l < kLanes && ub * kLanes + l < H; ++l) {
+        const T* row = a.weight_hh + (q * H + ub * kLanes + l) * H;
+        for (std::int64_t k = 0; k < H; ++k) panel[k * kLanes + l] = row[k];
+      }
+    }
+  }
+  const int workers = workers_for(H);
+  const std::int64_t per_worker = B * 4 * kLanes;
+  if (scratch_.size() < static_cast<std::size_t>(workers * per_worker)) {
+    scratch_.resize(static_cast<std::size_t>(workers * per_worker));
+  }
+  const Kernels<T> kern = kernels_for<T>(simd_);
+  const T* packed = packed_.data();
+  T* scratch = scratch_.data();
+  pool_.run(workers, [&](int w, SpinBarrier& barrier) {
+    const Share mine = share_of(w, workers, nb);
+    const std::int64_t u0 = mine.first * kLanes, u1 = std::min(H, mine.end * kLanes);
+    T* out = scratch + w * per_worker;  // [B][4][16]
+    for (std::int64_t t = a.first; t < a.end; ++t) {
+      T* gates = a.gates_at(t);
+      const T* h_prev = a.h_prev_at(t);
+      for (std::int64_t ub = mine.first; ub < mine.end; ++ub) {
+        for (std::int64_t k0 = 0; k0 < H; k0 += kForwardChunk) {
+          const T* panels[4];
+          for (int q = 0; q < 4; ++q) panels[q] = packed + ((ub * 4 + q) * H + k0) * kLanes;
+          kern.four(panels, std::min(kForwardChunk, H - k0), h_prev + k0, H, B, k0 > 0, out);
+        }
+        const std::int64_t lanes = std::min(kLanes, H - ub * kLanes);
+        for (std::int64_t b = 0; b < B; ++b) {
+          for (std::int64_t q = 0; q < 4; ++q) {
+            T* g = gates + b * G + q * H + ub * kLanes;
+            const T* o = out + (b * 4 + q) * kLanes;
+            for (std::int64_t l = 0; l < lanes; ++l) g[l] = g[l] + o[l];
+          }
+        }
+      }
+      if (u0 < u1) kern.forward_cell(cell, a.step(t), u0, u1);
+      barrier.wait();  // h(t) complete for step t+1
+    }
+  });
+}
+
+template <typename T>
+void HostRecurrence<T>::backward(CellActivation cell,
+                                 const kernels::BackwardRecurrenceArgs<T>& a) {
+  if (a.end <= a.first) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  const std::int64_t H = a.hidden, B = a.batch, G = 4 * H, nb = blocks_of(H);
+  // Panel (block kb): row j holds W_hh[j, 16·kb + l] for l < 16 (0 past H).
+  packed_.assign(static_cast<std::size_t>(nb * G * kLanes), T(0));
+  for (std::int64_t kb = 0; kb < nb; ++kb) {
+    T* panel = packed_.data() + kb * G * kLanes;
+    const std::int64_t lanes = std::min(kLanes, H - kb * kLanes);
+    for (std::int64_t j = 0; j < G; ++j) {
+      const T* row = a.weight_hh + j * H + kb * kLanes;
+      for (std::int64_t l = 0; l < lanes; ++l) panel[j * kLanes + l] = row[l];
+    }
+  }
+  const int workers = workers_for(H);
+  const std::int64_t per_worker = B * kLanes;
+  if (scratch_.size() < static_cast<std::size_t>(workers * per_worker)) {
+    scratch_.resize(static_cast<std::size_t>(workers * per_worker));
+  }
+  const Kernels<T> kern = kernels_for<T>(simd_);
+  const T* packed = packed_.data();
+  T* scratch = scratch_.data();
+  pool_.run(workers, [&](int w, SpinBarrier& barrier) {
+    const Share mine = share_of(w, workers, nb);
+    const std::int64_t u0 = mine.first * kLanes, u1 = std::min(H, mine.end * kLanes);
+    T* out = scratch + w * per_worker;  // [B][16]
+    for (std::int64_t t = a.end - 1; t >= a.first; --t) {
+      if (u0 < u1) kern.backward_cell(cell, a.step(t), u0, u1);
+      barrier.wait();  // da(t) complete
+      const T* da = a.da_at(t);
+      for (std::int64_t kb = mine.first; kb < mine.end; ++kb) {
+        for (std::int64_t j0 = 0; j0 < G; j0 += kBackwardChunk) {
+          const T* panel = packed + (kb * G + j0) * kLanes;
+          kern.one(&panel, std::min(kBackwardChunk, G - j0), da + j0, G, B, j0 > 0, out);
+        }
+        const std::int64_t lanes = std::min(kLanes, H - kb * kLanes);
+        for (std::int64_t b = 0; b < B; ++b) {
+          for (std::int64_t l = 0; l < lanes; ++l) {
+            a.dh_rec[b * H + kb * kLanes + l] = out[b * kLanes + l];
+          }
+        }
+      }
+      // A one-slice ring: step t−1 overwrites da(t), so wait until everyone has read it.
+      if (t > a.first && a.da_at(t - 1) == da) barrier.wait();
+    }
+  });
+}
+
+template class HostRecurrence<float>;
+template class HostRecurrence<double>;
+
+}  // namespace fuselstm::ops

@@ -1,0 +1,44 @@
+#pragma once
+// The persistent algorithm on the host: a layer's whole run of recurrent steps in one call, on a
+// pool of threads that each own 16-unit blocks of hidden units for the entire run.
+//
+// Forward, per step: each worker adds h(t−1)·W_hhᵀ to the pre-activations of its units' four gates
+// (its rows of W_hh, packed once per call into 16-lane panels), applies the cell to those units,
+// and meets the others at one barrier, after which h(t) is complete. Backward, per step: the cell
+// step of its units writes their da(t); one barrier; then each worker computes dh_rec for its
+// units from all of da(t) and its columns of W_hh (packed the same way). No atomics, no
+// reduction across workers: every element's products are summed in increasing k by one thread,
+// so the bits do not depend on the number of threads, on the memory mode or on the vector width.
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "fuselstm/config.hpp"
+#include "kernels/recurrence_math.hpp"
+#include "ops/host/host_cell_simd.hpp"
+#include "ops/host/worker_pool.hpp"
+
+namespace fuselstm::ops {
+
+template <typename T>
+class HostRecurrence {
+ public:
+  explicit HostRecurrence(HostSimd simd, int threads = WorkerPool::default_size());
+
+  void forward(CellActivation cell, const kernels::ForwardRecurrenceArgs<T>& args);
+  void backward(CellActivation cell, const kernels::BackwardRecurrenceArgs<T>& args);
+
+  int threads() const { return pool_.size(); }
+
+ private:
+  int workers_for(std::int64_t hidden) const;
+
+  HostSimd simd_;
+  WorkerPool pool_;
+  std::mutex mutex_;        // one call at a time: the buffers below are shared
+  std::vector<T> packed_;   // W_hh in panels, packed per call
+  std::vector<T> scratch_;  // per worker: one block's products for every row
+};
+
+}  // namespace fuselstm::ops
