@@ -27,6 +27,7 @@ struct AgreementOptions {
   std::uint64_t seed = 1;
   MemoryMode memory_mode = MemoryMode::store_all;
   std::int64_t segment_steps = 0;
+  RecurrentAlgorithm algorithm = RecurrentAlgorithm::automatic;
 };
 
 inline void expect_scaled_close(const std::vector<double>& got, const std::vector<double>& ref,
@@ -59,6 +60,7 @@ inline void check_agreement(const Case& c, const AgreementOptions& o) {
   cfg.math = o.math;
   cfg.memory_mode = o.memory_mode;
   cfg.segment_steps = o.segment_steps;
+  cfg.algorithm = o.algorithm;
   Lstm model(cfg);
   model.init_pytorch_default(o.seed);
   std::mt19937_64 rng(o.seed * 7919 + 3);

@@ -1,0 +1,260 @@
+// The persistent recurrent algorithm on the host (RecurrentAlgorithm::persistent; the worker pool
+// of src/ops/host/host_recurrence.hpp): right against the reference, equal to the standard
+// algorithm in double where only summation order differs, and the same bits for any thread count,
+// memory mode, repetition and vector width.
+
+#include <cstring>
+
+#include "agreement.hpp"
+#include "ops/host/host_cell_simd.hpp"
+#include "ops/host/host_recurrence.hpp"
+
+namespace fuselstm::testing {
+namespace {
+
+// The shapes the partition can get wrong: H below one 16-unit block (one worker), H not a multiple
+// of 16 with more blocks than workers, odd H, B = 1 and 13, both cells, bidirectional, 1-3 layers.
+std::vector<Case> partition_cases() {
+  std::vector<Case> cases;
+  for (CellActivation cell : {CellActivation::tanh, CellActivation::identity}) {
+    cases.push_back({7, 1, 3, 5, 1, cell});
+    cases.push_back({9, 13, 6, 40, 2, cell});
+    cases.push_back({5, 13, 4, 37, 3, cell, true, true});
+    cases.push_back({11, 1, 5, 33, 2, cell, false, true});
+    cases.push_back({4, 2, 17, 64, 1, cell});
+  }
+  return cases;
+}
+
+class PersistentHost : public ::testing::TestWithParam<DType> {};
+
+TEST_P(PersistentHost, MatchesReference) {
+  AgreementOptions o;
+  o.dtype = GetParam();
+  o.tol = o.dtype == DType::f64 ? f64_tolerance() : f32_tolerance();
+  o.algorithm = RecurrentAlgorithm::persistent;
+  std::uint64_t seed = 100;
+  std::vector<Case> cases = agreement_cases();
+  for (const Case& c : partition_cases()) cases.push_back(c);
+  for (const Case& c : cases) {
+    o.seed = seed++;
+    check_agreement(c, o);
+  }
+  // Backward recomputing segments of 3 steps through the same algorithm.
+  o.memory_mode = MemoryMode::recompute;
+  o.segment_steps = 3;
+  for (const Case& c : partition_cases()) {
+    o.seed = seed++;
+    check_agreement(c, o);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(DTypes, PersistentHost, ::testing::Values(DType::f64, DType::f32),
+                         [](const auto& info) { return dtype_name(info.param); });
+
+struct Outputs {
+  std::vector<std::vector<double>> tensors;  // y, hT, cT, dx, dh0, dc0, every gradient
+};
+
+// A padded, batch-first, bidirectional 2-layer run with unsorted lengths (1 and T included).
+Outputs run_padded(DType dtype, RecurrentAlgorithm algorithm, MemoryMode mode, std::int64_t k) {
+  const std::int64_t T = 8, B = 13, X = 5, H = 37, L = 2, D = 2;
+  LstmConfig cfg;
+  cfg.input_size = X;
+  cfg.hidden_size = H;
+  cfg.num_layers = L;
+  cfg.bidirectional = true;
+  cfg.batch_first = true;
+  cfg.dtype = dtype;
+  cfg.algorithm = algorithm;
+  cfg.memory_mode = mode;
+  cfg.segment_steps = k;
+  Lstm model(cfg);
+  model.init_pytorch_default(5);
+  std::mt19937_64 rng(77);
+  const std::vector<std::int64_t> lengths = {3, 8, 1, 5, 8, 2, 7, 8, 4, 6, 1, 8, 5};
+  const Tensor x = Tensor::from_vector({B, T, X}, random_values(B * T * X, rng), dtype);
+  const Tensor h0 = Tensor::from_vector({L * D, B, H}, random_values(L * D * B * H, rng), dtype);
+  const Tensor c0 = Tensor::from_vector({L * D, B, H}, random_values(L * D * B * H, rng), dtype);
+  const Tensor dy = Tensor::from_vector({B, T, D * H}, random_values(B * T * D * H, rng), dtype);
+  const Tensor dhT = Tensor::from_vector({L * D, B, H}, random_values(L * D * B * H, rng), dtype);
+  const Tensor dcT = Tensor::from_vector({L * D, B, H}, random_values(L * D * B * H, rng), dtype);
+  Outputs out;
+  {
+    ForwardResult f = model.forward(x, h0, c0, lengths);
+    BackwardResult b = model.backward(f.context, dy, dhT, dcT);
+    for (const Tensor* t : {&f.y, &f.hT, &f.cT, &b.dx, &b.dh0, &b.dc0}) {
+      out.tensors.push_back(t->to_vector<double>());
+    }
+  }
+  for (const auto& name : model.parameter_names()) {
+    out.tensors.push_back(model.gradient(name).to_vector<double>());
+  }
+  return out;
+}
+
+TEST(PersistentHost, PaddedBidirectionalBatchFirstEqualsStandardInDouble) {
+  const Outputs standard =
+      run_padded(DType::f64, RecurrentAlgorithm::standard, MemoryMode::store_all, 0);
+  const Outputs persistent =
+      run_padded(DType::f64, RecurrentAlgorithm::persistent, MemoryMode::store_all, 0);
+  ASSERT_EQ(standard.tensors.size(), persistent.tensors.size());
+  for (std::size_t i = 0; i < standard.tensors.size(); ++i) {
+    expect_scaled_close(persistent.tensors[i], standard.tensors[i], f64_tolerance(),
+                        "tensor " + std::to_string(i));
+  }
+}
+
+TEST(PersistentHost, BitwiseAcrossMemoryModesAndRepeats) {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const Outputs stored =
+        run_padded(dtype, RecurrentAlgorithm::persistent, MemoryMode::store_all, 0);
+    const Outputs again =
+        run_padded(dtype, RecurrentAlgorithm::persistent, MemoryMode::store_all, 0);
+    EXPECT_EQ(stored.tensors, again.tensors) << "a repeated run differs";
+    for (std::int64_t k : {1, 3, 5}) {
+      const Outputs recomputed =
+          run_padded(dtype, RecurrentAlgorithm::persistent, MemoryMode::recompute, k);
+      EXPECT_EQ(stored.tensors, recomputed.tensors) << "recompute with k = " << k << " differs";
+    }
+  }
+}
+
+// The pool's partition changes with the thread count; the bits must not.
+template <typename T>
+struct RecurrenceData {
+  std::int64_t steps, batch, hidden;
+  std::vector<T> weight, bias_ih, bias_hh, gates, c, h, dy, dh_rec, dc, da, dh_carry;
+  std::vector<std::int32_t> lengths;
+
+  RecurrenceData(std::int64_t t, std::int64_t b, std::int64_t h_, std::uint64_t seed)
+      : steps(t), batch(b), hidden(h_) {
+    std::mt19937_64 rng(seed);
+    const auto fill = [&](std::vector<T>& v, std::size_t n) {
+      v.clear();
+      for (double e : random_values(n, rng)) v.push_back(static_cast<T>(e));
+    };
+    const std::int64_t G = 4 * hidden, S = batch * hidden;
+    fill(weight, G * hidden);
+    fill(bias_ih, G);
+    fill(bias_hh, G);
+    fill(gates, steps * batch * G);
+    fill(c, (steps + 1) * S);
+    fill(h, (steps + 1) * S);
+    fill(dy, steps * S);
+    fill(dh_rec, S);
+    fill(dc, S);
+    da.assign(steps * batch * G, T(0));
+    dh_carry.assign(S, T(0));
+    for (std::int64_t r = 0; r < batch; ++r) lengths.push_back(1 + (r * 5) % steps);
+  }
+
+  kernels::ForwardRecurrenceArgs<T> forward_args() {
+    kernels::ForwardRecurrenceArgs<T> a;
+    a.first = 0, a.end = steps, a.batch = batch, a.hidden = hidden;
+    a.weight_hh = weight.data(), a.bias_ih = bias_ih.data(), a.bias_hh = bias_hh.data();
+    a.gates = gates.data();
+    a.c_first = c.data(), a.c_mid = c.data() + batch * hidden, a.c_last = c.data() + steps * batch * hidden;
+    a.h = h.data(), a.h_out = h.data(), a.h_out_stride = batch * hidden;
+    a.lengths = lengths.data();
+    return a;
+  }
+  kernels::BackwardRecurrenceArgs<T> backward_args() {
+    kernels::BackwardRecurrenceArgs<T> a;
+    a.first = 0, a.end = steps, a.batch = batch, a.hidden = hidden;
+    a.weight_hh = weight.data(), a.gates = gates.data();
+    a.c_first = c.data(), a.c_mid = c.data() + batch * hidden, a.c_last = c.data() + steps * batch * hidden;
+    a.dy = dy.data(), a.dy_step = batch * hidden, a.dy_batch = hidden;
+    a.dh_rec = dh_rec.data(), a.dc = dc.data(), a.da = da.data(), a.da_ring_steps = steps;
+    a.lengths = lengths.data(), a.dh_carry = dh_carry.data();
+    return a;
+  }
+};
+
+template <typename T>
+void check_thread_counts(std::int64_t H) {
+  SCOPED_TRACE("H = " + std::to_string(H));
+  const ops::HostSimd simd = ops::host_simd_selected();
+  RecurrenceData<T> one(6, 13, H, 9);
+  ops::HostRecurrence<T>(simd, 1).forward(CellActivation::tanh, one.forward_args());
+  ops::HostRecurrence<T>(simd, 1).backward(CellActivation::tanh, one.backward_args());
+  for (int threads : {2, 3, 8}) {
+    RecurrenceData<T> many(6, 13, H, 9);
+    ops::HostRecurrence<T> recurrence(simd, threads);
+    recurrence.forward(CellActivation::tanh, many.forward_args());
+    recurrence.backward(CellActivation::tanh, many.backward_args());
+    EXPECT_EQ(one.h, many.h) << threads << " threads";
+    EXPECT_EQ(one.c, many.c) << threads << " threads";
+    EXPECT_EQ(one.gates, many.gates) << threads << " threads";
+    EXPECT_EQ(one.da, many.da) << threads << " threads";
+    EXPECT_EQ(one.dh_rec, many.dh_rec) << threads << " threads";
+    EXPECT_EQ(one.dc, many.dc) << threads << " threads";
+    EXPECT_EQ(one.dh_carry, many.dh_carry) << threads << " threads";
+  }
+}
+
+TEST(PersistentHost, SameBitsForEveryThreadCount) {
+  for (std::int64_t H : {5, 40, 37, 64, 130}) {
+    check_thread_counts<float>(H);
+    check_thread_counts<double>(H);
+  }
+}
+
+// A ring of one da slice (B > 1024 gives 1-step gradient blocks; recompute with k = 1 then keeps
+// one slice): every worker must have read da(t) before anyone writes da(t−1).
+TEST(PersistentHost, OneSliceDaRingWaitsForEveryReader) {
+  RecurrenceData<double> ring(5, 3, 40, 4), full(5, 3, 40, 4);
+  ops::HostRecurrence<double>(ops::HostSimd::scalar, 3).forward(CellActivation::tanh, ring.forward_args());
+  ops::HostRecurrence<double>(ops::HostSimd::scalar, 3).forward(CellActivation::tanh, full.forward_args());
+  auto a = ring.backward_args();
+  a.da_ring_steps = 1;
+  ops::HostRecurrence<double>(ops::HostSimd::scalar, 3).backward(CellActivation::tanh, a);
+  ops::HostRecurrence<double>(ops::HostSimd::scalar, 3).backward(CellActivation::tanh, full.backward_args());
+  EXPECT_EQ(ring.dh_rec, full.dh_rec);
+  EXPECT_EQ(ring.dc, full.dc);
+}
+
+// host_panel_vector.inc's promise: every vector width sums each element in the same order.
+TEST(PersistentHost, PanelProductsHaveTheSameBitsOnEveryVectorWidth) {
+  std::mt19937_64 rng(3);
+  const std::int64_t K = 301, rows = 11;
+  std::vector<float> panels(4 * K * 16), x(rows * K), start(rows * 4 * 16);
+  for (float& v : panels) v = static_cast<float>(random_values(1, rng)[0]);
+  for (float& v : x) v = static_cast<float>(random_values(1, rng)[0]);
+  for (float& v : start) v = static_cast<float>(random_values(1, rng)[0]);
+  const float* p4[4] = {panels.data(), panels.data() + K * 16, panels.data() + 2 * K * 16,
+                        panels.data() + 3 * K * 16};
+  std::vector<std::vector<float>> results;
+  for (ops::HostSimd kind : {ops::HostSimd::scalar, ops::HostSimd::avx2, ops::HostSimd::avx512}) {
+    if (!ops::host_simd_supported(kind)) continue;
+    const ops::PanelProducts products = ops::host_panel_products(kind);
+    std::vector<float> four = start, one(rows * 16);
+    products.four(p4, K, x.data(), K, rows, true, four.data());
+    products.one(p4, K, x.data(), K, rows, false, one.data());
+    // K split into two calls: the same chain of FMAs.
+    std::vector<float> split = start;
+    products.four(p4, 100, x.data(), K, rows, true, split.data());
+    const float* rest[4] = {p4[0] + 100 * 16, p4[1] + 100 * 16, p4[2] + 100 * 16, p4[3] + 100 * 16};
+    products.four(rest, K - 100, x.data() + 100, K, rows, true, split.data());
+    EXPECT_EQ(split, four) << ops::host_simd_name(kind) << ": splitting K changed the bits";
+    four.insert(four.end(), one.begin(), one.end());
+    results.push_back(four);
+  }
+  for (std::size_t i = 1; i < results.size(); ++i) EXPECT_EQ(results[i], results[0]);
+  // And what they compute: row 0, panel 2, lane 5 against a double sum.
+  double want = start[2 * 16 + 5];
+  for (std::int64_t k = 0; k < K; ++k) want += double(p4[2][k * 16 + 5]) * x[k];
+  EXPECT_NEAR(results[0][2 * 16 + 5], want, 1e-4);
+}
+
+TEST(PersistentHost, AnAlgorithmOutsideTheEnumIsRefused) {
+  LstmConfig cfg;
+  cfg.input_size = 3;
+  cfg.hidden_size = 4;
+  cfg.algorithm = static_cast<RecurrentAlgorithm>(42);
+  EXPECT_THROW(cfg.validate(), ValueError);
+}
+
+}  // namespace
+}  // namespace fuselstm::testing
