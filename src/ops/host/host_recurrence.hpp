@@ -32,7 +32,7 @@ class HostRecurrence {
   int threads() const { return pool_.size(); }
 
  private:
-  int workers_for(std::int64_t hidden) const;
+  int workers_for(std::int64_t hidden, std::int64_t batch) const;
 
   HostSimd simd_;
   WorkerPool pool_;
