@@ -5,6 +5,7 @@
 
 #include "ops/ops.hpp"
 #include "ops/host/blas_blocks.hpp"
+#include "ops/host/blas_check.hpp"
 #include "ops/host/host_cell_simd.hpp"
 #include "ops/host/host_recurrence.hpp"
 
@@ -231,6 +232,9 @@ private:
 
 template <typename T>
 std::unique_ptr<Ops<T>> make_host_ops() {
+#if FUSELSTM_HAVE_CBLAS
+  note_slow_openblas_kernels();
+#endif
   return std::make_unique<HostOps<T>>(true);
 }
 template <typename T>

@@ -1,0 +1,55 @@
+// See blas_check.hpp.
+
+#include "ops/host/blas_check.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#if defined(__linux__)
+#include <dlfcn.h>
+#endif
+
+namespace fuselstm::ops {
+namespace {
+
+// OpenBLAS's x86-64 kernels without AVX2+FMA.
+bool is_pre_avx2_core(const char* name) {
+  for (const char* old : {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom",
+                          "Sandybridge", "SandyBridge", "Barcelona", "Opteron", "Bobcat",
+                          "Bulldozer", "Katmai", "Coppermine", "Northwood", "Banias"}) {
+    if (std::strcmp(name, old) == 0) return true;
+  }
+  return false;
+}
+
+void check_once() {
+#if defined(__linux__) && (defined(__x86_64__) || defined(__i386__)) && \
+    (defined(__GNUC__) || defined(__clang__))
+  if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("FUSELSTM_QUIET_BLAS")) return;
+  using CoreName = char* (*)();
+  const auto corename = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (!corename) return;
+  const char* core = corename();
+  if (!core || !is_pre_avx2_core(core)) return;
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return;
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+  std::fprintf(stderr,
+               "fuselstm: OpenBLAS runs its '%s' kernels on this CPU, which has %s (OpenBLAS "
+               "does not know its model). Start the program with OPENBLAS_CORETYPE=%s for "
+               "several times faster matrix products (README: \"Check OpenBLAS's kernels\"; "
+               "FUSELSTM_QUIET_BLAS=1 silences this).\n",
+               core, avx512 ? "AVX-512" : "AVX2 and FMA", avx512 ? "SkylakeX" : "Haswell");
+#endif
+}
+
+}  // namespace
+
+void note_slow_openblas_kernels() {
+  static std::once_flag once;
+  std::call_once(once, check_once);
+}
+
+}  // namespace fuselstm::ops
