@@ -16,7 +16,7 @@ std::int64_t blocks_of(std::int64_t hidden) { return (hidden + kLanes - 1) / kLa
 // K per panel-product call: one chunk of the panels a call streams stays in L1 (32 KiB) while
 // every row of the batch passes over it. Splitting K does not change any element's sum.
 constexpr std::int64_t kForwardChunk = 128;   // 4 panels × 128 × 16 floats
-constexpr std::int64_t kBackwardChunk = 512;  // 1 panel × 512 × 16 floats
+constexpr std::int64_t kBackwardChunk = 128;  // up to 4 panels × 128 × 16 floats
 
 // Generic panel products (double, or float without host_panel_products): host_panel_vector.inc's
 // order, one std::fma at a time.
@@ -159,7 +159,7 @@ void HostRecurrence<T>::backward(CellActivation cell,
     }
   }
   const int workers = workers_for(H, B);
-  const std::int64_t per_worker = B * kLanes;
+  const std::int64_t per_worker = B * 4 * kLanes;
   if (scratch_.size() < static_cast<std::size_t>(workers * per_worker)) {
     scratch_.resize(static_cast<std::size_t>(workers * per_worker));
   }
@@ -169,22 +169,30 @@ void HostRecurrence<T>::backward(CellActivation cell,
   pool_.run(workers, [&](int w, SpinBarrier& barrier) {
     const Share mine = share_of(w, workers, nb);
     const std::int64_t u0 = mine.first * kLanes, u1 = std::min(H, mine.end * kLanes);
-    T* out = scratch + w * per_worker;  // [B][16]
+    T* out = scratch + w * per_worker;  // [B][n][16], n ≤ 4 blocks at a time
     for (std::int64_t t = a.end - 1; t >= a.first; --t) {
       if (u0 < u1) kern.backward_cell(cell, a.step(t), u0, u1);
       barrier.wait();  // da(t) complete
       const T* da = a.da_at(t);
-      for (std::int64_t kb = mine.first; kb < mine.end; ++kb) {
+      // Four blocks per pass where there are four (each da value loaded once for 64 units), else
+      // one: the same chain of FMAs per element either way.
+      for (std::int64_t kb = mine.first; kb < mine.end;) {
+        const int n = mine.end - kb >= 4 ? 4 : 1;
         for (std::int64_t j0 = 0; j0 < G; j0 += kBackwardChunk) {
-          const T* panel = packed + (kb * G + j0) * kLanes;
-          kern.one(&panel, std::min(kBackwardChunk, G - j0), da + j0, G, B, j0 > 0, out);
+          const T* panels[4];
+          for (int p = 0; p < n; ++p) panels[p] = packed + ((kb + p) * G + j0) * kLanes;
+          (n == 4 ? kern.four : kern.one)(panels, std::min(kBackwardChunk, G - j0), da + j0, G,
+                                          B, j0 > 0, out);
         }
-        const std::int64_t lanes = std::min(kLanes, H - kb * kLanes);
-        for (std::int64_t b = 0; b < B; ++b) {
-          for (std::int64_t l = 0; l < lanes; ++l) {
-            a.dh_rec[b * H + kb * kLanes + l] = out[b * kLanes + l];
+        for (int p = 0; p < n; ++p) {
+          const std::int64_t lanes = std::min(kLanes, H - (kb + p) * kLanes);
+          for (std::int64_t b = 0; b < B; ++b) {
+            for (std::int64_t l = 0; l < lanes; ++l) {
+              a.dh_rec[b * H + (kb + p) * kLanes + l] = out[(b * n + p) * kLanes + l];
+            }
           }
         }
+        kb += n;
       }
       // A one-slice ring: step t−1 overwrites da(t), so wait until everyone has read it.
       if (t > a.first && a.da_at(t - 1) == da) barrier.wait();
