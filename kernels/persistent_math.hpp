@@ -225,6 +225,9 @@ FUSELSTM_HD void persistent_backward_reduce(const Team& team, const BackwardRecu
   for (std::int64_t i = team.thread(); i < a.batch * Ub; i += team.threads()) {
     const std::int64_t b = i / Ub, ul = i - b * Ub, e = b * H + u0 + ul;
     T sum = partials[e];
+#if defined(__CUDA_ARCH__)
+#pragma unroll 8  // independent loads in flight; the additions keep their order
+#endif
     for (int k = 1; k < p.blocks; ++k) sum += partials[k * state + e];
     a.dh_rec[e] = sum;
   }

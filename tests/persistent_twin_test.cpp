@@ -6,6 +6,10 @@
 // per-block functions over the kernel's partition, block after block between barriers. A whole
 // Lstm (forward, backward, every layer, direction, segment) runs through it and is compared with
 // the double-precision reference.
+//
+// CUDA (skip without a GPU): RecurrentAlgorithm::persistent on the device vs the reference and vs
+// the standard algorithm on the same shapes, after checking the kernel's plan is eligible for
+// them (so the comparison is the kernel's, not the fallback's).
 
 #include <functional>
 #include <map>
@@ -429,6 +433,127 @@ TEST(PersistentTwin, VariableLengthsMatchReference) {
     }
   }
 }
+
+// --- the CUDA kernel (skipped without a GPU) -------------------------------------------------
+
+// The kernel's own plan on this GPU accepts every test shape: the comparisons below test the
+// kernel, not the standard fallback.
+TEST(CudaPersistentPlan, IsEligibleForTheTestShapes) {
+  FUSELSTM_REQUIRE_GPU();
+  for (const Case& c : persistent_cases()) {
+    for (DType dtype : {DType::f32, DType::f64}) {
+      for (bool backward : {false, true}) {
+        const PersistentPlan p =
+            ops::cuda_persistent_plan(Device::cuda(0), dtype, backward, c.cell, c.H, c.B);
+        EXPECT_TRUE(p.eligible) << c.str() << " " << dtype_name(dtype) << ": " << p.reason;
+      }
+    }
+  }
+  // A realistic shape of the bench (H = 1024, B = 16, fp32).
+  const PersistentPlan big =
+      ops::cuda_persistent_plan(Device::cuda(0), DType::f32, true, CellActivation::tanh, 1024, 16);
+  EXPECT_TRUE(big.eligible) << big.reason;
+}
+
+class CudaPersistent : public ::testing::TestWithParam<DType> {};
+
+TEST_P(CudaPersistent, MatchesReference) {
+  FUSELSTM_REQUIRE_GPU();
+  AgreementOptions o;
+  o.device = Device::cuda(0);
+  o.dtype = GetParam();
+  o.tol = o.dtype == DType::f64 ? f64_tolerance() : f32_tolerance();
+  o.algorithm = RecurrentAlgorithm::persistent;
+  std::uint64_t seed = 500;
+  for (const Case& c : persistent_cases()) {
+    o.seed = seed++;
+    check_agreement(c, o);
+  }
+  o.memory_mode = MemoryMode::recompute;
+  o.segment_steps = 2;
+  for (const Case& c : persistent_cases()) {
+    o.seed = seed++;
+    check_agreement(c, o);
+  }
+}
+
+// The same model and data with the standard and the persistent algorithm on the GPU (other
+// summation orders only).
+void check_persistent_vs_standard(const Case& c, DType dtype, MemoryMode mode) {
+  SCOPED_TRACE(c.str() + " " + dtype_name(dtype) + " " + memory_mode_name(mode));
+  auto run = [&](RecurrentAlgorithm algorithm) {
+    LstmConfig cfg;
+    cfg.input_size = c.X;
+    cfg.hidden_size = c.H;
+    cfg.num_layers = c.L;
+    cfg.bias = c.bias;
+    cfg.bidirectional = c.bidirectional;
+    cfg.cell = c.cell;
+    cfg.dtype = dtype;
+    cfg.device = Device::cuda(0);
+    cfg.memory_mode = mode;
+    cfg.segment_steps = mode == MemoryMode::recompute ? 3 : 0;
+    cfg.algorithm = algorithm;
+    Lstm model(cfg);
+    model.init_pytorch_default(17);
+    std::mt19937_64 rng(29);
+    const std::int64_t D = c.D(), U = c.L * D;
+    auto tensor = [&](const Shape& shape, std::int64_t n) {
+      return Tensor::from_vector(shape, random_values(n, rng), dtype, Device::cuda(0));
+    };
+    Tensor x = tensor({c.T, c.B, c.X}, c.T * c.B * c.X);
+    Tensor h0 = tensor({U, c.B, c.H}, U * c.B * c.H), c0 = tensor({U, c.B, c.H}, U * c.B * c.H);
+    Tensor dy = tensor({c.T, c.B, D * c.H}, c.T * c.B * D * c.H);
+    ForwardResult f = model.forward(x, h0, c0);
+    model.zero_grad();
+    BackwardResult b = model.backward(f.context, dy);
+    std::map<std::string, std::vector<double>> out;
+    out["y"] = f.y.to_vector<double>();
+    out["hT"] = f.hT.to_vector<double>();
+    out["cT"] = f.cT.to_vector<double>();
+    out["dx"] = b.dx.to_vector<double>();
+    out["dh0"] = b.dh0.to_vector<double>();
+    out["dc0"] = b.dc0.to_vector<double>();
+    for (const std::string& name : model.parameter_names())
+      out["d" + name] = model.gradient(name).to_vector<double>();
+    return out;
+  };
+  auto standard = run(RecurrentAlgorithm::standard);
+  auto persistent = run(RecurrentAlgorithm::persistent);
+  const Tolerance tol = dtype == DType::f64 ? f64_tolerance() : f32_tolerance();
+  for (const auto& [name, values] : standard) expect_scaled_close(persistent[name], values, tol, name);
+}
+
+TEST_P(CudaPersistent, MatchesStandard) {
+  FUSELSTM_REQUIRE_GPU();
+  for (const Case& c : persistent_cases()) {
+    check_persistent_vs_standard(c, GetParam(), MemoryMode::store_all);
+  }
+  // Bench-like shapes (the reference would be slow): W_hh slices of 8 units per block.
+  check_persistent_vs_standard({20, 16, 64, 1024, 1, CellActivation::tanh}, GetParam(),
+                               MemoryMode::store_all);
+  check_persistent_vs_standard({12, 5, 32, 700, 2, CellActivation::identity, true, true},
+                               GetParam(), MemoryMode::recompute);
+}
+
+TEST_P(CudaPersistent, VariableLengthsMatchReference) {
+  FUSELSTM_REQUIRE_GPU();
+  for (CellActivation cell : {CellActivation::tanh, CellActivation::identity}) {
+    for (bool bidirectional : {false, true}) {
+      LengthsSetup s;
+      s.device = Device::cuda(0);
+      s.dtype = GetParam();
+      s.cell = cell;
+      s.bidirectional = bidirectional;
+      check_lengths_against_reference(s);
+      s.mode = MemoryMode::recompute;
+      check_lengths_against_reference(s);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(DTypes, CudaPersistent, ::testing::Values(DType::f64, DType::f32),
+                         [](const auto& info) { return dtype_name(info.param); });
 
 }  // namespace
 }  // namespace fuselstm::testing
