@@ -3,6 +3,8 @@
 // double-precision reference, on seeded data with non-zero initial states and final-state
 // gradients, comparing outputs, final states, dx, dh0, dc0 and every parameter gradient.
 
+#include <functional>
+
 #include "test_util.hpp"
 
 namespace fuselstm::testing {
@@ -28,6 +30,8 @@ struct AgreementOptions {
   MemoryMode memory_mode = MemoryMode::store_all;
   std::int64_t segment_steps = 0;
   RecurrentAlgorithm algorithm = RecurrentAlgorithm::automatic;
+  /// Called on the model right after it is made (e.g. to give it a test ops backend), or empty.
+  std::function<void(Lstm&)> prepare;
 };
 
 inline void expect_scaled_close(const std::vector<double>& got, const std::vector<double>& ref,
@@ -62,6 +66,7 @@ inline void check_agreement(const Case& c, const AgreementOptions& o) {
   cfg.segment_steps = o.segment_steps;
   cfg.algorithm = o.algorithm;
   Lstm model(cfg);
+  if (o.prepare) o.prepare(model);
   model.init_pytorch_default(o.seed);
   std::mt19937_64 rng(o.seed * 7919 + 3);
   const std::int64_t D = c.D(), units = c.L * D;

@@ -4,10 +4,15 @@
 # compute-sanitizer, then the benchmark; logs, JSON and a summary table go into OUTDIR.
 #
 # Usage: tools/gpu_check.sh quick|full OUTDIR [--archive FILE.tar.gz]
-#   quick  configure, build, all tests, memcheck on a small filter of the CUDA tests, racecheck on
-#          one small case, the gpu-quick bench suite (under 5 minutes on an H100)
-#   full   the same, then the gpu bench suite until the time budget (FULL_BUDGET_S, default: what
-#          is left of 560 s since the start); rows are written as measured; continue later with
+#   quick  configure, build the tests and the bench only, every test (one process; the CPU ones
+#          take about 30 s), memcheck on a small filter of the CUDA tests, racecheck on small
+#          cases (the persistent kernel's shared memory included), the gpu-quick bench suite with
+#          the standard algorithm, then with --algorithm persistent (at most
+#          QUICK_PERSISTENT_BUDGET_S, default 60 s); meant to fit 5 minutes, build included, on
+#          16 cores (not yet timed on a GPU machine)
+#   full   build everything, every test, the same sanitizers and gpu-quick benches, then the gpu
+#          bench suite until the time budget (FULL_BUDGET_S, default: what is left of 560 s since
+#          the start); rows are written as measured; continue later with
 #            bench/run_suite.sh gpu OUTDIR/bench-gpu --build BUILD_DIR --resume
 #   --archive FILE  also pack OUTDIR into FILE (one file: the device tool returns few files)
 #
@@ -17,14 +22,19 @@
 # cuDNN: taken from the toolkit when cudnn.h is there, else from PyTorch's wheel (nvidia.cudnn);
 # FUSELSTM_CUDNN_ROOT=... overrides.
 # Environment: BUILD_DIR (default build-gpu), CUDA_ARCH (default native, falling back to 90),
-#   MEMCHECK_FILTER, RACECHECK_FILTER (gtest filters), FULL_BUDGET_S.
+#   TESTS_FILTER, MEMCHECK_FILTER, RACECHECK_FILTER (gtest filters), FULL_BUDGET_S,
+#   QUICK_PERSISTENT_BUDGET_S.
 # Each step is PASS, FAIL or SKIPPED (with the reason); a sanitizer that is missing or cannot
-# start is SKIPPED, never PASS. With a GPU visible (nvidia-smi), any CUDA test that skipped makes
-# the step cuda-tests-ran FAIL. Only cuDNN's wheel directory goes ahead of the toolkit's libraries
-# on LD_LIBRARY_PATH. Exit status: 0 when no step failed.
+# start (no gtest output, or compute-sanitizer's own start-up error) is SKIPPED, never PASS and
+# never FAIL; one that started and then saw the tests crash or fail is FAIL. With a GPU visible
+# (nvidia-smi lists one), the step cuda-tests-ran FAILs when any test that names CUDA (in its name
+# or its skip message) skipped, when no CUDA test passed, or when the test run did not finish.
+# Only cuDNN's wheel directory goes ahead of the toolkit's libraries on LD_LIBRARY_PATH; every
+# other Python wheel directory (site-packages, dist-packages) goes after them, also one that was
+# already on LD_LIBRARY_PATH. Exit status: 0 when no step failed.
 set -uo pipefail
 
-usage() { sed -n '2,25p' "$0" >&2; exit 64; }
+usage() { sed -n '2,34p' "$0" >&2; exit 64; }
 [[ $# -ge 2 ]] || usage
 mode=$1 outdir=$2
 shift 2
@@ -40,8 +50,12 @@ done
 
 start_all=$(date +%s)
 build=${BUILD_DIR:-build-gpu}
-memcheck_filter=${MEMCHECK_FILTER:-'DTypes/CudaAgreement.MatchesReference/f32:CudaAgreementTf32.*:SeedRun.CudaMatchesTheSeedInDouble'}
-racecheck_filter=${RACECHECK_FILTER:-'CudaAgreementTf32.*'}
+memcheck_filter=${MEMCHECK_FILTER:-'DTypes/CudaAgreement.MatchesReference/f32:CudaAgreementTf32.*:SeedRun.CudaMatchesTheSeedInDouble:CudaPersistentPlan.*:DTypes/CudaPersistent.VariableLengthsMatchReference/f32'}
+racecheck_filter=${RACECHECK_FILTER:-'CudaAgreementTf32.*:DTypes/CudaPersistent.VariableLengthsMatchReference/*'}
+tests_filter=${TESTS_FILTER:-'*'}
+build_targets=()
+[[ $mode == quick ]] && build_targets=(--target fuselstm_tests fuselstm_bench)
+quick_persistent_budget=${QUICK_PERSISTENT_BUDGET_S:-60}
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 summary=$outdir/summary.txt
@@ -96,6 +110,21 @@ if [[ -z $cudnn_root ]] && ! ls "$cuda_root"/include/cudnn.h "$cuda_root"/target
   # PyTorch's wheel: site-packages/nvidia/cudnn/{include,lib} (a namespace package: no __file__).
   cudnn_root=$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null || true)
 fi
+# Wheel directories already on LD_LIBRARY_PATH (PyTorch's torch/lib, nvidia/*/lib) go after the
+# toolkit's libraries; everything else keeps its place ahead of them.
+inherited_libs="" inherited_wheel_libs=""
+IFS=: read -r -a inherited <<<"${LD_LIBRARY_PATH:-}"
+for lib in "${inherited[@]}"; do
+  [[ -z $lib ]] && continue
+  case $lib in
+    */site-packages/* | */dist-packages/*) inherited_wheel_libs+=":$lib" ;;
+    *) inherited_libs+=":$lib" ;;
+  esac
+done
+toolkit_libs=""
+for lib in "$cuda_root"/lib64 "$cuda_root"/lib "$cuda_root"/targets/*/lib; do
+  [[ -d $lib ]] && toolkit_libs+=":$lib"
+done
 if [[ -n $cudnn_root ]]; then
   # cuDNN 9 loads its sub-libraries (libcudnn_adv.so.9, ...) and, from a wheel, the CUDA libraries
   # it was built with (nvidia/cublas/lib, nvidia/cuda_nvrtc/lib, ...) at run time. Only cuDNN goes
@@ -105,16 +134,17 @@ if [[ -n $cudnn_root ]]; then
   for lib in "$(dirname "$cudnn_root")"/*/lib; do
     [[ -d $lib && $lib != "$cudnn_root/lib" ]] && wheel_libs+=":$lib"
   done
-  toolkit_libs=""
-  for lib in "$cuda_root"/lib64 "$cuda_root"/lib "$cuda_root"/targets/*/lib; do
-    [[ -d $lib ]] && toolkit_libs+=":$lib"
-  done
-  LD_LIBRARY_PATH=$cudnn_root/lib$toolkit_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}$wheel_libs
-  export LD_LIBRARY_PATH
+  LD_LIBRARY_PATH=$cudnn_root/lib$toolkit_libs$inherited_libs$inherited_wheel_libs$wheel_libs
+else
+  LD_LIBRARY_PATH=${toolkit_libs#:}$inherited_libs$inherited_wheel_libs
 fi
+LD_LIBRARY_PATH=${LD_LIBRARY_PATH#:}
+export LD_LIBRARY_PATH
+echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >>"$outdir/machine.log"
 deps=()
 [[ -d .deps ]] && deps=(-DFUSELSTM_DEPS_DIR="$PWD/.deps")
 arch=${CUDA_ARCH:-native}
+# shellcheck disable=SC2317  # called through step
 configure() {
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFUSELSTM_CUDA=ON \
     -DFUSELSTM_BUILD_TESTS=ON -DFUSELSTM_BUILD_BENCH=ON -DCMAKE_CUDA_ARCHITECTURES="$1" \
@@ -133,28 +163,42 @@ fi
 grep -E "fuselstm:" "$outdir/configure.log" >&2
 
 # --- build and tests --------------------------------------------------------------------------
-if step build cmake --build "$build" -j "$(nproc)"; then
+# Skipped tests of a gtest log that concern CUDA: "cuda" or "gpu" (any case) in the test's name
+# or in what it printed between its RUN and SKIPPED lines (the skip message).
+cuda_skips() {
+  awk '/^\[ RUN      \] / { name = $4; body = ""; next }
+       /^\[  SKIPPED \] / && $4 == name { if (tolower(name " " body) ~ /cuda|gpu/) print name; name = ""; next }
+       name != "" { body = body " " $0 }' "$1" | sort -u
+}
+
+if step build cmake --build "$build" -j "$(nproc)" "${build_targets[@]}"; then
   # The gtest binary itself (one process: one CUDA start-up, not one per test).
-  step tests "$build/tests/fuselstm_tests" --gtest_output="xml:$outdir/tests.xml"
-  skipped=$(grep -c '\[  SKIPPED \]' "$outdir/tests.log" || true)
+  step tests "$build/tests/fuselstm_tests" --gtest_filter="$tests_filter" \
+    --gtest_output="xml:$outdir/tests.xml"
+  skipped=$(grep -c '^\[  SKIPPED \] .*([0-9]* ms)$' "$outdir/tests.log" || true)
   [[ $skipped -gt 0 ]] && echo "   note: $skipped tests skipped (see tests.log)" >&2
   # A visible GPU and a skipped CUDA test means the GPU path did not run: that is a failure, not a
-  # pass. The CUDA tests are those whose suite contains "Cuda" or whose name starts with it; they
-  # skip only when no device is usable.
-  cuda_skipped=$(grep -oE '^\[  SKIPPED \] [^ ]+' "$outdir/tests.log" | awk '{print $4}' |
-                 grep -E '(^|/)[A-Za-z0-9]*Cuda[A-Za-z0-9]*\.|\.Cuda' | sort -u || true)
+  # pass; so is a run that did not finish or in which no CUDA test passed.
   if [[ -n $gpu_name ]]; then
-    if [[ -n $cuda_skipped ]]; then
+    cuda_skipped=$(cuda_skips "$outdir/tests.log")
+    cuda_passed=$(grep -ciE '^\[       OK \] .*cuda' "$outdir/tests.log" || true)
+    if ! grep -q '^\[==========\] .* ran\.' "$outdir/tests.log"; then
+      record cuda-tests-ran "FAIL: the test run did not finish" 0
+    elif [[ -n $cuda_skipped ]]; then
       echo "$cuda_skipped" > "$outdir/cuda-tests-ran.log"
       record cuda-tests-ran "FAIL: $(echo "$cuda_skipped" | wc -l) CUDA tests skipped on $gpu_name" 0
+    elif [[ $cuda_passed -eq 0 ]]; then
+      record cuda-tests-ran "FAIL: no CUDA test passed on $gpu_name" 0
     else
-      record cuda-tests-ran PASS 0
+      record cuda-tests-ran "PASS ($cuda_passed CUDA tests passed)" 0
     fi
   fi
 
   # --- compute-sanitizer: SKIPPED (never PASS) when missing or unable to start ---------------
-  sanitizer=$(command -v compute-sanitizer || ls "$cuda_root"/bin/compute-sanitizer \
-                 "$cuda_root"/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1 || true)
+  sanitizer=$(command -v compute-sanitizer || true)
+  for candidate in "$cuda_root"/bin/compute-sanitizer "$cuda_root"/compute-sanitizer/compute-sanitizer; do
+    [[ -z $sanitizer && -x $candidate ]] && sanitizer=$candidate
+  done
   sanitize() {  # sanitize NAME TOOL FILTER
     local name=$1 tool=$2 filter=$3 t0 rc
     if [[ -z $sanitizer ]]; then skip "$name" "compute-sanitizer not found"; return; fi
@@ -164,16 +208,24 @@ if step build cmake --build "$build" -j "$(nproc)"; then
     "$sanitizer" --tool "$tool" --error-exitcode 99 "$build/tests/fuselstm_tests" \
       --gtest_filter="$filter" >>"$outdir/$name.log" 2>&1
     rc=$?
-    local seconds=$(($(date +%s) - t0))
-    if ! grep -q '^\[==========\] .* ran\.' "$outdir/$name.log"; then
+    local seconds=$(($(date +%s) - t0)) log=$outdir/$name.log
+    # compute-sanitizer's own start-up failures (its lines start with "========= "): it never
+    # instrumented the tests, so it says nothing about them.
+    # ("========= Error: Target application terminated before first instrumented API call",
+    # "========= Error: No attachable process found", ...; not the errors it finds in the tests,
+    # which read "========= Invalid ...", "========= Program hit ...", "========= ERROR SUMMARY").
+    local startup='^========= (Error: |Internal Sanitizer Error)'
+    if ! grep -q '^\[==========\] Running' "$log"; then
       record "$name" "SKIPPED: sanitizer could not start" "$seconds"  # see the log's tail
-    elif [[ $rc -eq 0 ]] && grep -q 'ERROR SUMMARY: 0 errors' "$outdir/$name.log" &&
-         ! grep -q '\[  SKIPPED \]' "$outdir/$name.log"; then
+    elif grep -qE "$startup" "$log"; then
+      record "$name" "SKIPPED: sanitizer could not instrument the tests" "$seconds"
+    elif [[ -n $(cuda_skips "$log") ]]; then
+      record "$name" "FAIL: CUDA tests skipped under the sanitizer" "$seconds"
+    elif [[ $rc -eq 0 ]] && grep -q 'ERROR SUMMARY: 0 errors' "$log" &&
+         grep -q '^\[==========\] .* ran\.' "$log" && grep -q '^\[  PASSED  \] [1-9]' "$log"; then
       record "$name" PASS "$seconds"
-    elif grep -q '\[  SKIPPED \]' "$outdir/$name.log" && [[ $rc -eq 0 ]]; then
-      record "$name" "SKIPPED: the CUDA tests skipped" "$seconds"
     else
-      record "$name" "FAIL (exit $rc)" "$seconds"
+      record "$name" "FAIL (exit $rc)" "$seconds"  # errors found, a test failed, or the run crashed
     fi
   }
   sanitize memcheck memcheck "$memcheck_filter"
@@ -182,8 +234,14 @@ if step build cmake --build "$build" -j "$(nproc)"; then
   # --- the benchmark --------------------------------------------------------------------------
   if [[ -z $gpu_name ]]; then
     skip bench-gpu-quick "no GPU visible (nvidia-smi)"
+    skip bench-gpu-quick-persistent "no GPU visible (nvidia-smi)"
   else
-    step bench-gpu-quick bench/run_suite.sh gpu-quick "$outdir/bench-quick" --build "$build"
+    step bench-gpu-quick bench/run_suite.sh gpu-quick "$outdir/bench-quick" --build "$build" \
+      -- --algorithm standard
+    # The persistent kernel (UNVERIFIED until this runs: the bench validates each shape in f64
+    # before it times it). Shapes it is not eligible for (B = 256) time the standard fallback.
+    step bench-gpu-quick-persistent bench/run_suite.sh gpu-quick "$outdir/bench-quick-persistent" \
+      --build "$build" --budget-s "$quick_persistent_budget" -- --algorithm persistent
     if [[ $mode == full ]]; then
       budget=${FULL_BUDGET_S:-$((560 - ($(date +%s) - start_all)))}
       if [[ $budget -gt 30 ]]; then
@@ -205,7 +263,7 @@ fi
   printf '%-18s %-46s %7s\n' step status time
   printf '%s\n' "${rows[@]}"
   echo "total $(($(date +%s) - start_all)) s; logs in $outdir"
-  for t in "$outdir"/bench-*/table.txt; do [[ -f $t ]] && { echo; echo "# ${t#$outdir/}"; cat "$t"; }; done
+  for t in "$outdir"/bench-*/table.txt; do [[ -f $t ]] && { echo; echo "# ${t#"$outdir"/}"; cat "$t"; }; done
 } | tee "$summary"
 if [[ -n $archive ]]; then
   tar -C "$(dirname "$outdir")" -czf "$archive" "$(basename "$outdir")" && echo "packed: $archive" >&2

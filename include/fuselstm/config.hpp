@@ -54,6 +54,13 @@ enum class RecurrentAlgorithm {
   /// blocks of hidden units with all four gates' rows of W_hh packed once per call, one barrier per
   /// step; its products are summed in a fixed order per element, so the result is the same bits
   /// for every thread count, memory mode and vector width (not the standard algorithm's bits).
+  /// CUDA: one cooperative kernel launch per layer, direction and segment; each block keeps the
+  /// W_hh rows of its hidden units (all four gates) in shared memory for the whole call, h(t) is
+  /// exchanged through global memory with one grid-wide barrier per step; fp32 (FFMA) and fp64,
+  /// deterministic. Eligible when B ≤ 64 and the slices fit the GPU's shared memory with every
+  /// block resident (kernels/persistent_math.hpp); other shapes run the standard steps.
+  /// UNVERIFIED on a GPU (no GPU has run it yet; CI runs its per-block logic through a host
+  /// twin): opt-in only, `automatic` never picks it on CUDA.
   persistent,
 };
 const char* recurrent_algorithm_name(RecurrentAlgorithm algorithm);
@@ -111,7 +118,8 @@ struct RunOptions {
   std::int64_t memory_limit_bytes = 0;  ///< budget of MemoryMode::automatic; 0: free memory
   /// How the recurrent steps run. automatic: on the host, persistent for float32 on a CPU with
   /// AVX2+FMA or AVX-512 (bench/RESULTS.md: faster at every measured shape), else standard; on CUDA,
-  /// standard until a recorded GPU run shows another algorithm correct and faster.
+  /// standard until a recorded GPU run shows another algorithm correct and faster (the CUDA
+  /// persistent kernel is unverified: ask for it explicitly).
   RecurrentAlgorithm algorithm = RecurrentAlgorithm::automatic;
 
   /// Throws ValueError naming the field when a value is out of range, DeviceError when the device

@@ -215,7 +215,8 @@ SegmentWorkspace<T> segment_workspace(ModelImpl& m) {
 
 // Whether the recurrent steps run as the persistent algorithm. automatic: on the host for float32
 // with vector cell math (bench/RESULTS.md, "persistent host algorithm": faster than standard at
-// every measured shape on 2 cores); on CUDA never until a GPU run has verified a persistent kernel.
+// every measured shape on 2 cores); on CUDA never until a GPU run has verified the persistent
+// kernel (kernels/persistent_kernels.cu: written, checked in CI only through its host twin).
 bool runs_persistent(const LstmConfig& config) {
   switch (config.algorithm) {
     case RecurrentAlgorithm::persistent: return true;

@@ -15,6 +15,7 @@
 #include "kernels/optim_math.hpp"
 #include "kernels/layer_math.hpp"
 #include "kernels/recurrence_math.hpp"
+#include "kernels/persistent_math.hpp"
 #include "fuselstm/config.hpp"
 #include "fuselstm/device.hpp"
 
@@ -91,8 +92,9 @@ public:
   virtual void dropout(std::int64_t n, const kernels::DropoutKey& key, const T* src, T* dst) = 0;
   /// The persistent algorithm: a unit's recurrent steps [first, end) in one call
   /// (kernels/recurrence_math.hpp states what it computes). Host: the worker pool of
-  /// host_recurrence.hpp. CUDA: the standard steps (recurrence_standard.hpp) until a persistent
-  /// kernel lands.
+  /// host_recurrence.hpp. CUDA: one cooperative launch of the persistent kernel
+  /// (kernels/persistent_math.hpp; UNVERIFIED on a GPU) when its plan is eligible, else the
+  /// standard steps (recurrence_standard.hpp).
   virtual void forward_recurrence(CellActivation cell,
                                   const kernels::ForwardRecurrenceArgs<T>& args) = 0;
   virtual void backward_recurrence(CellActivation cell,
@@ -164,6 +166,13 @@ std::unique_ptr<Ops<T>> make_host_loop_ops();
 /// CUDA ops queued on `stream` (a cudaStream_t of `device`), with a cuBLAS handle configured once
 /// (stream, math mode, a fixed workspace taken from `arena`). Made by the execution context.
 /// Throws DeviceError when the library was built without CUDA or the device is unusable.
+/// The persistent CUDA kernel's plan for a call of (hidden, batch) on `device` (its attributes and
+/// the kernel's occupancy): what CudaOps decides before forward_recurrence / backward_recurrence.
+/// Without CUDA in the build: never eligible. Throws DeviceError when the device is unusable.
+kernels::PersistentPlan cuda_persistent_plan(const Device& device, DType dtype, bool backward,
+                                             CellActivation cell, std::int64_t hidden,
+                                             std::int64_t batch);
+
 template <typename T>
 std::unique_ptr<Ops<T>> make_cuda_ops(const Device& device, void* stream, MathMode math,
                                       detail::CachingArena& arena);

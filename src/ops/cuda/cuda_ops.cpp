@@ -5,6 +5,7 @@
 
 #include "kernels/launch.hpp"
 #include "kernels/layer_launch.hpp"
+#include "kernels/persistent_launch.hpp"
 #include "kernels/train_launch.hpp"
 #include "ops/ops.hpp"
 #include "ops/recurrence_standard.hpp"
@@ -49,6 +50,7 @@ public:
       // picks the same algorithm every time (deterministic results).
       workspace_ = arena_.allocate(kWorkspaceBytes);
       FUSELSTM_CUBLAS_CHECK(cublasSetWorkspace(handle_, workspace_, kWorkspaceBytes));
+      FUSELSTM_CUDA_CHECK(kernels::query_persistent_device(device_.index, &persistent_device_));
     } catch (...) {
       release();
       throw;
@@ -141,14 +143,33 @@ public:
   void dropout(std::int64_t n, const kernels::DropoutKey& key, const T* src, T* dst) override {
     FUSELSTM_CUDA_CHECK(kernels::launch_dropout(stream_, n, key, src, dst));
   }
-  // No persistent CUDA kernel yet: the standard steps (the same results as RecurrentAlgorithm::standard).
+  // The persistent kernel (kernels/persistent_math.hpp) when the plan is eligible, else the
+  // standard steps. UNVERIFIED on a GPU: runs only when RecurrentAlgorithm::persistent is asked.
   void forward_recurrence(CellActivation cell,
                           const kernels::ForwardRecurrenceArgs<T>& args) override {
-    standard_forward_recurrence<T>(*this, cell, args);
+    const bool tanh_cell = cell == CellActivation::tanh;
+    kernels::PersistentPlan plan;
+    FUSELSTM_CUDA_CHECK(kernels::plan_persistent_call<T>(persistent_device_, false, tanh_cell,
+                                                         args.hidden, args.batch, &plan));
+    if (!plan.eligible) return standard_forward_recurrence<T>(*this, cell, args);
+    FUSELSTM_CUDA_CHECK(kernels::launch_persistent_forward<T>(stream_, tanh_cell, plan, args));
   }
   void backward_recurrence(CellActivation cell,
                            const kernels::BackwardRecurrenceArgs<T>& args) override {
-    standard_backward_recurrence<T>(*this, cell, args);
+    const bool tanh_cell = cell == CellActivation::tanh;
+    kernels::PersistentPlan plan;
+    FUSELSTM_CUDA_CHECK(kernels::plan_persistent_call<T>(persistent_device_, true, tanh_cell,
+                                                         args.hidden, args.batch, &plan));
+    if (!plan.eligible) return standard_backward_recurrence<T>(*this, cell, args);
+    // The partial products' scratch, from the stream-ordered arena: returned right after the
+    // launch is queued, reused only by work queued after it.
+    struct Scratch {
+      detail::CachingArena& arena;
+      void* data;
+      ~Scratch() { arena.deallocate(data); }
+    } scratch{arena_, arena_.allocate(static_cast<std::size_t>(plan.scratch_elements()) * sizeof(T))};
+    FUSELSTM_CUDA_CHECK(kernels::launch_persistent_backward<T>(stream_, tanh_cell, plan, args,
+                                                               static_cast<T*>(scratch.data)));
   }
 
   void gather_last_step(std::int64_t steps, std::int64_t batch, std::int64_t width,
@@ -204,6 +225,7 @@ private:
   detail::CachingArena& arena_;
   cublasHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
+  kernels::PersistentDevice persistent_device_;  // queried once: what eligibility needs
 };
 
 }  // namespace
@@ -212,6 +234,26 @@ template <typename T>
 std::unique_ptr<Ops<T>> make_cuda_ops(const Device& device, void* stream, MathMode math,
                                       detail::CachingArena& arena) {
   return std::make_unique<CudaOps<T>>(device, stream, math, arena);
+}
+
+kernels::PersistentPlan cuda_persistent_plan(const Device& device, DType dtype, bool backward,
+                                             CellActivation cell, std::int64_t hidden,
+                                             std::int64_t batch) {
+  detail::DeviceScope scope(device);
+  kernels::PersistentDevice d;
+  FUSELSTM_CUDA_CHECK(kernels::query_persistent_device(device.index, &d));
+  kernels::PersistentPlan plan;
+  const bool tanh_cell = cell == CellActivation::tanh;
+  if (dtype == DType::f64) {
+    FUSELSTM_CUDA_CHECK(
+        kernels::plan_persistent_call<double>(d, backward, tanh_cell, hidden, batch, &plan));
+  } else if (dtype == DType::f32) {
+    FUSELSTM_CUDA_CHECK(
+        kernels::plan_persistent_call<float>(d, backward, tanh_cell, hidden, batch, &plan));
+  } else {
+    plan.reason = "only float and double";
+  }
+  return plan;
 }
 
 template std::unique_ptr<Ops<float>> make_cuda_ops<float>(const Device&, void*, MathMode,

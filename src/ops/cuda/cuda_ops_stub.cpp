@@ -13,6 +13,15 @@ std::unique_ptr<Ops<T>> make_cuda_ops(const Device& device, void*, MathMode,
                     "toolkit and -DFUSELSTM_CUDA=ON)");
 }
 
+kernels::PersistentPlan cuda_persistent_plan(const Device&, DType, bool, CellActivation,
+                                             std::int64_t hidden, std::int64_t batch) {
+  kernels::PersistentPlan plan;
+  plan.hidden = hidden;
+  plan.batch = batch;
+  plan.reason = "built without CUDA";
+  return plan;
+}
+
 template std::unique_ptr<Ops<float>> make_cuda_ops<float>(const Device&, void*, MathMode,
                                                           detail::CachingArena&);
 template std::unique_ptr<Ops<double>> make_cuda_ops<double>(const Device&, void*, MathMode,
