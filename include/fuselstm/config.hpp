@@ -117,7 +117,8 @@ struct RunOptions {
   std::int64_t projection_steps = 0;
   std::int64_t memory_limit_bytes = 0;  ///< budget of MemoryMode::automatic; 0: free memory
   /// How the recurrent steps run. automatic: on the host, persistent for float32 on a CPU with
-  /// AVX2+FMA or AVX-512 (bench/RESULTS.md: faster at every measured shape), else standard; on CUDA,
+  /// AVX2+FMA or AVX-512 (bench/RESULTS.md: 0.40-0.94x standard's time, except 2-13% slower at
+  /// B = 1 and 256 when OpenBLAS runs AVX-512 kernels), else standard; on CUDA,
   /// standard until a recorded GPU run shows another algorithm correct and faster (the CUDA
   /// persistent kernel is unverified: ask for it explicitly).
   RecurrentAlgorithm algorithm = RecurrentAlgorithm::automatic;

@@ -214,8 +214,10 @@ SegmentWorkspace<T> segment_workspace(ModelImpl& m) {
 }
 
 // Whether the recurrent steps run as the persistent algorithm. automatic: on the host for float32
-// with vector cell math (bench/RESULTS.md, "persistent host algorithm": faster than standard at
-// every measured shape on 2 cores); on CUDA never until a GPU run has verified the persistent
+// with vector cell math (bench/RESULTS.md, "persistent host algorithm": 0.40-0.74x standard's time
+// on every measured shape with OpenBLAS's default kernels on the dev VM, 0.72-0.94x at B = 16..64
+// with its AVX-512 kernels, where B = 1 and B = 256 ran 2-13% slower: within this VM's noise of a
+// tie at B = 1, so not worth a shape rule yet); on CUDA never until a GPU run has verified the persistent
 // kernel (kernels/persistent_kernels.cu: written, checked in CI only through its host twin).
 bool runs_persistent(const LstmConfig& config) {
   switch (config.algorithm) {
