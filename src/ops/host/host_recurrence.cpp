@@ -91,6 +91,14 @@ int HostRecurrence<T>::workers_for(std::int64_t hidden, std::int64_t batch) cons
 }
 
 template <typename T>
+T* HostRecurrence<T>::scratch_for(std::int64_t elements) {
+  if (scratch_.size() < static_cast<std::size_t>(elements)) {
+    scratch_.resize(static_cast<std::size_t>(elements));
+  }
+  return scratch_.data();
+}
+
+template <typename T>
 void HostRecurrence<T>::forward(CellActivation cell, const kernels::ForwardRecurrenceArgs<T>& a) {
   if (a.end <= a.first) return;
   std::lock_guard<std::mutex> lock(mutex_);
@@ -107,13 +115,10 @@ void HostRecurrence<T>::forward(CellActivation cell, const kernels::ForwardRecur
     }
   }
   const int workers = workers_for(H, B);
-  const std::int64_t per_worker = B * 4 * kLanes;
-  if (scratch_.size() < static_cast<std::size_t>(workers * per_worker)) {
-    scratch_.resize(static_cast<std::size_t>(workers * per_worker));
-  }
+  const std::int64_t per_worker = B * 4 * kLanes;  // four blocks' products for every row
+  T* scratch = scratch_for(workers * per_worker);
   const Kernels<T> kern = kernels_for<T>(simd_);
   const T* packed = packed_.data();
-  T* scratch = scratch_.data();
   pool_.run(workers, [&](int w, SpinBarrier& barrier) {
     const Share mine = share_of(w, workers, nb);
     const std::int64_t u0 = mine.first * kLanes, u1 = std::min(H, mine.end * kLanes);
@@ -159,13 +164,10 @@ void HostRecurrence<T>::backward(CellActivation cell,
     }
   }
   const int workers = workers_for(H, B);
-  const std::int64_t per_worker = B * 4 * kLanes;
-  if (scratch_.size() < static_cast<std::size_t>(workers * per_worker)) {
-    scratch_.resize(static_cast<std::size_t>(workers * per_worker));
-  }
+  const std::int64_t per_worker = B * 4 * kLanes;  // four blocks' products for every row
+  T* scratch = scratch_for(workers * per_worker);
   const Kernels<T> kern = kernels_for<T>(simd_);
   const T* packed = packed_.data();
-  T* scratch = scratch_.data();
   pool_.run(workers, [&](int w, SpinBarrier& barrier) {
     const Share mine = share_of(w, workers, nb);
     const std::int64_t u0 = mine.first * kLanes, u1 = std::min(H, mine.end * kLanes);

@@ -33,6 +33,7 @@ class HostRecurrence {
 
  private:
   int workers_for(std::int64_t hidden, std::int64_t batch) const;
+  T* scratch_for(std::int64_t elements);  // grows scratch_ (kept across calls)
 
   HostSimd simd_;
   WorkerPool pool_;
