@@ -5,6 +5,7 @@
 #include <string>
 
 #include "lstm/model_impl.hpp"
+#include "ops/call_log.hpp"
 #include "ops/ops.hpp"
 #include "test_util.hpp"
 
@@ -226,6 +227,9 @@ public:
     record("embedding_backward");
     inner_->embedding_backward(s, w, start, id, order, dout, dweight);
   }
+  // Recorded sequences (RecurrentAlgorithm::graphs) run call by call through this object.
+  void run_recorded(const ops::CallLog<double>& log) override { log.replay(*this); }
+  ops::GraphStats graph_stats() const override { return {}; }
   int count(const std::string& op) const {
     int n = 0;
     for (const Call& c : calls) n += c.op == op;
@@ -337,6 +341,39 @@ TEST(Orchestration, StoredOpSequenceAndNoAllocationInTheLoop) {
 
 TEST(Orchestration, RecomputeOpSequenceAndNoAllocationInTheLoop) {
   check_op_sequence(MemoryMode::recompute, 4);
+}
+
+// RecurrentAlgorithm::graphs records the orchestration and hands the log to the ops: the ops then
+// receive exactly the calls the standard algorithm makes, in the same order (same calls, same
+// bits), and none while the log is being recorded.
+TEST(Orchestration, GraphsHandTheOpsTheStandardCalls) {
+  for (MemoryMode mode : {MemoryMode::store_all, MemoryMode::recompute}) {
+    auto run = [&](RecurrentAlgorithm algorithm) {
+      LstmConfig cfg;
+      cfg.input_size = 3;
+      cfg.hidden_size = 5;
+      cfg.num_layers = 2;
+      cfg.bidirectional = true;
+      cfg.dtype = DType::f64;
+      cfg.memory_mode = mode;
+      cfg.segment_steps = 2;
+      cfg.algorithm = algorithm;
+      Lstm model(cfg);
+      auto recording = std::make_unique<RecordingOps>();
+      RecordingOps& rec = *recording;
+      detail::ModelAccess::impl(model).ops_f64 = std::move(recording);
+      std::mt19937_64 rng(8);
+      const Tensor x = Tensor::from_vector({6, 4, 3}, random_values(6 * 4 * 3, rng), DType::f64);
+      ForwardResult f = model.forward(x, Tensor(), Tensor(), {6, 2, 5, 3});
+      model.backward(f.context, Tensor());
+      std::vector<std::string> ops;
+      for (const auto& c : rec.calls) ops.push_back(c.op + " n=" + std::to_string(c.n));
+      return ops;
+    };
+    const auto standard = run(RecurrentAlgorithm::standard);
+    EXPECT_GT(standard.size(), 50u);
+    EXPECT_EQ(run(RecurrentAlgorithm::graphs), standard) << memory_mode_name(mode);
+  }
 }
 
 }  // namespace

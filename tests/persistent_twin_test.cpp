@@ -17,6 +17,7 @@
 #include "agreement.hpp"
 #include "kernels/persistent_twin.hpp"
 #include "lstm/model_impl.hpp"
+#include "ops/call_log.hpp"
 #include "ops/ops.hpp"
 #include "ops/recurrence_standard.hpp"
 
@@ -87,6 +88,8 @@ public:
   void fill(T* d, std::int64_t n, T v) override { inner_->fill(d, n, v); }
   void copy(T* d, const T* s, std::int64_t n) override { inner_->copy(d, s, n); }
   void synchronize() override { inner_->synchronize(); }
+  void run_recorded(const ops::CallLog<T>& log) override { log.replay(*this); }
+  ops::GraphStats graph_stats() const override { return {}; }
   void broadcast_rows(std::int64_t rows, std::int64_t cols, const T* src, T* dst) override {
     inner_->broadcast_rows(rows, cols, src, dst);
   }

@@ -7,9 +7,9 @@
 #   quick  configure, build the tests and the bench only, every test (one process; the CPU ones
 #          take about 30 s), memcheck on a small filter of the CUDA tests, racecheck on small
 #          cases (the persistent kernel's shared memory included), the gpu-quick bench suite with
-#          the standard algorithm, then with --algorithm persistent (at most
-#          QUICK_PERSISTENT_BUDGET_S, default 60 s); meant to fit 5 minutes, build included, on
-#          16 cores (not yet timed on a GPU machine)
+#          the standard algorithm, then with --algorithm persistent and --algorithm graphs (each
+#          at most QUICK_PERSISTENT_BUDGET_S, default 60 s); meant to fit 5 minutes, build
+#          included, on 16 cores (not yet timed on a GPU machine)
 #   full   build everything, every test, the same sanitizers and gpu-quick benches, then the gpu
 #          bench suite until the time budget (FULL_BUDGET_S, default: what is left of 560 s since
 #          the start); rows are written as measured; continue later with
@@ -50,7 +50,7 @@ done
 
 start_all=$(date +%s)
 build=${BUILD_DIR:-build-gpu}
-memcheck_filter=${MEMCHECK_FILTER:-'DTypes/CudaAgreement.MatchesReference/f32:CudaAgreementTf32.*:SeedRun.CudaMatchesTheSeedInDouble:CudaPersistentPlan.*:DTypes/CudaPersistent.VariableLengthsMatchReference/f32'}
+memcheck_filter=${MEMCHECK_FILTER:-'DTypes/CudaAgreement.MatchesReference/f32:CudaAgreementTf32.*:SeedRun.CudaMatchesTheSeedInDouble:CudaPersistentPlan.*:DTypes/CudaPersistent.VariableLengthsMatchReference/f32:GraphsCuda.SteadyTrainingLoopReplaysWithoutUpdates'}
 racecheck_filter=${RACECHECK_FILTER:-'CudaAgreementTf32.*:DTypes/CudaPersistent.VariableLengthsMatchReference/*'}
 tests_filter=${TESTS_FILTER:-'*'}
 build_targets=()
@@ -235,6 +235,7 @@ if step build cmake --build "$build" -j "$(nproc)" "${build_targets[@]}"; then
   if [[ -z $gpu_name ]]; then
     skip bench-gpu-quick "no GPU visible (nvidia-smi)"
     skip bench-gpu-quick-persistent "no GPU visible (nvidia-smi)"
+    skip bench-gpu-quick-graphs "no GPU visible (nvidia-smi)"
   else
     step bench-gpu-quick bench/run_suite.sh gpu-quick "$outdir/bench-quick" --build "$build" \
       -- --algorithm standard
@@ -242,6 +243,9 @@ if step build cmake --build "$build" -j "$(nproc)" "${build_targets[@]}"; then
     # before it times it). Shapes it is not eligible for (B = 256) time the standard fallback.
     step bench-gpu-quick-persistent bench/run_suite.sh gpu-quick "$outdir/bench-quick-persistent" \
       --build "$build" --budget-s "$quick_persistent_budget" -- --algorithm persistent
+    # CUDA graphs of the standard algorithm's time loops (UNVERIFIED until this runs).
+    step bench-gpu-quick-graphs bench/run_suite.sh gpu-quick "$outdir/bench-quick-graphs" \
+      --build "$build" --budget-s "$quick_persistent_budget" -- --algorithm graphs
     if [[ $mode == full ]]; then
       budget=${FULL_BUDGET_S:-$((560 - ($(date +%s) - start_all)))}
       if [[ $budget -gt 30 ]]; then

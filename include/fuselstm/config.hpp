@@ -46,8 +46,15 @@ enum class RecurrentAlgorithm {
   automatic,
   /// Per step one BLAS/cuBLAS GEMM of h(t−1) with W_hh, then the fused cell step.
   standard,
-  /// CUDA: the standard algorithm's time loops captured once as CUDA graphs and replayed. Host:
-  /// the same as standard (there is nothing to capture).
+  /// The standard algorithm's calls, recorded per forward, backward and inference pass (no work
+  /// runs while recording: nothing allocates, waits or reads back) and run as a graph from a cache
+  /// of the context (up to 8 graphs, 2 per pass structure): the same calls and arguments replay the
+  /// cached graph as it is; new arguments (other buffers, a new dropout mask key) update a cached
+  /// graph in place; a new structure (shape, plan) is captured. A training loop of one shape
+  /// replays from its third step on (the arena hands back the same blocks). Same bits as
+  /// standard. CUDA: CUDA graphs (cudaGraphExecUpdate for new arguments); UNVERIFIED on a GPU (no
+  /// GPU has run it yet): opt-in only, `automatic` never picks it. Host: its twin (the cached
+  /// calls replayed through the same cache decisions), for checking only: no faster than standard.
   graphs,
   /// The whole time loop of a layer in one pass whose workers keep their slice of W_hh hot.
   /// Host: a pool of threads (one per core, at most FUSELSTM_NUM_THREADS), each owning 16-unit

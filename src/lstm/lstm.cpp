@@ -13,6 +13,7 @@
 #include "fuselstm/parameter_names.hpp"
 #include "lstm/dropout.hpp"
 #include "lstm/model_impl.hpp"
+#include "lstm/recorded_call.hpp"
 #include "lstm/memory_plan.hpp"
 #include "lstm/sequence.hpp"
 #include "lstm/size_limits.hpp"
@@ -256,7 +257,9 @@ void run_forward(ModelImpl& m, ContextData& ctx, const Tensor& h0, const Tensor&
   io.y = out.y.data_as<T>();
   io.hT = out.hT.data_as<T>();
   io.cT = out.cT.data_as<T>();
-  sequence_forward<T>(m.ops<T>(), call_of<T>(m, ctx), io);
+  const SequenceCall<T> call = call_of<T>(m, ctx);
+  run_orchestration<T>(m.ops<T>(), m.config.algorithm,
+                       [&](ops::Ops<T>& o) { sequence_forward<T>(o, call, io); });
 }
 
 template <typename T>
@@ -280,7 +283,11 @@ void run_backward(ModelImpl& m, const ContextData& ctx, const Tensor& dy, const 
   io.dx = data_or_null<T>(out.dx);
   io.dh0 = out.dh0.data_as<T>();
   io.dc0 = out.dc0.data_as<T>();
-  sequence_backward<T>(m.ops<T>(), call_of<T>(m, ctx), io, layer_gradients<T>(m), work);
+  const SequenceCall<T> call = call_of<T>(m, ctx);
+  const std::vector<LayerGradients<T>> grads = layer_gradients<T>(m);
+  run_orchestration<T>(m.ops<T>(), m.config.algorithm, [&](ops::Ops<T>& o) {
+    sequence_backward<T>(o, call, io, grads, work);
+  });
 }
 
 }  // namespace
@@ -527,7 +534,8 @@ void run_infer(ModelImpl& m, const SequenceDims& dims, const SegmentPlan& plan, 
   io.y = out.y.data_as<T>();
   io.hT = out.hT.data_as<T>();
   io.cT = out.cT.data_as<T>();
-  sequence_infer<T>(m.ops<T>(), call, buf, io);
+  run_orchestration<T>(m.ops<T>(), cfg.algorithm,
+                       [&](ops::Ops<T>& o) { sequence_infer<T>(o, call, buf, io); });
 }
 
 }  // namespace

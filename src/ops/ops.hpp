@@ -27,6 +27,9 @@ namespace fuselstm::ops {
 
 enum class Trans { N, T };
 
+template <typename T>
+class CallLog;  // ops/call_log.hpp
+
 /// Generic element-wise, reduction and matrix-product operations (any model, head or optimizer).
 template <typename T>
 class ElementOps {
@@ -147,10 +150,31 @@ public:
                                   const std::int64_t* order, const T* dout, T* dweight) = 0;
 };
 
+/// What a graph cache has done since the ops were made (RecurrentAlgorithm::graphs).
+struct GraphStats {
+  std::int64_t captures = 0;   // sequences captured and instantiated as a new graph
+  std::int64_t updates = 0;    // cached graphs updated in place (same calls, other arguments)
+  std::int64_t replays = 0;    // cached graphs launched as they were (the same calls and bytes)
+  std::int64_t evictions = 0;  // cached graphs dropped to make room
+};
+
+/// Recorded call sequences run as graphs (ops/graph_runner.hpp): captured once, then replayed or
+/// updated from a small cache. CUDA: CUDA graphs. Host: its twin, the recorded calls replayed
+/// through the same cache (same calls, same bits as running them directly).
+template <typename T>
+class GraphOps {
+public:
+  virtual ~GraphOps() = default;
+  /// Runs `calls` (recorded against an ops::CallRecorder of this ops' device) as if each were
+  /// called on this object in order.
+  virtual void run_recorded(const CallLog<T>& calls) = 0;
+  virtual GraphStats graph_stats() const = 0;
+};
+
 /// Everything a backend implements: one object per execution context, element type and math mode.
 template <typename T>
 class Ops : public ElementOps<T>, public SequenceOps<T>, public TrainingOps<T>,
-            public LayerOps<T> {
+            public LayerOps<T>, public GraphOps<T> {
 public:
   using value_type = T;
 };

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "fuselstm/error.hpp"
+#include "runtime/capture_region.hpp"
 #include "runtime/memory.hpp"
 
 namespace fuselstm::detail {
@@ -57,6 +58,8 @@ void CachingArena::system_free(void* pointer, std::size_t block) noexcept {
 
 void* CachingArena::allocate(std::size_t bytes) {
   if (bytes == 0) return nullptr;
+  // A graph would keep using the block after it returned to the cache and was handed out again.
+  check_not_capturing("an arena allocation");
   const std::size_t block = block_size(bytes, granule(device_));
   if (block < bytes)
     throw OutOfMemoryError("fuselstm: cannot allocate " + std::to_string(bytes) + " bytes");
@@ -64,10 +67,10 @@ void* CachingArena::allocate(std::size_t bytes) {
   void* pointer = nullptr;
   std::size_t got = block;
   bool from_system = false;
-  const auto it = cached_.lower_bound(block);
-  if (it != cached_.end() && it->first / kMaxWasteFactor <= block) {
+  const auto it = cached_.lower_bound({block, 0});
+  if (it != cached_.end() && it->first.first / kMaxWasteFactor <= block) {
     pointer = it->second;
-    got = it->first;
+    got = it->first.first;
     cached_.erase(it);
     cached_bytes_ -= static_cast<std::int64_t>(got);
   } else {
@@ -108,7 +111,7 @@ void CachingArena::deallocate(void* pointer) noexcept {
   stats_.current_bytes -= static_cast<std::int64_t>(live.requested);
   account_free(device_, static_cast<std::int64_t>(live.requested), 0);
   try {
-    cached_.emplace(live.block, pointer);
+    cached_.emplace(std::make_pair(live.block, reinterpret_cast<std::uintptr_t>(pointer)), pointer);
     cached_bytes_ += static_cast<std::int64_t>(live.block);
   } catch (const std::bad_alloc&) {
     system_free(pointer, live.block);  // no room to remember it: give it back
@@ -130,7 +133,7 @@ void CachingArena::release_cached_locked() noexcept {
     } catch (...) {
     }
   }
-  for (const auto& [block, pointer] : cached_) system_free(pointer, block);
+  for (const auto& [key, pointer] : cached_) system_free(pointer, key.first);
   cached_.clear();
   cached_bytes_ = 0;
 }

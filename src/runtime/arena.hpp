@@ -7,9 +7,11 @@
 // before. Internal.
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 #include "fuselstm/context.hpp"
 #include "fuselstm/device.hpp"
@@ -52,7 +54,10 @@ class CachingArena {
   Device device_;
   void* stream_ = nullptr;
   mutable std::mutex mutex_;
-  std::multimap<std::size_t, void*> cached_;  // block size → block
+  // (block size, address) → block: among blocks of one size the lowest address is handed out
+  // first, whatever order they were freed in, so a loop that allocates the same sizes in the same
+  // order gets the same addresses every iteration (what lets a recorded graph replay unchanged).
+  std::map<std::pair<std::size_t, std::uintptr_t>, void*> cached_;
   std::unordered_map<void*, Live> live_;
   std::int64_t cached_bytes_ = 0;
   MemoryStats stats_;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "fuselstm/error.hpp"
+#include "runtime/capture_region.hpp"
 #include "runtime/context_state.hpp"
 #include "runtime/memory.hpp"
 
@@ -121,6 +122,7 @@ void* ExecutionContext::cuda_stream() const {
 }
 
 void ExecutionContext::synchronize() const {
+  detail::check_not_capturing("a stream synchronisation");
   if (state_->device.is_cuda()) {
     detail::DeviceScope scope(state_->device);
     detail::cuda_runtime::synchronize(state_->device.index, state_->stream.get());

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "fuselstm/error.hpp"
+#include "runtime/capture_region.hpp"
 #include "runtime/context_state.hpp"
 #include "runtime/memory.hpp"
 #include "runtime/tensor_access.hpp"
@@ -63,6 +64,7 @@ namespace {
 void copy_between(void* dst, detail::ContextState& dst_ctx, const void* src,
                   detail::ContextState& src_ctx, std::size_t bytes) {
   if (bytes == 0) return;
+  detail::check_not_capturing("a tensor copy (a host read or write)");
   const Device dd = dst_ctx.device, sd = src_ctx.device;
   if (dd.is_cpu() && sd.is_cpu()) {
     std::memcpy(dst, src, bytes);
@@ -251,6 +253,7 @@ void copy_out_of_tensor(const Tensor& src, void* host, const void* at, std::size
 // Elements [first, first + count) of `dst` = src[0..count) converted to dst's dtype.
 template <typename Stored, typename U>
 void write_converted(Tensor& dst, std::int64_t first, const U* src, std::int64_t count) {
+  detail::check_not_capturing("a write of host values into a tensor");
   Stored* base = static_cast<Stored*>(dst.data()) + first;
   if (dst.device().is_cpu()) {
     for (std::int64_t k = 0; k < count; ++k) base[k] = static_cast<Stored>(src[k]);
@@ -272,6 +275,7 @@ void write_converted(Tensor& dst, std::int64_t first, const U* src, std::int64_t
 // out[0..numel) = src's elements converted to U.
 template <typename Stored, typename U>
 void read_converted(const Tensor& src, U* out) {
+  detail::check_not_capturing("a host read of a tensor");
   const Stored* base = static_cast<const Stored*>(src.data());
   const std::int64_t count = src.numel();
   if (src.device().is_cpu()) {

@@ -7,6 +7,7 @@
 #include "kernels/layer_launch.hpp"
 #include "kernels/persistent_launch.hpp"
 #include "kernels/train_launch.hpp"
+#include "ops/cuda/cuda_graph.hpp"
 #include "ops/ops.hpp"
 #include "ops/recurrence_standard.hpp"
 #include "runtime/arena.hpp"
@@ -209,6 +210,9 @@ public:
                                                            segment_id, order, dout, dweight));
   }
 
+  void run_recorded(const CallLog<T>& calls) override { graphs_.run(calls); }
+  GraphStats graph_stats() const override { return graphs_.stats(); }
+
 private:
   // 32 MiB: what NVIDIA recommends for Hopper (4 MiB suffices before it).
   static constexpr std::size_t kWorkspaceBytes = std::size_t(32) << 20;
@@ -226,6 +230,9 @@ private:
   cublasHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
   kernels::PersistentDevice persistent_device_;  // queried once: what eligibility needs
+  // RecurrentAlgorithm::graphs (UNVERIFIED on a GPU); after stream_, which its backend keeps.
+  CudaGraphBackend<T> graph_backend_{*this, stream_};
+  GraphRunner<T> graphs_{graph_backend_};
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "ops/host/blas_blocks.hpp"
 #include "ops/host/blas_check.hpp"
 #include "ops/host/host_cell_simd.hpp"
+#include "ops/host/host_graph.hpp"
 #include "ops/host/host_recurrence.hpp"
 
 #if FUSELSTM_HAVE_CBLAS
@@ -222,10 +223,15 @@ public:
     }
   }
 
+  void run_recorded(const CallLog<T>& calls) override { graphs_.run(calls); }
+  GraphStats graph_stats() const override { return graphs_.stats(); }
+
 private:
   bool use_blas_;
   HostSimd simd_ = host_simd_selected();  // read once per process
   HostRecurrence<T> recurrence_;          // the persistent algorithm (its threads start on first use)
+  HostGraphBackend<T> graph_backend_{*this};  // RecurrentAlgorithm::graphs' host twin
+  GraphRunner<T> graphs_{graph_backend_};
 };
 
 }  // namespace
