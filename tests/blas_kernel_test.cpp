@@ -1,13 +1,16 @@
 // Which BLAS the host GEMMs run on. CTest runs the bitwise tests again under several BLAS kernels
 // (tests/CMakeLists.txt: OPENBLAS_CORETYPE=Haswell, Zen, SandyBridge, and Debian's reference BLAS
-// by LD_PRELOAD) and sets FUSELSTM_EXPECT_BLAS, so a variant that silently ran the default kernel
-// fails here instead of passing for the wrong reason.
+// by LD_PRELOAD, each with float32 on the BLAS too; oneDNN's sgemm capped at AVX2 and SSE4.1) and
+// sets FUSELSTM_EXPECT_BLAS / FUSELSTM_EXPECT_SGEMM, so a variant that silently ran the default
+// kernel fails here instead of passing for the wrong reason.
 
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <string>
+
+#include "ops/host/onednn_gemm.hpp"
 
 namespace fuselstm::testing {
 namespace {
@@ -37,6 +40,24 @@ TEST(BlasKernel, IsTheOneThisRunAskedFor) {
   } else {
     EXPECT_NE(lower(library).find("openblas"), std::string::npos) << library;
     EXPECT_EQ("openblas:" + lower(core), want) << "OPENBLAS_CORETYPE did not take effect";
+  }
+}
+
+// float32: oneDNN's sgemm (at the ISA ONEDNN_MAX_CPU_ISA allows) or the BLAS above.
+TEST(BlasKernel, Float32GemmsRunWhereThisRunAskedFor) {
+  const std::string description = ops::onednn_sgemm_description();
+  std::printf("  float32 GEMMs: %s\n", ops::onednn_sgemm_selected() ? description.c_str()
+                                                                    : "the BLAS (cblas_sgemm)");
+  const char* expected = std::getenv("FUSELSTM_EXPECT_SGEMM");  // "blas" or "onednn:isa"
+  if (!expected || !*expected) return;
+  const std::string want = lower(expected);
+  if (want == "blas") {
+    EXPECT_FALSE(ops::onednn_sgemm_selected());
+  } else {
+    ASSERT_TRUE(ops::onednn_sgemm_selected()) << "built without oneDNN, or FUSELSTM_HOST_SGEMM";
+    const std::string isa = want.substr(want.find(':') + 1);
+    EXPECT_NE(description.find("(" + isa + ")"), std::string::npos)
+        << description << ": ONEDNN_MAX_CPU_ISA did not take effect";
   }
 }
 

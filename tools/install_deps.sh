@@ -7,6 +7,7 @@
 #   tools/install_deps.sh --python   also what the Python package builds with (headers, venv)
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config googletest libgtest-dev libopenblas-dev
+          libdnnl-dev  # oneDNN: the float32 host GEMMs (OpenBLAS 0.3.21 misses recent CPUs)
           nlohmann-json3-dev libcli11-dev gnuplot-nox
           libblas3)  # libblas3: the reference BLAS the bitwise tests also run on
 for arg in "$@"; do

@@ -2,10 +2,15 @@
 
 #include "ops/host/blas_check.hpp"
 
+#include "ops/host/onednn_gemm.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <string>
+
+#include "fuselstm/device.hpp"
 
 #if defined(__linux__)
 #include <dlfcn.h>
@@ -39,9 +44,10 @@ void check_once() {
   std::fprintf(stderr,
                "fuselstm: OpenBLAS runs its '%s' kernels on this CPU, which has %s (OpenBLAS "
                "does not know its model). Start the program with OPENBLAS_CORETYPE=%s for "
-               "several times faster matrix products (README: \"Check OpenBLAS's kernels\"; "
+               "several times faster matrix products%s (README: \"Check OpenBLAS's kernels\"; "
                "FUSELSTM_QUIET_BLAS=1 silences this).\n",
-               core, avx512 ? "AVX-512" : "AVX2 and FMA", avx512 ? "SkylakeX" : "Haswell");
+               core, avx512 ? "AVX-512" : "AVX2 and FMA", avx512 ? "SkylakeX" : "Haswell",
+               onednn_sgemm_selected() ? " in float64 (float32's run on oneDNN)" : "");
 #endif
 }
 
@@ -53,3 +59,24 @@ void note_slow_openblas_kernels() {
 }
 
 }  // namespace fuselstm::ops
+
+namespace fuselstm {
+
+std::string host_gemm_description() {
+  std::string blas = "plain loops";
+#if FUSELSTM_HAVE_CBLAS
+  blas = "a cblas";
+#if defined(__linux__)
+  using CoreName = char* (*)();
+  if (const auto corename =
+          reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) {
+    const char* core = corename();
+    blas = std::string("OpenBLAS (") + (core ? core : "?") + " kernels)";
+  }
+#endif
+#endif
+  const std::string f32 = ops::onednn_sgemm_selected() ? ops::onednn_sgemm_description() : blas;
+  return "float32: " + f32 + "; float64: " + blas;
+}
+
+}  // namespace fuselstm

@@ -9,6 +9,7 @@
 #include "ops/host/host_cell_simd.hpp"
 #include "ops/host/host_graph.hpp"
 #include "ops/host/host_recurrence.hpp"
+#include "ops/host/onednn_gemm.hpp"
 
 #if FUSELSTM_HAVE_CBLAS
 #include <cblas.h>
@@ -64,6 +65,12 @@ public:
             const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
             std::int64_t ldc) override {
     if (m == 0 || n == 0) return;
+    if constexpr (std::is_same_v<T, float>) {
+      if (use_blas_ && onednn_sgemm_selected()) {
+        onednn_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+      }
+    }
 #if FUSELSTM_HAVE_CBLAS
     if (use_blas_) {
       const std::int64_t block = blas_column_block(m, n, k, lda, ldb, ldc);

@@ -1,0 +1,29 @@
+#pragma once
+// The host's float32 GEMMs through oneDNN's sgemm (dnnl_sgemm: JIT kernels for the CPU's widest
+// instruction set, found at run time), when the build found oneDNN. OpenBLAS's dynamic kernels
+// miss recent CPUs (0.3.21 runs its SSE3 kernels on Sapphire/Emerald Rapids: 8-34 GFLOP/s on two
+// cores where oneDNN's run 140-220; bench/RESULTS.md), and oneDNN is what PyTorch's CPU LSTM
+// runs. Double stays on the BLAS (oneDNN has no dgemm). Internal.
+
+#include <cstdint>
+
+#include "ops/ops.hpp"
+
+namespace fuselstm::ops {
+
+/// Whether float32 host GEMMs go to oneDNN: built with it, and FUSELSTM_HOST_SGEMM is unset or
+/// "onednn" ("blas": the build's cblas, e.g. to compare, or to test other BLAS kernels). Read once
+/// per process.
+bool onednn_sgemm_selected();
+
+/// "oneDNN 2.6.3 (avx512_core)": the library, its version and the instruction set its kernels
+/// use now (ONEDNN_MAX_CPU_ISA caps it); empty when not selected.
+const char* onednn_sgemm_description();
+
+/// C = alpha·op(A)·op(B) + beta·C in cuBLAS's column-major convention (ops.hpp's gemm).
+/// Throws fuselstm::Error when oneDNN refuses the call (or the build has no oneDNN).
+void onednn_sgemm(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
+                  float alpha, const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
+                  float beta, float* c, std::int64_t ldc);
+
+}  // namespace fuselstm::ops
