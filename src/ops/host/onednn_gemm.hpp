@@ -1,9 +1,10 @@
 #pragma once
 // The host's float32 GEMMs through oneDNN's sgemm (dnnl_sgemm: JIT kernels for the CPU's widest
 // instruction set, found at run time), when the build found oneDNN. OpenBLAS's dynamic kernels
-// miss recent CPUs (0.3.21 runs its SSE3 kernels on Sapphire/Emerald Rapids: 8-34 GFLOP/s on two
-// cores where oneDNN's run 140-220; bench/RESULTS.md), and oneDNN is what PyTorch's CPU LSTM
-// runs. Double stays on the BLAS (oneDNN has no dgemm). Internal.
+// miss recent CPUs (0.3.21 runs its SSE3 kernels on Sapphire/Emerald Rapids: 42-52 GFLOP/s on
+// two cores at a training step's shapes, where oneDNN's run 184-311; bench/RESULTS.md), and
+// oneDNN is what PyTorch's CPU LSTM runs. Double stays on the BLAS (oneDNN has no dgemm).
+// Internal.
 
 #include <cstdint>
 
