@@ -230,13 +230,34 @@ TEST(PersistentHost, PanelProductsHaveTheSameBitsOnEveryVectorWidth) {
     if (!ops::host_simd_supported(kind)) continue;
     const ops::PanelProducts products = ops::host_panel_products(kind);
     std::vector<float> four = start, one(rows * 16);
-    products.four(p4, K, x.data(), K, rows, true, four.data());
-    products.one(p4, K, x.data(), K, rows, false, one.data());
+    const ops::PanelOut<float> to_four{four.data(), 4 * 16, 16, false};
+    products.four(p4, K, x.data(), K, rows, four.data(), to_four);
+    products.one(p4, K, x.data(), K, rows, nullptr, {one.data(), 16, 16, false});
     // K split into two calls: the same chain of FMAs.
     std::vector<float> split = start;
-    products.four(p4, 100, x.data(), K, rows, true, split.data());
+    const ops::PanelOut<float> to_split{split.data(), 4 * 16, 16, false};
+    products.four(p4, 100, x.data(), K, rows, split.data(), to_split);
     const float* rest[4] = {p4[0] + 100 * 16, p4[1] + 100 * 16, p4[2] + 100 * 16, p4[3] + 100 * 16};
-    products.four(rest, K - 100, x.data() + 100, K, rows, true, split.data());
+    products.four(rest, K - 100, x.data() + 100, K, rows, split.data(), to_split);
+    // The sums added into a strided destination (the gates' layout: rows 4·H apart, panels H
+    // apart, H = 21 here): dst + sum, one add per element, wherever the panels land.
+    const std::int64_t H = 21, G = 4 * H;
+    std::vector<float> gates(rows * G), added(rows * G);
+    for (float& v : gates) v = static_cast<float>(random_values(1, rng)[0]);
+    added = gates;
+    std::vector<float> sums(rows * 4 * 16);
+    products.four(p4, K, x.data(), K, rows, nullptr, {sums.data(), 4 * 16, 16, false});
+    products.four(p4, K, x.data(), K, rows, nullptr, {added.data() + 3, G, H, true});
+    for (std::int64_t r = 0; r < rows; ++r) {
+      for (std::int64_t q = 0; q < 4; ++q) {
+        for (std::int64_t l = 0; l < 16; ++l) {
+          const std::int64_t e = r * G + q * H + 3 + l;
+          ASSERT_EQ(added[e], gates[e] + sums[(r * 4 + q) * 16 + l]) << "r=" << r << " q=" << q;
+          gates[e] = added[e];
+        }
+      }
+    }
+    EXPECT_EQ(added, gates) << "an element outside the 16 lanes of a panel was written";
     EXPECT_EQ(split, four) << ops::host_simd_name(kind) << ": splitting K changed the bits";
     four.insert(four.end(), one.begin(), one.end());
     results.push_back(four);

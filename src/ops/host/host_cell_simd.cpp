@@ -305,14 +305,16 @@ namespace {
 // once, as the vector FMA does, so the bits are the same).
 template <int P>
 void scalar_panel_product(const float* const* panels, std::int64_t K, const float* x,
-                          std::int64_t x_stride, std::int64_t rows, bool accumulate, float* out) {
+                          std::int64_t x_stride, std::int64_t rows, const float* partial,
+                          PanelOut<float> out) {
   for (std::int64_t r = 0; r < rows; ++r) {
     for (int p = 0; p < P; ++p) {
-      float* o = out + (r * P + p) * 16;
+      float* o = out.data + r * out.row_stride + p * out.panel_stride;
+      const float* from = partial ? partial + (r * P + p) * 16 : nullptr;
       for (int l = 0; l < 16; ++l) {
-        float acc = accumulate ? o[l] : 0.0f;
+        float acc = from ? from[l] : 0.0f;
         for (std::int64_t k = 0; k < K; ++k) acc = std::fma(panels[p][k * 16 + l], x[r * x_stride + k], acc);
-        o[l] = acc;
+        o[l] = out.add ? o[l] + acc : acc;
       }
     }
   }

@@ -101,12 +101,23 @@ void host_backward_step_units(HostSimd kind, CellActivation cell,
                               const kernels::BackwardStepArgs<float>& args,
                               std::int64_t unit_begin, std::int64_t unit_end);
 
-/// out (+)= panels · x for the persistent algorithm (host_panel_vector.inc states the layout and
-/// the summation order, which every kind follows: AVX2, AVX-512 and scalar give the same bits).
-/// `four` takes 4 panels (out [rows][4][16]), `one` 1 panel (out [rows][16]).
+/// Where a panel product puts its sums: row r, panel p's 16 lanes at data + r·row_stride +
+/// p·panel_stride. `add`: data += the finished sums (one add per element, after the whole chain)
+/// instead of data = sums.
+template <typename T>
+struct PanelOut {
+  T* data = nullptr;
+  std::int64_t row_stride = 0, panel_stride = 0;
+  bool add = false;
+};
+
+/// out = panels · x for the persistent algorithm, continuing from `partial` ([rows][P][16], the
+/// sums of the previous K chunk; may be out's own memory) or from 0 when it is null.
+/// host_panel_vector.inc states the layout and the summation order, which every kind follows:
+/// AVX2, AVX-512 and scalar give the same bits. `four` takes 4 panels, `one` 1 panel.
 using PanelProductFn = void (*)(const float* const* panels, std::int64_t K, const float* x,
-                                std::int64_t x_stride, std::int64_t rows, bool accumulate,
-                                float* out);
+                                std::int64_t x_stride, std::int64_t rows, const float* partial,
+                                PanelOut<float> out);
 struct PanelProducts {
   PanelProductFn four = nullptr;
   PanelProductFn one = nullptr;

@@ -22,14 +22,16 @@ constexpr std::int64_t kBackwardChunk = 128;  // up to 4 panels × 128 × 16 flo
 // order, one std::fma at a time.
 template <typename T, int P>
 void generic_panel_product(const T* const* panels, std::int64_t K, const T* x,
-                           std::int64_t x_stride, std::int64_t rows, bool accumulate, T* out) {
+                           std::int64_t x_stride, std::int64_t rows, const T* partial,
+                           PanelOut<T> out) {
   for (std::int64_t r = 0; r < rows; ++r) {
     for (int p = 0; p < P; ++p) {
-      T* o = out + (r * P + p) * kLanes;
+      T* o = out.data + r * out.row_stride + p * out.panel_stride;
+      const T* from = partial ? partial + (r * P + p) * kLanes : nullptr;
       for (int l = 0; l < kLanes; ++l) {
-        T acc = accumulate ? o[l] : T(0);
+        T acc = from ? from[l] : T(0);
         for (std::int64_t k = 0; k < K; ++k) acc = std::fma(panels[p][k * kLanes + l], x[r * x_stride + k], acc);
-        o[l] = acc;
+        o[l] = out.add ? o[l] + acc : acc;
       }
     }
   }
@@ -38,7 +40,7 @@ void generic_panel_product(const T* const* panels, std::int64_t K, const T* x,
 template <typename T>
 struct Kernels {
   using Product = void (*)(const T* const*, std::int64_t, const T*, std::int64_t, std::int64_t,
-                           bool, T*);
+                           const T*, PanelOut<T>);
   Product four = generic_panel_product<T, 4>;
   Product one = generic_panel_product<T, 1>;
   HostSimd simd = HostSimd::scalar;
@@ -127,12 +129,19 @@ void HostRecurrence<T>::forward(CellActivation cell, const kernels::ForwardRecur
       T* gates = a.gates_at(t);
       const T* h_prev = a.h_prev_at(t);
       for (std::int64_t ub = mine.first; ub < mine.end; ++ub) {
+        // A whole block's last chunk adds its sums into the gates (one add each) in the kernel;
+        // a partial block (H not a multiple of 16) goes through `out` so no lane past H is written.
+        const std::int64_t lanes = std::min(kLanes, H - ub * kLanes);
+        const PanelOut<T> to_out{out, 4 * kLanes, kLanes, false};
+        const PanelOut<T> into_gates{gates + ub * kLanes, G, H, true};
         for (std::int64_t k0 = 0; k0 < H; k0 += kForwardChunk) {
           const T* panels[4];
           for (int q = 0; q < 4; ++q) panels[q] = packed + ((ub * 4 + q) * H + k0) * kLanes;
-          kern.four(panels, std::min(kForwardChunk, H - k0), h_prev + k0, H, B, k0 > 0, out);
+          const bool last = k0 + kForwardChunk >= H;
+          kern.four(panels, std::min(kForwardChunk, H - k0), h_prev + k0, H, B,
+                    k0 > 0 ? out : nullptr, last && lanes == kLanes ? into_gates : to_out);
         }
-        const std::int64_t lanes = std::min(kLanes, H - ub * kLanes);
+        if (lanes == kLanes) continue;
         for (std::int64_t b = 0; b < B; ++b) {
           for (std::int64_t q = 0; q < 4; ++q) {
             T* g = gates + b * G + q * H + ub * kLanes;
@@ -180,17 +189,25 @@ void HostRecurrence<T>::backward(CellActivation cell,
       // one: the same chain of FMAs per element either way.
       for (std::int64_t kb = mine.first; kb < mine.end;) {
         const int n = mine.end - kb >= 4 ? 4 : 1;
+        // Whole blocks' last chunk writes dh_rec directly; a partial block goes through `out`.
+        const bool whole = (kb + n) * kLanes <= H;
+        const PanelOut<T> to_out{out, n * kLanes, kLanes, false};
+        const PanelOut<T> into_dh{a.dh_rec + kb * kLanes, H, kLanes, false};
         for (std::int64_t j0 = 0; j0 < G; j0 += kBackwardChunk) {
           const T* panels[4];
           for (int p = 0; p < n; ++p) panels[p] = packed + ((kb + p) * G + j0) * kLanes;
+          const bool last = j0 + kBackwardChunk >= G;
           (n == 4 ? kern.four : kern.one)(panels, std::min(kBackwardChunk, G - j0), da + j0, G,
-                                          B, j0 > 0, out);
+                                          B, j0 > 0 ? out : nullptr,
+                                          last && whole ? into_dh : to_out);
         }
-        for (int p = 0; p < n; ++p) {
-          const std::int64_t lanes = std::min(kLanes, H - (kb + p) * kLanes);
-          for (std::int64_t b = 0; b < B; ++b) {
-            for (std::int64_t l = 0; l < lanes; ++l) {
-              a.dh_rec[b * H + (kb + p) * kLanes + l] = out[(b * n + p) * kLanes + l];
+        if (!whole) {
+          for (int p = 0; p < n; ++p) {
+            const std::int64_t lanes = std::min(kLanes, H - (kb + p) * kLanes);
+            for (std::int64_t b = 0; b < B; ++b) {
+              for (std::int64_t l = 0; l < lanes; ++l) {
+                a.dh_rec[b * H + (kb + p) * kLanes + l] = out[(b * n + p) * kLanes + l];
+              }
             }
           }
         }
