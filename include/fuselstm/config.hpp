@@ -52,9 +52,11 @@ enum class RecurrentAlgorithm {
   /// cached graph as it is; new arguments (other buffers, a new dropout mask key) update a cached
   /// graph in place; a new structure (shape, plan) is captured. A training loop of one shape
   /// replays from its third step on (the arena hands back the same blocks). Same bits as
-  /// standard. CUDA: CUDA graphs (cudaGraphExecUpdate for new arguments); UNVERIFIED on a GPU (no
-  /// GPU has run it yet): opt-in only, `automatic` never picks it. Host: its twin (the cached
-  /// calls replayed through the same cache decisions), for checking only: no faster than standard.
+  /// standard. CUDA: CUDA graphs (cudaGraphExecUpdate for new arguments; a context borrowing the
+  /// legacy default stream, which cannot be captured, runs the recorded calls directly).
+  /// UNVERIFIED on a GPU (no GPU has run it yet): opt-in only, `automatic` never picks it. Host:
+  /// its twin (the cached calls replayed through the same cache decisions), for checking only:
+  /// no faster than standard.
   graphs,
   /// The whole time loop of a layer in one pass whose workers keep their slice of W_hh hot.
   /// Host: a pool of threads (one per core, at most FUSELSTM_NUM_THREADS), each owning 16-unit

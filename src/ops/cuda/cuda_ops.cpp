@@ -210,7 +210,12 @@ public:
                                                            segment_id, order, dout, dweight));
   }
 
-  void run_recorded(const CallLog<T>& calls) override { graphs_.run(calls); }
+  void run_recorded(const CallLog<T>& calls) override {
+    // The legacy default stream (a borrowed stream 0, e.g. PyTorch's default stream) cannot be
+    // captured: the calls then run as they are, in order.
+    if (stream_ == nullptr) return calls.replay(*this);
+    graphs_.run(calls);
+  }
   GraphStats graph_stats() const override { return graphs_.stats(); }
 
 private:
