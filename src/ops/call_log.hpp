@@ -36,12 +36,7 @@ class CallLog {
     for (const Call& c : calls_) c.invoker(ops, bytes_.data() + c.offset);
   }
 
-  std::size_t size() const { return calls_.size(); }
   bool empty() const { return calls_.empty(); }
-  void clear() {
-    calls_.clear();
-    bytes_.clear();
-  }
 
   /// The same methods in the same order (what a graph's node structure depends on).
   bool same_methods(const CallLog& other) const {
