@@ -231,14 +231,27 @@ TEST(PersistentHost, PanelProductsHaveTheSameBitsOnEveryVectorWidth) {
     const ops::PanelProducts products = ops::host_panel_products(kind);
     std::vector<float> four = start, one(rows * 16);
     const ops::PanelOut<float> to_four{four.data(), 4 * 16, 16, false};
-    products.four(p4, K, x.data(), K, rows, four.data(), to_four);
-    products.one(p4, K, x.data(), K, rows, nullptr, {one.data(), 16, 16, false});
+    products.four(p4, 16, K, x.data(), K, rows, four.data(), to_four);
+    products.one(p4, 16, K, x.data(), K, rows, nullptr, {one.data(), 16, 16, false});
     // K split into two calls: the same chain of FMAs.
     std::vector<float> split = start;
     const ops::PanelOut<float> to_split{split.data(), 4 * 16, 16, false};
-    products.four(p4, 100, x.data(), K, rows, split.data(), to_split);
+    products.four(p4, 16, 100, x.data(), K, rows, split.data(), to_split);
     const float* rest[4] = {p4[0] + 100 * 16, p4[1] + 100 * 16, p4[2] + 100 * 16, p4[3] + 100 * 16};
-    products.four(rest, K - 100, x.data() + 100, K, rows, split.data(), to_split);
+    products.four(rest, 16, K - 100, x.data() + 100, K, rows, split.data(), to_split);
+    // The same panels interleaved row by row (step 64): the same bits.
+    std::vector<float> interleaved(4 * K * 16);
+    for (std::int64_t k = 0; k < K; ++k) {
+      for (int p = 0; p < 4; ++p) {
+        std::copy_n(p4[p] + k * 16, 16, interleaved.data() + (k * 4 + p) * 16);
+      }
+    }
+    const float* i4[4] = {interleaved.data(), interleaved.data() + 16, interleaved.data() + 32,
+                          interleaved.data() + 48};
+    std::vector<float> from_interleaved = start;
+    products.four(i4, 64, K, x.data(), K, rows, from_interleaved.data(),
+                  {from_interleaved.data(), 4 * 16, 16, false});
+    EXPECT_EQ(from_interleaved, four) << "interleaved panels";
     // The sums added into a strided destination (the gates' layout: rows 4·H apart, panels H
     // apart, H = 21 here): dst + sum, one add per element, wherever the panels land.
     const std::int64_t H = 21, G = 4 * H;
@@ -246,8 +259,8 @@ TEST(PersistentHost, PanelProductsHaveTheSameBitsOnEveryVectorWidth) {
     for (float& v : gates) v = static_cast<float>(random_values(1, rng)[0]);
     added = gates;
     std::vector<float> sums(rows * 4 * 16);
-    products.four(p4, K, x.data(), K, rows, nullptr, {sums.data(), 4 * 16, 16, false});
-    products.four(p4, K, x.data(), K, rows, nullptr, {added.data() + 3, G, H, true});
+    products.four(p4, 16, K, x.data(), K, rows, nullptr, {sums.data(), 4 * 16, 16, false});
+    products.four(p4, 16, K, x.data(), K, rows, nullptr, {added.data() + 3, G, H, true});
     for (std::int64_t r = 0; r < rows; ++r) {
       for (std::int64_t q = 0; q < 4; ++q) {
         for (std::int64_t l = 0; l < 16; ++l) {

@@ -304,7 +304,8 @@ namespace {
 // The scalar panel products: the vector code's chain of FMAs, one lane at a time (std::fma rounds
 // once, as the vector FMA does, so the bits are the same).
 template <int P>
-void scalar_panel_product(const float* const* panels, std::int64_t K, const float* x,
+void scalar_panel_product(const float* const* panels, std::int64_t step, std::int64_t K,
+                          const float* x,
                           std::int64_t x_stride, std::int64_t rows, const float* partial,
                           PanelOut<float> out) {
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -313,7 +314,9 @@ void scalar_panel_product(const float* const* panels, std::int64_t K, const floa
       const float* from = partial ? partial + (r * P + p) * 16 : nullptr;
       for (int l = 0; l < 16; ++l) {
         float acc = from ? from[l] : 0.0f;
-        for (std::int64_t k = 0; k < K; ++k) acc = std::fma(panels[p][k * 16 + l], x[r * x_stride + k], acc);
+        for (std::int64_t k = 0; k < K; ++k) {
+          acc = std::fma(panels[p][k * step + l], x[r * x_stride + k], acc);
+        }
         o[l] = out.add ? o[l] + acc : acc;
       }
     }

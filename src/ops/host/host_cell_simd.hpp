@@ -115,7 +115,8 @@ struct PanelOut {
 /// sums of the previous K chunk; may be out's own memory) or from 0 when it is null.
 /// host_panel_vector.inc states the layout and the summation order, which every kind follows:
 /// AVX2, AVX-512 and scalar give the same bits. `four` takes 4 panels, `one` 1 panel.
-using PanelProductFn = void (*)(const float* const* panels, std::int64_t K, const float* x,
+using PanelProductFn = void (*)(const float* const* panels, std::int64_t step, std::int64_t K,
+                                const float* x,
                                 std::int64_t x_stride, std::int64_t rows, const float* partial,
                                 PanelOut<float> out);
 struct PanelProducts {

@@ -21,7 +21,7 @@ constexpr std::int64_t kBackwardChunk = 128;  // up to 4 panels × 128 × 16 flo
 // Generic panel products (double, or float without host_panel_products): host_panel_vector.inc's
 // order, one std::fma at a time.
 template <typename T, int P>
-void generic_panel_product(const T* const* panels, std::int64_t K, const T* x,
+void generic_panel_product(const T* const* panels, std::int64_t step, std::int64_t K, const T* x,
                            std::int64_t x_stride, std::int64_t rows, const T* partial,
                            PanelOut<T> out) {
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -30,7 +30,9 @@ void generic_panel_product(const T* const* panels, std::int64_t K, const T* x,
       const T* from = partial ? partial + (r * P + p) * kLanes : nullptr;
       for (int l = 0; l < kLanes; ++l) {
         T acc = from ? from[l] : T(0);
-        for (std::int64_t k = 0; k < K; ++k) acc = std::fma(panels[p][k * kLanes + l], x[r * x_stride + k], acc);
+        for (std::int64_t k = 0; k < K; ++k) {
+          acc = std::fma(panels[p][k * step + l], x[r * x_stride + k], acc);
+        }
         o[l] = out.add ? o[l] + acc : acc;
       }
     }
@@ -39,7 +41,8 @@ void generic_panel_product(const T* const* panels, std::int64_t K, const T* x,
 
 template <typename T>
 struct Kernels {
-  using Product = void (*)(const T* const*, std::int64_t, const T*, std::int64_t, std::int64_t,
+  using Product = void (*)(const T* const*, std::int64_t, std::int64_t, const T*, std::int64_t,
+                           std::int64_t,
                            const T*, PanelOut<T>);
   Product four = generic_panel_product<T, 4>;
   Product one = generic_panel_product<T, 1>;
@@ -77,6 +80,9 @@ Share share_of(int w, int workers, std::int64_t blocks) {
   return {w * blocks / workers, (w + 1) * blocks / workers};
 }
 
+// Backward streams a worker's blocks four at a time where four remain before `end`, else one.
+int group_size(std::int64_t block, std::int64_t end) { return end - block >= 4 ? 4 : 1; }
+
 }  // namespace
 
 template <typename T>
@@ -105,25 +111,30 @@ void HostRecurrence<T>::forward(CellActivation cell, const kernels::ForwardRecur
   if (a.end <= a.first) return;
   std::lock_guard<std::mutex> lock(mutex_);
   const std::int64_t H = a.hidden, B = a.batch, G = 4 * H, nb = blocks_of(H);
-  // Panel (block ub, gate q): row k holds W_hh[q·H + 16·ub + l, k] for l < 16 (0 past H).
-  packed_.assign(static_cast<std::size_t>(nb * 4 * H * kLanes), T(0));
-  for (std::int64_t ub = 0; ub < nb; ++ub) {
-    for (std::int64_t q = 0; q < 4; ++q) {
-      T* panel = packed_.data() + (ub * 4 + q) * H * kLanes;
-      for (std::int64_t l = 0; l < kLanes && ub * kLanes + l < H; ++l) {
-        const T* row = a.weight_hh + (q * H + ub * kLanes + l) * H;
-        for (std::int64_t k = 0; k < H; ++k) panel[k * kLanes + l] = row[k];
-      }
-    }
-  }
+  // Block ub's four gate panels, interleaved: row k holds W_hh[q·H + 16·ub + l, k] for q < 4,
+  // l < 16 (0 past H), so a chunk of k is one contiguous run. Each worker packs its own blocks
+  // (in its own cache, and in parallel).
+  packed_.resize(static_cast<std::size_t>(nb * 4 * H * kLanes));
   const int workers = workers_for(H, B);
   const std::int64_t per_worker = B * 4 * kLanes;  // four blocks' products for every row
   T* scratch = scratch_for(workers * per_worker);
   const Kernels<T> kern = kernels_for<T>(simd_);
-  const T* packed = packed_.data();
+  T* const packed = packed_.data();
   pool_.run(workers, [&](int w, SpinBarrier& barrier) {
     const Share mine = share_of(w, workers, nb);
     const std::int64_t u0 = mine.first * kLanes, u1 = std::min(H, mine.end * kLanes);
+    for (std::int64_t ub = mine.first; ub < mine.end; ++ub) {
+      T* block = packed + ub * 4 * H * kLanes;
+      for (std::int64_t q = 0; q < 4; ++q) {
+        for (std::int64_t l = 0; l < kLanes; ++l) {
+          const std::int64_t unit = ub * kLanes + l;
+          const T* row = unit < H ? a.weight_hh + (q * H + unit) * H : nullptr;
+          for (std::int64_t k = 0; k < H; ++k) {
+            block[(k * 4 + q) * kLanes + l] = row ? row[k] : T(0);
+          }
+        }
+      }
+    }
     T* out = scratch + w * per_worker;  // [B][4][16]
     for (std::int64_t t = a.first; t < a.end; ++t) {
       T* gates = a.gates_at(t);
@@ -136,9 +147,9 @@ void HostRecurrence<T>::forward(CellActivation cell, const kernels::ForwardRecur
         const PanelOut<T> into_gates{gates + ub * kLanes, G, H, true};
         for (std::int64_t k0 = 0; k0 < H; k0 += kForwardChunk) {
           const T* panels[4];
-          for (int q = 0; q < 4; ++q) panels[q] = packed + ((ub * 4 + q) * H + k0) * kLanes;
+          for (int q = 0; q < 4; ++q) panels[q] = packed + (ub * 4 * H + k0 * 4 + q) * kLanes;
           const bool last = k0 + kForwardChunk >= H;
-          kern.four(panels, std::min(kForwardChunk, H - k0), h_prev + k0, H, B,
+          kern.four(panels, 4 * kLanes, std::min(kForwardChunk, H - k0), h_prev + k0, H, B,
                     k0 > 0 ? out : nullptr, last && lanes == kLanes ? into_gates : to_out);
         }
         if (lanes == kLanes) continue;
@@ -162,24 +173,31 @@ void HostRecurrence<T>::backward(CellActivation cell,
   if (a.end <= a.first) return;
   std::lock_guard<std::mutex> lock(mutex_);
   const std::int64_t H = a.hidden, B = a.batch, G = 4 * H, nb = blocks_of(H);
-  // Panel (block kb): row j holds W_hh[j, 16·kb + l] for l < 16 (0 past H).
-  packed_.assign(static_cast<std::size_t>(nb * G * kLanes), T(0));
-  for (std::int64_t kb = 0; kb < nb; ++kb) {
-    T* panel = packed_.data() + kb * G * kLanes;
-    const std::int64_t lanes = std::min(kLanes, H - kb * kLanes);
-    for (std::int64_t j = 0; j < G; ++j) {
-      const T* row = a.weight_hh + j * H + kb * kLanes;
-      for (std::int64_t l = 0; l < lanes; ++l) panel[j * kLanes + l] = row[l];
-    }
-  }
+  // Block kb's panel: row j holds W_hh[j, 16·kb + l] for l < 16 (0 past H). A worker streams
+  // its blocks four at a time where it has four, so it packs each such group interleaved (row j
+  // of the four panels side by side) and a lone block alone; each worker packs its own blocks.
+  packed_.resize(static_cast<std::size_t>(nb * G * kLanes));
   const int workers = workers_for(H, B);
   const std::int64_t per_worker = B * 4 * kLanes;  // four blocks' products for every row
   T* scratch = scratch_for(workers * per_worker);
   const Kernels<T> kern = kernels_for<T>(simd_);
-  const T* packed = packed_.data();
+  T* const packed = packed_.data();
   pool_.run(workers, [&](int w, SpinBarrier& barrier) {
     const Share mine = share_of(w, workers, nb);
     const std::int64_t u0 = mine.first * kLanes, u1 = std::min(H, mine.end * kLanes);
+    for (std::int64_t kb = mine.first; kb < mine.end;) {
+      const int n = group_size(kb, mine.end);
+      T* group = packed + kb * G * kLanes;
+      for (int p = 0; p < n; ++p) {
+        const std::int64_t lanes = std::min(kLanes, H - (kb + p) * kLanes);
+        for (std::int64_t j = 0; j < G; ++j) {
+          const T* row = a.weight_hh + j * H + (kb + p) * kLanes;
+          T* dst = group + (j * n + p) * kLanes;
+          for (std::int64_t l = 0; l < kLanes; ++l) dst[l] = l < lanes ? row[l] : T(0);
+        }
+      }
+      kb += n;
+    }
     T* out = scratch + w * per_worker;  // [B][n][16], n ≤ 4 blocks at a time
     for (std::int64_t t = a.end - 1; t >= a.first; --t) {
       if (u0 < u1) kern.backward_cell(cell, a.step(t), u0, u1);
@@ -188,17 +206,17 @@ void HostRecurrence<T>::backward(CellActivation cell,
       // Four blocks per pass where there are four (each da value loaded once for 64 units), else
       // one: the same chain of FMAs per element either way.
       for (std::int64_t kb = mine.first; kb < mine.end;) {
-        const int n = mine.end - kb >= 4 ? 4 : 1;
+        const int n = group_size(kb, mine.end);
         // Whole blocks' last chunk writes dh_rec directly; a partial block goes through `out`.
         const bool whole = (kb + n) * kLanes <= H;
         const PanelOut<T> to_out{out, n * kLanes, kLanes, false};
         const PanelOut<T> into_dh{a.dh_rec + kb * kLanes, H, kLanes, false};
         for (std::int64_t j0 = 0; j0 < G; j0 += kBackwardChunk) {
           const T* panels[4];
-          for (int p = 0; p < n; ++p) panels[p] = packed + ((kb + p) * G + j0) * kLanes;
+          for (int p = 0; p < n; ++p) panels[p] = packed + (kb * G + j0 * n + p) * kLanes;
           const bool last = j0 + kBackwardChunk >= G;
-          (n == 4 ? kern.four : kern.one)(panels, std::min(kBackwardChunk, G - j0), da + j0, G,
-                                          B, j0 > 0 ? out : nullptr,
+          (n == 4 ? kern.four : kern.one)(panels, n * kLanes, std::min(kBackwardChunk, G - j0),
+                                          da + j0, G, B, j0 > 0 ? out : nullptr,
                                           last && whole ? into_dh : to_out);
         }
         if (!whole) {
