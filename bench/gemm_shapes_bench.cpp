@@ -52,15 +52,17 @@ int main() {
   auto ops = fuselstm::ops::make_host_ops<float>();
   std::printf("%s\n", fuselstm::host_gemm_description().c_str());
   // Column-major (cuBLAS convention) as the orchestration issues them, for (B, H = X) with blocks
-  // of 32 steps: projection gates = W_ih·x (m = 4H, n = 32·B, k = X); dW_hh += daᵀ·h (m = H,
-  // n = 4H, k = 32·B); dx = W_ihᵀ·da (m = X, n = 32·B, k = 4H).
+  // of 32 steps: projection gates = W_ih·x (m = 4H, n = 32·B, k = X); dW_hhᵀ += da·hᵀ (m = 4H,
+  // n = H, k = 32·B); dx = W_ihᵀ·da (m = X, n = 32·B, k = 4H). "dW as daᵀ·h" is the untransposed
+  // form the orchestration used before (m = H, n = 4H), kept for comparison.
   for (const auto& [B, H] : {std::pair<std::int64_t, std::int64_t>{16, 256}, {64, 512}}) {
     const std::int64_t rows = 32 * B;
     const Shape shapes[] = {{"projection", Trans::T, Trans::N, 4 * H, rows, H},
-                            {"dW", Trans::N, Trans::T, H, 4 * H, rows},
+                            {"dW^T", Trans::N, Trans::T, 4 * H, H, rows},
+                            {"dW as da^T.h", Trans::N, Trans::T, H, 4 * H, rows},
                             {"dx", Trans::N, Trans::N, H, rows, 4 * H}};
     for (const Shape& s : shapes) {
-      std::printf("B=%-3lld H=%-4lld %-10s m=%-5lld n=%-5lld k=%-5lld %7.1f GFLOP/s\n",
+      std::printf("B=%-3lld H=%-4lld %-12s m=%-5lld n=%-5lld k=%-5lld %7.1f GFLOP/s\n",
                   static_cast<long long>(B), static_cast<long long>(H), s.what,
                   static_cast<long long>(s.m), static_cast<long long>(s.n),
                   static_cast<long long>(s.k), gflops(*ops, s));

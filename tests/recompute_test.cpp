@@ -190,7 +190,9 @@ TEST(MemoryPlan, AutomaticStaysWithinTheBudget) {
   LstmConfig cfg = make_config(c, DType::f32, MemoryMode::automatic, 0, 8);
   cfg.memory_limit_bytes = stored_bytes;  // everything fits: automatic stores
   EXPECT_EQ(Lstm(cfg).plan_memory(c.T, c.B).mode, MemoryMode::store_all);
-  cfg.memory_limit_bytes = stored_bytes / 2;  // does not: recompute within the budget
+  // Does not: recompute within the budget. (The smallest recompute plan here is ~50% of the
+  // stored one: the gradient blocks' da ring and the outputs do not shrink with k.)
+  cfg.memory_limit_bytes = stored_bytes * 3 / 5;
   const MemoryPlan plan = Lstm(cfg).plan_memory(c.T, c.B);
   EXPECT_EQ(plan.mode, MemoryMode::recompute);
   EXPECT_LE(plan.total_bytes(), cfg.memory_limit_bytes);

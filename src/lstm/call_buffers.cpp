@@ -32,10 +32,13 @@ CallBuffers describe_call(const LstmConfig& cfg, std::int64_t T, std::int64_t B,
     c.segment_c = {k * B, H};
     c.h_spare = {B, H};
   }
-  c.da = {plan.da_ring_steps() * B, G};
+  // da also holds a transposed-back weight gradient [4H, X_k or H] at the end of a unit.
+  const std::int64_t widest_input = L > 1 ? std::max(X, D * H) : X;
+  c.da = {std::max({plan.da_ring_steps() * B, widest_input, H}), G};
   c.dh_rec = {B, H};
   c.dc = {B, H};
   c.dbias = {G};
+  c.dweight_t = {widest_input + H, G};
   if (L > 1) c.dx_inner = {T * B, D * H};
   if (D == 2) {
     c.dy_reverse = {T * B, H};
@@ -65,7 +68,7 @@ std::int64_t CallBuffers::context_elements() const {
 
 std::int64_t CallBuffers::workspace_elements() const {
   return sum({segment_gates, segment_c, h_spare, da, dh_rec, dc, dbias, dx_inner, dy_reverse,
-              dx_reverse, dx_time_major, dh_carry});
+              dx_reverse, dweight_t, dx_time_major, dh_carry});
 }
 
 std::int64_t CallBuffers::output_elements() const {

@@ -23,9 +23,10 @@ struct CallBuffers {
   std::vector<Shape> dropped_input;   // inter-layer dropout: per layer k > 0 [T, B, D·H]
   // --- The model's workspace (grown to the largest call, then reused) ------------------------
   Shape segment_gates, segment_c, h_spare;  // recompute: [k·B, 4H], [k·B, H], [B, H]; else empty
-  Shape da, dh_rec, dc, dbias;              // [ring·B, 4H], [B, H], [B, H], [4H]
+  Shape da, dh_rec, dc, dbias;              // [max(ring·B, X_k, H), 4H], [B, H], [B, H], [4H]
   Shape dx_inner;                           // L > 1: [T·B, D·H]; else empty
   Shape dy_reverse, dx_reverse;             // bidirectional: [T·B, H], [T·B, max(X, D·H)]
+  Shape dweight_t;  // [max X_k + H, 4H]: a unit's dW_ihᵀ over dW_hhᵀ, summed over its blocks
   // --- Per call, returned or scratch of backward --------------------------------------------
   Shape y, state;       // y [T, B, D·H] (batch_first: [B, T, D·H]); hT, cT, dh0, dc0 [L·D, B, H]
   Shape dx;             // [T, B, X] (batch_first: [B, T, X])

@@ -99,7 +99,8 @@ void ModelImpl::reserve_workspace(const CallBuffers& b) {
       {&work.h_spare, &b.h_spare},         {&work.da, &b.da},
       {&work.dh_rec, &b.dh_rec},           {&work.dc, &b.dc},
       {&work.dx_inner, &b.dx_inner},       {&work.dbias, &b.dbias},
-      {&work.dy_reverse, &b.dy_reverse},   {&work.dx_reverse, &b.dx_reverse}};
+      {&work.dy_reverse, &b.dy_reverse},   {&work.dx_reverse, &b.dx_reverse},
+      {&work.dweight_t, &b.dweight_t}};
   bool fits = true;
   for (const auto& [have, need] : parts) {
     fits = fits && (need->empty() || (have->defined() && have->numel() >= elements_of(*need)));
@@ -272,6 +273,7 @@ void run_backward(ModelImpl& m, const ContextData& ctx, const Tensor& dy, const 
   work.dc = m.work.dc.data_as<T>();
   work.dx_inner = data_or_null<T>(m.work.dx_inner);
   work.dbias = m.work.dbias.data_as<T>();
+  work.dweight_t = m.work.dweight_t.data_as<T>();
   work.dh_carry = data_or_null<T>(dh_carry);
   work.dx_time_major = data_or_null<T>(dx_time_major);
   work.dy_reverse = data_or_null<T>(m.work.dy_reverse);

@@ -64,10 +64,11 @@ struct ModelImpl {
   struct Workspace {
     Tensor seg_gates, seg_c, h_spare;              // SegmentWorkspace
     Tensor da, dh_rec, dc, dx_inner, dbias, dy_reverse, dx_reverse;  // BackwardWorkspace
+    Tensor dweight_t;                                                // BackwardWorkspace
     std::int64_t bytes() const {
       std::int64_t total = 0;
       for (const Tensor* t : {&seg_gates, &seg_c, &h_spare, &da, &dh_rec, &dc, &dx_inner, &dbias,
-                              &dy_reverse, &dx_reverse}) {
+                              &dy_reverse, &dx_reverse, &dweight_t}) {
         total += static_cast<std::int64_t>(t->bytes());
       }
       return total;

@@ -1,8 +1,8 @@
 // Backward orchestration. Per layer (top first), unit (direction) and segment (last first):
 // recompute the segment's gates and cell states when they were not stored; per step one fused
 // step (the cell-state recursion) and one GEMM for dh through W_hh; then, for every gradient block
-// of S steps that is complete, dW_hh, dW_ih and dx as one GEMM each and the bias sums. No atomics:
-// deterministic.
+// of S steps that is complete, dW_hhᵀ, dW_ihᵀ and dx as one GEMM each and the bias sums; at the
+// unit's end the transposed sums are added to the gradients. No atomics: deterministic.
 
 #include "lstm/segment.hpp"
 
@@ -38,12 +38,13 @@ struct UnitBackward {
     const std::int64_t B = dims.batch, H = dims.hidden, G = 4 * H, X = input_size;
     const std::int64_t rows = (v - u) * B;
     const T* da = da_at(u);
-    // dW_hh[4H, H] += da[rows, 4H]ᵀ·h(u..v−1)[rows, H]
-    ops.gemm(Trans::N, Trans::T, H, G, rows, T(1), saved.h + u * B * H, H, da, G, T(1),
-             g.weight_hh, H);
-    // dW_ih[4H, X] += daᵀ·input[rows, X]
-    ops.gemm(Trans::N, Trans::T, X, G, rows, T(1), input + u * B * X, X, da, G, T(1), g.weight_ih,
-             X);
+    // The weight gradients transposed: dW_hhᵀ[H, 4H] += h(u..v−1)[rows, H]ᵀ·da[rows, 4H] (and
+    // dW_ihᵀ with the input). The BLAS libraries run this shape faster than dW = daᵀ·h, whose
+    // transposed operand has the 4H-float rows (1.3-1.5x with oneDNN's sgemm at H = 256, 512).
+    ops.gemm(Trans::N, Trans::T, G, H, rows, T(1), da, G, saved.h + u * B * H, H, T(1),
+             work.dweight_t + X * G, G);
+    ops.gemm(Trans::N, Trans::T, G, X, rows, T(1), da, G, input + u * B * X, X, T(1),
+             work.dweight_t, G);
     // dx[rows, X] = da·W_ih (those rows of dy are consumed already: safe when dx aliases dy)
     if (dx) {
       ops.gemm(Trans::N, Trans::N, X, rows, G, T(1), w.weight_ih, X, da, G, T(0), dx + u * B * X,
@@ -61,6 +62,7 @@ struct UnitBackward {
     if (dcT) ops.copy(work.dc, dcT, state);
     else ops.fill(work.dc, state, T(0));
     if (g.bias_ih || g.bias_hh) ops.fill(work.dbias, G, T(0));
+    ops.fill(work.dweight_t, (input_size + H) * G, T(0));
     if (dims.lengths) ops.fill(work.dh_carry, state, T(0));
 
     std::int64_t flushed_from = dims.steps;  // gradient blocks at and after this step are done
@@ -103,6 +105,13 @@ struct UnitBackward {
     // db_ih and db_hh get the same Σ_t da(t): summed once, added to both.
     if (g.bias_ih) ops.axpy(G, T(1), work.dbias, g.bias_ih);
     if (g.bias_hh) ops.axpy(G, T(1), work.dbias, g.bias_hh);
+    // dW_ih += (dW_ihᵀ)ᵀ, dW_hh += (dW_hhᵀ)ᵀ, each transposed back through the da ring (every
+    // block is flushed, so it is free): one transpose and one add each per call.
+    const std::int64_t X = input_size;
+    ops.swap_axes(G, X, 1, work.dweight_t, work.da);
+    ops.axpy(G * X, T(1), work.da, g.weight_ih);
+    ops.swap_axes(G, H, 1, work.dweight_t + X * G, work.da);
+    ops.axpy(G * H, T(1), work.da, g.weight_hh);
   }
 };
 
