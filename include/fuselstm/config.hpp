@@ -122,7 +122,7 @@ struct RunOptions {
   /// P: steps per input-projection GEMM block. The input projection of every mode runs in blocks
   /// [j·P, (j+1)·P) fixed in absolute time, so every memory mode (and infer()) issues the same
   /// GEMM calls on the same data and gets the same bits on any BLAS or cuBLAS. 0: automatic, a
-  /// function of (T, B, device) only: ⌈512/B⌉ steps on the host, ⌈4096/B⌉ on CUDA, capped at T.
+  /// function of (T, B, device) only: ⌈1024/B⌉ steps on the host, ⌈4096/B⌉ on CUDA, capped at T.
   std::int64_t projection_steps = 0;
   std::int64_t memory_limit_bytes = 0;  ///< budget of MemoryMode::automatic; 0: free memory
   /// How the recurrent steps run. automatic: on the host, persistent for float32 on a CPU with

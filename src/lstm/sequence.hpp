@@ -86,11 +86,12 @@ struct SegmentPlan {
 };
 
 /// Steps per input-projection block (P): at least `rows` GEMM rows (P·B) so the block stays
-/// compute-bound, capped at T; `requested` > 0 (LstmConfig::projection_steps) overrides. A function
+/// compute-bound (1024 rows on the host: 2-3% faster training steps than 512 at B = 16 and 64 with
+/// oneDNN's sgemm), capped at T; `requested` > 0 (LstmConfig::projection_steps) overrides. A function
 /// of (T, B, device) alone: the GPU wants larger blocks than the host's BLAS.
 inline std::int64_t projection_block_steps(std::int64_t steps, std::int64_t batch, bool cuda,
                                            std::int64_t requested) {
-  const std::int64_t rows = cuda ? 4096 : 512;
+  const std::int64_t rows = cuda ? 4096 : 1024;
   const std::int64_t p = requested > 0 ? requested : (rows + batch - 1) / batch;
   return std::max<std::int64_t>(1, std::min(steps, p));
 }
