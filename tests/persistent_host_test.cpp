@@ -3,7 +3,12 @@
 // algorithm in double where only summation order differs, and the same bits for any thread count,
 // memory mode, repetition and vector width.
 
+#include <atomic>
 #include <cstring>
+
+#if FUSELSTM_HAVE_OPENMP
+#include <omp.h>
+#endif
 
 #include "agreement.hpp"
 #include "ops/host/host_cell_simd.hpp"
@@ -172,6 +177,24 @@ struct RecurrenceData {
   }
 };
 
+// The pool kinds this build runs: its own threads always, OpenMP's team when built with OpenMP.
+std::vector<ops::PoolThreads> pool_kinds() {
+  std::vector<ops::PoolThreads> kinds{ops::PoolThreads::own};
+  if (ops::pool_threads_supported(ops::PoolThreads::openmp)) kinds.push_back(ops::PoolThreads::openmp);
+  return kinds;
+}
+
+template <typename T>
+void expect_same_bits(const RecurrenceData<T>& one, const RecurrenceData<T>& many) {
+  EXPECT_EQ(one.h, many.h);
+  EXPECT_EQ(one.c, many.c);
+  EXPECT_EQ(one.gates, many.gates);
+  EXPECT_EQ(one.da, many.da);
+  EXPECT_EQ(one.dh_rec, many.dh_rec);
+  EXPECT_EQ(one.dc, many.dc);
+  EXPECT_EQ(one.dh_carry, many.dh_carry);
+}
+
 template <typename T>
 void check_thread_counts(std::int64_t H) {
   SCOPED_TRACE("H = " + std::to_string(H));
@@ -179,18 +202,16 @@ void check_thread_counts(std::int64_t H) {
   RecurrenceData<T> one(6, 13, H, 9);
   ops::HostRecurrence<T>(simd, 1).forward(CellActivation::tanh, one.forward_args());
   ops::HostRecurrence<T>(simd, 1).backward(CellActivation::tanh, one.backward_args());
-  for (int threads : {2, 3, 8}) {
-    RecurrenceData<T> many(6, 13, H, 9);
-    ops::HostRecurrence<T> recurrence(simd, threads);
-    recurrence.forward(CellActivation::tanh, many.forward_args());
-    recurrence.backward(CellActivation::tanh, many.backward_args());
-    EXPECT_EQ(one.h, many.h) << threads << " threads";
-    EXPECT_EQ(one.c, many.c) << threads << " threads";
-    EXPECT_EQ(one.gates, many.gates) << threads << " threads";
-    EXPECT_EQ(one.da, many.da) << threads << " threads";
-    EXPECT_EQ(one.dh_rec, many.dh_rec) << threads << " threads";
-    EXPECT_EQ(one.dc, many.dc) << threads << " threads";
-    EXPECT_EQ(one.dh_carry, many.dh_carry) << threads << " threads";
+  for (ops::PoolThreads kind : pool_kinds()) {
+    for (int threads : {2, 3, 8}) {
+      SCOPED_TRACE(std::to_string(threads) + " threads, pool " + ops::pool_threads_name(kind));
+      RecurrenceData<T> many(6, 13, H, 9);
+      ops::HostRecurrence<T> recurrence(simd, threads, kind);
+      ASSERT_EQ(recurrence.pool_threads(), kind);
+      recurrence.forward(CellActivation::tanh, many.forward_args());
+      recurrence.backward(CellActivation::tanh, many.backward_args());
+      expect_same_bits(one, many);
+    }
   }
 }
 
@@ -204,15 +225,75 @@ TEST(PersistentHost, SameBitsForEveryThreadCount) {
 // A ring of one da slice (B > 1024 gives 1-step gradient blocks; recompute with k = 1 then keeps
 // one slice): every worker must have read da(t) before anyone writes da(t−1).
 TEST(PersistentHost, OneSliceDaRingWaitsForEveryReader) {
-  RecurrenceData<double> ring(5, 3, 40, 4), full(5, 3, 40, 4);
-  ops::HostRecurrence<double>(ops::HostSimd::scalar, 3).forward(CellActivation::tanh, ring.forward_args());
-  ops::HostRecurrence<double>(ops::HostSimd::scalar, 3).forward(CellActivation::tanh, full.forward_args());
-  auto a = ring.backward_args();
-  a.da_ring_steps = 1;
-  ops::HostRecurrence<double>(ops::HostSimd::scalar, 3).backward(CellActivation::tanh, a);
-  ops::HostRecurrence<double>(ops::HostSimd::scalar, 3).backward(CellActivation::tanh, full.backward_args());
-  EXPECT_EQ(ring.dh_rec, full.dh_rec);
-  EXPECT_EQ(ring.dc, full.dc);
+  const std::int64_t B = 11, H = 48;  // three 16-unit blocks, work enough for three workers
+  for (ops::PoolThreads kind : pool_kinds()) {
+    SCOPED_TRACE(std::string("pool ") + ops::pool_threads_name(kind));
+    ops::HostRecurrence<double> recurrence(ops::HostSimd::scalar, 3, kind);
+    ASSERT_EQ(recurrence.workers_for(H, B), 3);
+    RecurrenceData<double> ring(5, B, H, 4), full(5, B, H, 4);
+    recurrence.forward(CellActivation::tanh, ring.forward_args());
+    recurrence.forward(CellActivation::tanh, full.forward_args());
+    auto a = ring.backward_args();
+    a.da_ring_steps = 1;
+    recurrence.backward(CellActivation::tanh, a);
+    recurrence.backward(CellActivation::tanh, full.backward_args());
+    EXPECT_EQ(ring.dh_rec, full.dh_rec);
+    EXPECT_EQ(ring.dc, full.dc);
+  }
+}
+
+#if FUSELSTM_HAVE_OPENMP
+// OpenMP may give a run fewer threads than it asks for: inside another parallel region (nesting
+// off) every run gets a team of one. The work is then split by the team that came, with the same
+// bits as one thread alone.
+TEST(PersistentHost, ASmallerOpenMpTeamGivesTheSameBits) {
+  const std::int64_t B = 13, H = 64;
+  const ops::HostSimd simd = ops::host_simd_selected();
+  RecurrenceData<float> alone(6, B, H, 9);
+  ops::HostRecurrence<float>(simd, 1).forward(CellActivation::tanh, alone.forward_args());
+  ops::HostRecurrence<float>(simd, 1).backward(CellActivation::tanh, alone.backward_args());
+
+  const int levels = omp_get_max_active_levels();
+  omp_set_max_active_levels(1);
+  std::vector<RecurrenceData<float>> nested(2, RecurrenceData<float>(6, B, H, 9));
+  int teams[2] = {0, 0}, workers[2] = {0, 0};
+#pragma omp parallel num_threads(2)
+  {
+    const int me = omp_get_thread_num();
+    ops::WorkerPool pool(3, ops::PoolThreads::openmp);
+    pool.run(3, [&](int, int team, ops::SpinBarrier&) { teams[me] = team; });
+    ops::HostRecurrence<float> recurrence(simd, 3, ops::PoolThreads::openmp);
+    workers[me] = recurrence.workers_for(H, B);
+    recurrence.forward(CellActivation::tanh, nested[me].forward_args());
+    recurrence.backward(CellActivation::tanh, nested[me].backward_args());
+  }
+  omp_set_max_active_levels(levels);
+  for (int me : {0, 1}) {
+    EXPECT_EQ(teams[me], 1);
+    EXPECT_EQ(workers[me], 3);  // asked for three, got one
+    expect_same_bits(alone, nested[me]);
+  }
+}
+#endif
+
+TEST(WorkerPool, RunsEachWorkerOfTheTeamOnce) {
+  for (ops::PoolThreads kind : pool_kinds()) {
+    SCOPED_TRACE(std::string("pool ") + ops::pool_threads_name(kind));
+    ops::WorkerPool pool(3, kind);
+    for (int asked : {1, 2, 3, 5}) {
+      std::atomic<int> calls[3] = {0, 0, 0}, team_seen{0}, after_barrier{0};
+      pool.run(asked, [&](int worker, int team, ops::SpinBarrier& barrier) {
+        calls[worker].fetch_add(1);
+        team_seen.store(team);
+        barrier.wait();
+        after_barrier.fetch_add(1);
+      });
+      const int expected = std::min(asked, 3);  // OpenMP gives the full team when nothing limits it
+      EXPECT_EQ(team_seen.load(), expected) << asked;
+      EXPECT_EQ(after_barrier.load(), expected) << asked;
+      for (int w = 0; w < 3; ++w) EXPECT_EQ(calls[w].load(), w < expected ? 1 : 0) << asked;
+    }
+  }
 }
 
 // host_panel_vector.inc's promise: every vector width sums each element in the same order.

@@ -59,7 +59,9 @@ enum class RecurrentAlgorithm {
   /// no faster than standard.
   graphs,
   /// The whole time loop of a layer in one pass whose workers keep their slice of W_hh hot.
-  /// Host: a pool of threads (one per core, at most FUSELSTM_NUM_THREADS), each owning 16-unit
+  /// Host: a team of threads (one per core, at most FUSELSTM_NUM_THREADS; OpenMP's, the threads
+  /// oneDNN's sgemm runs on, when built with OpenMP; FUSELSTM_HOST_POOL=own: threads of its own;
+  /// fewer inside another OpenMP parallel region, with the same bits), each owning 16-unit
   /// blocks of hidden units with all four gates' rows of W_hh packed once per call, one barrier per
   /// step; its products are summed in a fixed order per element, so the result is the same bits
   /// for every thread count, memory mode and vector width (not the standard algorithm's bits).

@@ -3,6 +3,7 @@
 #include "ops/host/blas_check.hpp"
 
 #include "ops/host/onednn_gemm.hpp"
+#include "ops/host/worker_pool.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -76,7 +77,9 @@ std::string host_gemm_description() {
 #endif
 #endif
   const std::string f32 = ops::onednn_sgemm_selected() ? ops::onednn_sgemm_description() : blas;
-  return "float32: " + f32 + "; float64: " + blas;
+  const bool openmp = ops::WorkerPool::default_threads() == ops::PoolThreads::openmp;
+  return "float32: " + f32 + "; float64: " + blas + "; recurrent steps: " +
+         (openmp ? "OpenMP's threads" : "own threads");
 }
 
 }  // namespace fuselstm

@@ -86,7 +86,8 @@ int group_size(std::int64_t block, std::int64_t end) { return end - block >= 4 ?
 }  // namespace
 
 template <typename T>
-HostRecurrence<T>::HostRecurrence(HostSimd simd, int threads) : simd_(simd), pool_(threads) {}
+HostRecurrence<T>::HostRecurrence(HostSimd simd, int threads, PoolThreads pool_threads)
+    : simd_(simd), pool_(threads, pool_threads) {}
 
 // Multiply-adds per step below which another worker costs more at its barrier (~0.5 µs when two
 // cores meet) than it saves: at B = 1, H = 64 one thread ran the steps faster than two.
@@ -120,8 +121,8 @@ void HostRecurrence<T>::forward(CellActivation cell, const kernels::ForwardRecur
   T* scratch = scratch_for(workers * per_worker);
   const Kernels<T> kern = kernels_for<T>(simd_);
   T* const packed = packed_.data();
-  pool_.run(workers, [&](int w, SpinBarrier& barrier) {
-    const Share mine = share_of(w, workers, nb);
+  pool_.run(workers, [&](int w, int team, SpinBarrier& barrier) {
+    const Share mine = share_of(w, team, nb);
     const std::int64_t u0 = mine.first * kLanes, u1 = std::min(H, mine.end * kLanes);
     for (std::int64_t ub = mine.first; ub < mine.end; ++ub) {
       T* block = packed + ub * 4 * H * kLanes;
@@ -182,8 +183,8 @@ void HostRecurrence<T>::backward(CellActivation cell,
   T* scratch = scratch_for(workers * per_worker);
   const Kernels<T> kern = kernels_for<T>(simd_);
   T* const packed = packed_.data();
-  pool_.run(workers, [&](int w, SpinBarrier& barrier) {
-    const Share mine = share_of(w, workers, nb);
+  pool_.run(workers, [&](int w, int team, SpinBarrier& barrier) {
+    const Share mine = share_of(w, team, nb);
     const std::int64_t u0 = mine.first * kLanes, u1 = std::min(H, mine.end * kLanes);
     for (std::int64_t kb = mine.first; kb < mine.end;) {
       const int n = group_size(kb, mine.end);

@@ -24,15 +24,19 @@ namespace fuselstm::ops {
 template <typename T>
 class HostRecurrence {
  public:
-  explicit HostRecurrence(HostSimd simd, int threads = WorkerPool::default_size());
+  explicit HostRecurrence(HostSimd simd, int threads = WorkerPool::default_size(),
+                          PoolThreads pool_threads = WorkerPool::default_threads());
 
   void forward(CellActivation cell, const kernels::ForwardRecurrenceArgs<T>& args);
   void backward(CellActivation cell, const kernels::BackwardRecurrenceArgs<T>& args);
 
   int threads() const { return pool_.size(); }
+  /// The workers a call with this shape asks for: at most threads(), one per 16-unit block at
+  /// most, and fewer when the step's work is small (another thread's barrier would cost more).
+  int workers_for(std::int64_t hidden, std::int64_t batch) const;
+  PoolThreads pool_threads() const { return pool_.threads(); }
 
  private:
-  int workers_for(std::int64_t hidden, std::int64_t batch) const;
   T* scratch_for(std::int64_t elements);  // grows scratch_ (kept across calls)
 
   HostSimd simd_;

@@ -4,7 +4,13 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <string>
+
+#if FUSELSTM_HAVE_OPENMP
+#include <omp.h>
+#endif
 
 #if defined(__linux__)
 #include <sched.h>
@@ -49,7 +55,21 @@ int read_default_size() {
   return size;
 }
 
+PoolThreads read_default_threads() {
+  const char* env = std::getenv("FUSELSTM_HOST_POOL");
+  if (env && std::strcmp(env, "own") == 0) return PoolThreads::own;
+  return pool_threads_supported(PoolThreads::openmp) ? PoolThreads::openmp : PoolThreads::own;
+}
+
 }  // namespace
+
+const char* pool_threads_name(PoolThreads kind) {
+  return kind == PoolThreads::openmp ? "openmp" : "own";
+}
+
+bool pool_threads_supported(PoolThreads kind) {
+  return kind == PoolThreads::own || FUSELSTM_HAVE_OPENMP;
+}
 
 void SpinBarrier::wait() {
   const unsigned phase = phase_.load(std::memory_order_acquire);
@@ -66,7 +86,14 @@ int WorkerPool::default_size() {
   return size;
 }
 
-WorkerPool::WorkerPool(int size) : size_(std::max(1, size)) {}
+PoolThreads WorkerPool::default_threads() {
+  static const PoolThreads kind = read_default_threads();
+  return kind;
+}
+
+WorkerPool::WorkerPool(int size, PoolThreads threads)
+    : size_(std::max(1, size)),
+      threads_kind_(pool_threads_supported(threads) ? threads : PoolThreads::own) {}
 
 WorkerPool::~WorkerPool() {
   {
@@ -85,8 +112,9 @@ void WorkerPool::start_threads() {
 void WorkerPool::thread_main(int worker) {
   std::uint64_t seen = 0;
   for (;;) {
-    const std::function<void(int, SpinBarrier&)>* job = nullptr;
+    const Job* job = nullptr;
     SpinBarrier* barrier = nullptr;
+    int team = 0;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
@@ -95,20 +123,40 @@ void WorkerPool::thread_main(int worker) {
       if (worker >= active_) continue;  // not needed in this run
       job = job_;
       barrier = barrier_;
+      team = active_;
     }
-    (*job)(worker, *barrier);
+    (*job)(worker, team, *barrier);
     finished_.fetch_add(1, std::memory_order_acq_rel);
   }
 }
 
-void WorkerPool::run(int workers, const std::function<void(int, SpinBarrier&)>& job) {
+void WorkerPool::run(int workers, const Job& job) {
   workers = std::clamp(workers, 1, size_);
   std::lock_guard<std::mutex> serial(run_mutex_);
-  SpinBarrier barrier(workers);
   if (workers == 1) {
-    job(0, barrier);
+    SpinBarrier barrier(1);
+    job(0, 1, barrier);
     return;
   }
+#if FUSELSTM_HAVE_OPENMP
+  if (threads_kind_ == PoolThreads::openmp) {
+    std::optional<SpinBarrier> barrier;
+#pragma omp parallel num_threads(workers)
+    {
+      // The team may be smaller than asked; `single` ends with a barrier, so every thread sees
+      // the SpinBarrier sized for the team that came.
+#pragma omp single
+      barrier.emplace(omp_get_num_threads());
+      job(omp_get_thread_num(), omp_get_num_threads(), *barrier);
+    }
+    return;
+  }
+#endif
+  run_own(workers, job);
+}
+
+void WorkerPool::run_own(int workers, const Job& job) {
+  SpinBarrier barrier(workers);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (threads_.empty()) start_threads();
@@ -119,7 +167,7 @@ void WorkerPool::run(int workers, const std::function<void(int, SpinBarrier&)>& 
     ++generation_;
   }
   wake_.notify_all();
-  job(0, barrier);
+  job(0, workers, barrier);
   spin_until([&] { return finished_.load(std::memory_order_acquire) == workers - 1; });
 }
 
