@@ -85,6 +85,17 @@ struct BackwardRecurrenceArgs {
   FUSELSTM_HD T* da_at(std::int64_t t) const {
     return da + (t % da_ring_steps) * batch * 4 * hidden;
   }
+  /// The same run restricted to steps [a, b) ⊆ [first, end): the same memory, step by step.
+  FUSELSTM_HD BackwardRecurrenceArgs steps(std::int64_t a, std::int64_t b) const {
+    BackwardRecurrenceArgs r = *this;
+    r.first = a;
+    r.end = b;
+    r.gates = gates + (a - first) * batch * 4 * hidden;
+    r.c_first = c_at(a);
+    r.c_mid = c_mid ? c_mid + (a - first) * state() : nullptr;
+    r.c_last = c_at(b);
+    return r;
+  }
   /// The cell step of step t (reads dh_rec, updates dc, writes da_at(t)).
   FUSELSTM_HD BackwardStepArgs<T> step(std::int64_t t) const {
     BackwardStepArgs<T> s;

@@ -65,7 +65,8 @@ enum class RecurrentAlgorithm {
   /// blocks of hidden units with all four gates' rows of W_hh packed once per call, one barrier per
   /// step; its products are summed in a fixed order per element, so the result is the same bits
   /// for every thread count, memory mode and vector width (not the standard algorithm's bits).
-  /// CUDA: one cooperative kernel launch per layer, direction and segment; each block keeps the
+  /// CUDA: one cooperative kernel launch per layer, direction and segment (backward: per gradient
+  /// block of ⌈1024/B⌉ steps, whose GEMMs then run while its da is fresh); each block keeps the
   /// W_hh rows of its hidden units (all four gates) in shared memory for the whole call, h(t) is
   /// exchanged through global memory with one grid-wide barrier per step; fp32 (FFMA) and fp64,
   /// deterministic. Eligible when B ≤ 64 and the slices fit the GPU's shared memory with every

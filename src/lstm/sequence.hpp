@@ -74,15 +74,12 @@ struct SegmentPlan {
   std::int64_t gradient_steps = 0;    // S, 1..T: steps per weight-gradient GEMM block
   bool recompute = false;
   std::int64_t segments() const { return (steps + segment_steps - 1) / segment_steps; }
-  /// Steps of the backward da ring: a multiple of S (no block wraps around) that holds any k-step
-  /// segment plus the unfinished block after it (at most k + S − 1 live steps), and never more
-  /// than T rounded up to S.
-  std::int64_t da_ring_steps() const {
-    const auto round_up = [this](std::int64_t n) {
-      return (n + gradient_steps - 1) / gradient_steps * gradient_steps;
-    };
-    return std::min(round_up(segment_steps + gradient_steps - 1), round_up(steps));
-  }
+  /// Steps of the backward da ring: one gradient block. Backward runs the recurrence in pieces
+  /// that end at block boundaries and flushes each block as soon as it is complete, so only one
+  /// block's da is live, and block j sits at slices 0..S−1 (contiguous for its GEMMs). Holding a
+  /// whole segment instead cost T·B·4H values in store_all (512 MiB at T = 1000, B = 64,
+  /// H = 512), and its GEMMs read da back from DRAM.
+  std::int64_t da_ring_steps() const { return gradient_steps; }
 };
 
 /// Steps per input-projection block (P): at least `rows` GEMM rows (P·B) so the block stays

@@ -1,8 +1,10 @@
 // Backward orchestration. Per layer (top first), unit (direction) and segment (last first):
-// recompute the segment's gates and cell states when they were not stored; per step one fused
-// step (the cell-state recursion) and one GEMM for dh through W_hh; then, for every gradient block
-// of S steps that is complete, dW_hhᵀ, dW_ihᵀ and dx as one GEMM each and the bias sums; at the
-// unit's end the transposed sums are added to the gradients. No atomics: deterministic.
+// recompute the segment's gates and cell states when they were not stored; then the segment's
+// steps in pieces that end at gradient-block boundaries (per step one fused step, the cell-state
+// recursion, and one GEMM for dh through W_hh), and as soon as a piece completes a gradient block
+// of S steps, dW_hhᵀ, dW_ihᵀ and dx as one GEMM each and the bias sums, while its da rows are
+// still in cache; at the unit's end the transposed sums are added to the gradients. No atomics:
+// deterministic.
 
 #include "lstm/segment.hpp"
 
@@ -91,12 +93,17 @@ struct UnitBackward {
       r.da_ring_steps = plan.da_ring_steps();
       r.lengths = dims.lengths;
       r.dh_carry = work.dh_carry;
-      ops::run_backward_recurrence(ops, persistent, cell, r);
-      // Every gradient block that starts at or after this segment's first step is complete.
-      for (std::int64_t start = (flushed_from - 1) / S * S; flushed_from > 0 && start >= v.first;
-           start -= S) {
-        flush_block(start, flushed_from);
-        flushed_from = start;
+      // Pieces ending at multiples of S, last first; a piece that reaches its block's first step
+      // completes the block (a block that straddles segments is finished by the earlier one).
+      // The ring then holds one block: SegmentPlan::da_ring_steps.
+      for (std::int64_t end = v.end; end > v.first;) {
+        const std::int64_t start = std::max(v.first, (end - 1) / S * S);
+        ops::run_backward_recurrence(ops, persistent, cell, r.steps(start, end));
+        if (start % S == 0) {
+          flush_block(start, flushed_from);
+          flushed_from = start;
+        }
+        end = start;
       }
     }
     // Every length is >= 1, so nothing is left in dh_carry after step 0.
