@@ -75,6 +75,10 @@ struct BackwardRecurrenceArgs {
   std::int64_t da_ring_steps = 1;
   const std::int32_t* lengths = nullptr;
   T* dh_carry = nullptr;  // [B, H] with lengths, else null
+  /// weight_hh holds the same values as in the previous backward run on this ops object (the
+  /// pieces of one unit's backward): what an implementation prepared from it then (the host's
+  /// packed panels) may be used again. False: prepare afresh.
+  bool same_weights_as_before = false;
 
   FUSELSTM_HD std::int64_t state() const { return batch * hidden; }
   FUSELSTM_HD const T* c_at(std::int64_t tau) const {

@@ -242,6 +242,39 @@ TEST(PersistentHost, OneSliceDaRingWaitsForEveryReader) {
   }
 }
 
+// Backward runs a unit's steps in pieces (one per gradient block) and packs W_hh's panels once:
+// a piece flagged same_weights_as_before reuses them. Two pieces give one run's bits; a flagged
+// run with another W_hh (another address) packs afresh.
+TEST(PersistentHost, BackwardPiecesReuseThePanelsOnlyForTheSameWeights) {
+  const std::int64_t T = 6, B = 13, H = 64;
+  const ops::HostSimd simd = ops::host_simd_selected();
+  for (ops::PoolThreads kind : pool_kinds()) {
+    SCOPED_TRACE(std::string("pool ") + ops::pool_threads_name(kind));
+    ops::HostRecurrence<float> recurrence(simd, 3, kind);
+    ASSERT_EQ(recurrence.workers_for(H, B), 3);
+    RecurrenceData<float> whole(T, B, H, 9), pieces(T, B, H, 9);
+    recurrence.forward(CellActivation::tanh, whole.forward_args());
+    recurrence.forward(CellActivation::tanh, pieces.forward_args());
+    recurrence.backward(CellActivation::tanh, whole.backward_args());
+    const auto a = pieces.backward_args();
+    recurrence.backward(CellActivation::tanh, a.steps(3, T));
+    auto earlier = a.steps(0, 3);
+    earlier.same_weights_as_before = true;
+    recurrence.backward(CellActivation::tanh, earlier);
+    expect_same_bits(whole, pieces);
+
+    RecurrenceData<float> other(T, B, H, 11), fresh(T, B, H, 11);
+    recurrence.forward(CellActivation::tanh, other.forward_args());
+    auto flagged = other.backward_args();
+    flagged.same_weights_as_before = true;  // wrongly: the key (address, H, team) catches it
+    recurrence.backward(CellActivation::tanh, flagged);
+    ops::HostRecurrence<float> alone(simd, 3, kind);
+    alone.forward(CellActivation::tanh, fresh.forward_args());
+    alone.backward(CellActivation::tanh, fresh.backward_args());
+    expect_same_bits(fresh, other);
+  }
+}
+
 #if FUSELSTM_HAVE_OPENMP
 // OpenMP may give a run fewer threads than it asks for: inside another parallel region (nesting
 // off) every run gets a team of one. The work is then split by the team that came, with the same

@@ -98,6 +98,8 @@ struct UnitBackward {
       // The ring then holds one block: SegmentPlan::da_ring_steps.
       for (std::int64_t end = v.end; end > v.first;) {
         const std::int64_t start = std::max(v.first, (end - 1) / S * S);
+        // W_hh does not change within a unit's backward: pieces after its first reuse the panels.
+        r.same_weights_as_before = end < dims.steps;
         ops::run_backward_recurrence(ops, persistent, cell, r.steps(start, end));
         if (start % S == 0) {
           flush_block(start, flushed_from);

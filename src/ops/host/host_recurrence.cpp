@@ -177,16 +177,24 @@ void HostRecurrence<T>::backward(CellActivation cell,
   // Block kb's panel: row j holds W_hh[j, 16·kb + l] for l < 16 (0 past H). A worker streams
   // its blocks four at a time where it has four, so it packs each such group interleaved (row j
   // of the four panels side by side) and a lone block alone; each worker packs its own blocks.
-  packed_.resize(static_cast<std::size_t>(nb * G * kLanes));
+  packed_backward_.resize(static_cast<std::size_t>(nb * G * kLanes));
   const int workers = workers_for(H, B);
   const std::int64_t per_worker = B * 4 * kLanes;  // four blocks' products for every row
   T* scratch = scratch_for(workers * per_worker);
   const Kernels<T> kern = kernels_for<T>(simd_);
-  T* const packed = packed_.data();
+  T* const packed = packed_backward_.data();
+  // The layout depends on the split (groups of four within a worker's share), so the panels of
+  // the previous run are reused only when asked, for the same W_hh, H and team.
+  const bool packed_before = a.same_weights_as_before && backward_packed_from_ == a.weight_hh &&
+                             backward_packed_hidden_ == H;
+  const int packed_team_before = backward_packed_team_;
+  backward_packed_from_ = nullptr;  // until the run below has packed
   pool_.run(workers, [&](int w, int team, SpinBarrier& barrier) {
     const Share mine = share_of(w, team, nb);
     const std::int64_t u0 = mine.first * kLanes, u1 = std::min(H, mine.end * kLanes);
-    for (std::int64_t kb = mine.first; kb < mine.end;) {
+    if (w == 0) backward_packed_team_ = team;  // read by no one until the run has returned
+    const bool reuse = packed_before && team == packed_team_before;
+    for (std::int64_t kb = mine.first; kb < mine.end && !reuse;) {
       const int n = group_size(kb, mine.end);
       T* group = packed + kb * G * kLanes;
       for (int p = 0; p < n; ++p) {
@@ -236,6 +244,8 @@ void HostRecurrence<T>::backward(CellActivation cell,
       if (t > a.first && a.da_at(t - 1) == da) barrier.wait();
     }
   });
+  backward_packed_from_ = a.weight_hh;
+  backward_packed_hidden_ = H;
 }
 
 template class HostRecurrence<float>;

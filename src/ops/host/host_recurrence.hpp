@@ -42,7 +42,11 @@ class HostRecurrence {
   HostSimd simd_;
   WorkerPool pool_;
   std::mutex mutex_;        // one call at a time: the buffers below are shared
-  std::vector<T> packed_;   // W_hh in panels, packed per call
+  std::vector<T> packed_;           // forward: W_hh's rows in panels, packed per call
+  std::vector<T> packed_backward_;  // backward: W_hh's columns in panels, for the team below
+  const T* backward_packed_from_ = nullptr;  // what packed_backward_ holds: W_hh at this address
+  std::int64_t backward_packed_hidden_ = 0;  //   with this H,
+  int backward_packed_team_ = 0;             //   split among this many workers
   std::vector<T> scratch_;  // per worker: one block's products for every row
 };
 
