@@ -38,10 +38,11 @@ Tensor tensor(const Shape& shape, const std::vector<double>& v, const RunSetup& 
 // f64 agreement when only the order of additions differs (a batch row vs the same row alone).
 constexpr double kAtol = 1e-12, kRtol = 1e-10;
 
-void check_lengths_equal_separate_runs(const RunSetup& s) {
-  const std::int64_t T = 7, B = 5, X = 4, H = 6, L = 2;
+// Default: T = 7, five unsorted lengths with 1 and T.
+void check_lengths_equal_separate_runs(const RunSetup& s, std::int64_t T = 7,
+                                       std::vector<std::int64_t> lengths = {3, 7, 1, 5, 7}) {
+  const std::int64_t B = static_cast<std::int64_t>(lengths.size()), X = 4, H = 6, L = 2;
   const std::int64_t U = L * (s.bidirectional ? 2 : 1), W = (s.bidirectional ? 2 : 1) * H;
-  const std::vector<std::int64_t> lengths = {3, 7, 1, 5, 7};  // unsorted, with 1 and T
   std::mt19937_64 rng(21);
   // Random values in the padding too: none of them may leak into any result.
   const auto xv = random_values(T * B * X, rng), dyv = random_values(T * B * W, rng);
@@ -103,6 +104,19 @@ TEST(VariableLengths, EqualRunningEachSequenceAlone) {
       SCOPED_TRACE("bidirectional");
       check_lengths_equal_separate_runs({Device::cpu(), DType::f64, mode, cell, true});
     }
+  }
+}
+
+// B = 259: gradient blocks of ⌈1024/259⌉ = 4 steps, so T = 9 runs the backward in three pieces
+// (one per block, each flushed at once) with dh carried through every sequence's padding.
+TEST(VariableLengths, ManyGradientBlocksEqualRunningEachSequenceAlone) {
+  std::vector<std::int64_t> lengths;
+  for (std::int64_t b = 0; b < 259; ++b) lengths.push_back(1 + (b * 5) % 9);
+  for (MemoryMode mode : {MemoryMode::store_all, MemoryMode::recompute}) {
+    SCOPED_TRACE(memory_mode_name(mode));
+    check_lengths_equal_separate_runs({Device::cpu(), DType::f64, mode}, 9, lengths);
+    check_lengths_equal_separate_runs({Device::cpu(), DType::f64, mode, CellActivation::tanh, true},
+                                      9, lengths);
   }
 }
 
