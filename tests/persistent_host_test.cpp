@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <utility>
 
 #if FUSELSTM_HAVE_OPENMP
 #include <omp.h>
@@ -222,6 +223,70 @@ TEST(PersistentHost, SameBitsForEveryThreadCount) {
   }
 }
 
+// The row split (every worker all units of its rows, no barrier between steps) and the unit split
+// (every worker its units of all rows, a barrier per step) compute each element the same way:
+// the same bits, for every thread count and pool kind, with lengths, odd and partial-block H, odd
+// B, and a team given more workers than rows.
+template <typename T>
+void check_splits(std::int64_t B, std::int64_t H) {
+  SCOPED_TRACE("B = " + std::to_string(B) + ", H = " + std::to_string(H));
+  const ops::HostSimd simd = ops::host_simd_selected();
+  RecurrenceData<T> one(6, B, H, 9);
+  ops::HostRecurrence<T> alone(simd, 1);
+  alone.set_split_policy(ops::SplitPolicy::units);
+  alone.forward(CellActivation::tanh, one.forward_args());
+  alone.backward(CellActivation::tanh, one.backward_args());
+  for (ops::PoolThreads kind : pool_kinds()) {
+    for (int threads : {2, 3, 8}) {
+      for (ops::SplitPolicy policy : {ops::SplitPolicy::units, ops::SplitPolicy::rows}) {
+        const bool rows = policy == ops::SplitPolicy::rows;
+        SCOPED_TRACE(std::to_string(threads) + " threads, pool " + ops::pool_threads_name(kind) +
+                     (rows ? ", by rows" : ", by units"));
+        RecurrenceData<T> many(6, B, H, 9);
+        ops::HostRecurrence<T> recurrence(simd, threads, kind);
+        recurrence.set_split_policy(policy);
+        EXPECT_EQ(recurrence.split_for(H, B, threads),
+                  rows ? ops::RecurrenceSplit::rows : ops::RecurrenceSplit::units);
+        recurrence.forward(CellActivation::tanh, many.forward_args());
+        auto a = many.backward_args();
+        a.da_ring_steps = 1;  // by rows no barrier guards the ring: each worker its own rows
+        recurrence.backward(CellActivation::tanh, a);
+        EXPECT_EQ(one.h, many.h);
+        EXPECT_EQ(one.c, many.c);
+        EXPECT_EQ(one.gates, many.gates);
+        EXPECT_EQ(one.dh_rec, many.dh_rec);
+        EXPECT_EQ(one.dc, many.dc);
+        EXPECT_EQ(one.dh_carry, many.dh_carry);
+      }
+    }
+  }
+}
+
+TEST(PersistentHost, RowSplitGivesTheBitsOfTheUnitSplit) {
+  for (auto [B, H] : {std::pair<std::int64_t, std::int64_t>{13, 37}, {16, 64}, {9, 130},
+                      {2, 48}, {40, 5}}) {
+    check_splits<float>(B, H);
+    check_splits<double>(B, H);
+  }
+}
+
+// The shape decides the split: rows where every worker gets a 4-row tile and W_hh is at most
+// 8 MiB (or 32 rows per worker share each load of it), else units.
+TEST(PersistentHost, SplitFollowsTheShape) {
+  ops::HostRecurrence<float> recurrence(ops::HostSimd::scalar, 2);
+  recurrence.set_split_policy(ops::SplitPolicy::automatic);
+  EXPECT_EQ(recurrence.split_for(256, 16, 2), ops::RecurrenceSplit::rows);
+  EXPECT_EQ(recurrence.split_for(512, 8, 2), ops::RecurrenceSplit::rows);
+  EXPECT_EQ(recurrence.split_for(256, 7, 2), ops::RecurrenceSplit::units);    // 3-4 rows each
+  EXPECT_EQ(recurrence.split_for(256, 16, 1), ops::RecurrenceSplit::units);   // one worker
+  EXPECT_EQ(recurrence.split_for(1024, 16, 2), ops::RecurrenceSplit::units);  // 16 MiB of W_hh
+  EXPECT_EQ(recurrence.split_for(1024, 64, 2), ops::RecurrenceSplit::rows);   // 32 rows each
+  ops::HostRecurrence<double> in_double(ops::HostSimd::scalar, 2);
+  in_double.set_split_policy(ops::SplitPolicy::automatic);
+  EXPECT_EQ(in_double.split_for(1024, 16, 2), ops::RecurrenceSplit::units);
+  EXPECT_EQ(in_double.split_for(512, 16, 2), ops::RecurrenceSplit::rows);  // 8 MiB
+}
+
 // A ring of one da slice (B > 1024 gives 1-step gradient blocks; recompute with k = 1 then keeps
 // one slice): every worker must have read da(t) before anyone writes da(t−1).
 TEST(PersistentHost, OneSliceDaRingWaitsForEveryReader) {
@@ -272,6 +337,29 @@ TEST(PersistentHost, BackwardPiecesReuseThePanelsOnlyForTheSameWeights) {
     alone.forward(CellActivation::tanh, fresh.forward_args());
     alone.backward(CellActivation::tanh, fresh.backward_args());
     expect_same_bits(fresh, other);
+  }
+}
+
+// The backward panels' layout depends on the split (groups of four from each worker's first
+// block by units, from block 0 by rows): a flagged piece after a change of split repacks.
+TEST(PersistentHost, BackwardPanelsAreRepackedWhenTheSplitChanges) {
+  const std::int64_t T = 6, B = 13, H = 130;  // 9 blocks: 3 per worker by units
+  const ops::HostSimd simd = ops::host_simd_selected();
+  for (ops::PoolThreads kind : pool_kinds()) {
+    SCOPED_TRACE(std::string("pool ") + ops::pool_threads_name(kind));
+    ops::HostRecurrence<float> recurrence(simd, 3, kind);
+    recurrence.set_split_policy(ops::SplitPolicy::units);
+    RecurrenceData<float> whole(T, B, H, 9), pieces(T, B, H, 9);
+    recurrence.forward(CellActivation::tanh, whole.forward_args());
+    recurrence.forward(CellActivation::tanh, pieces.forward_args());
+    recurrence.backward(CellActivation::tanh, whole.backward_args());
+    const auto a = pieces.backward_args();
+    recurrence.backward(CellActivation::tanh, a.steps(3, T));
+    recurrence.set_split_policy(ops::SplitPolicy::rows);
+    auto earlier = a.steps(0, 3);
+    earlier.same_weights_as_before = true;
+    recurrence.backward(CellActivation::tanh, earlier);
+    expect_same_bits(whole, pieces);
   }
 }
 

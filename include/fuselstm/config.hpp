@@ -61,10 +61,13 @@ enum class RecurrentAlgorithm {
   /// The whole time loop of a layer in one pass whose workers keep their slice of W_hh hot.
   /// Host: a team of threads (one per core, at most FUSELSTM_NUM_THREADS; OpenMP's, the threads
   /// oneDNN's sgemm runs on, when built with OpenMP; FUSELSTM_HOST_POOL=own: threads of its own;
-  /// fewer inside another OpenMP parallel region, with the same bits), each owning 16-unit
-  /// blocks of hidden units with all four gates' rows of W_hh packed once per call, one barrier per
-  /// step; its products are summed in a fixed order per element, so the result is the same bits
-  /// for every thread count, memory mode and vector width (not the standard algorithm's bits).
+  /// fewer inside another OpenMP parallel region, with the same bits), W_hh packed once per call.
+  /// With 4 or more rows of the batch per thread (and W_hh at most 8 MiB, or 32 rows per
+  /// thread) each thread runs its own rows through every step, with no barrier between steps;
+  /// otherwise each owns 16-unit blocks of hidden units (all four gates' rows of W_hh) of every
+  /// row, one barrier per step (FUSELSTM_HOST_SPLIT=rows|units forces one). Its products are
+  /// summed in a fixed order per element, so the result is the same bits for every thread count,
+  /// split, memory mode and vector width (not the standard algorithm's bits).
   /// CUDA: one cooperative kernel launch per layer, direction and segment (backward: per gradient
   /// block of ⌈1024/B⌉ steps, whose GEMMs then run while its da is fresh); each block keeps the
   /// W_hh rows of its hidden units (all four gates) in shared memory for the whole call, h(t) is
