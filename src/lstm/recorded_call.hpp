@@ -15,7 +15,7 @@ void run_orchestration(ops::Ops<T>& ops, RecurrentAlgorithm algorithm, Orchestra
     orchestrate(ops);
     return;
   }
-  ops::CallRecorder<T> recorder(ops.device());
+  ops::CallRecorder<T> recorder(ops);
   {
     CaptureRegion region;
     orchestrate(static_cast<ops::Ops<T>&>(recorder));

@@ -150,7 +150,8 @@ struct BackwardWorkspace {
   T* dc = nullptr;        // [B, H] the gradient reaching c(t) through step t+1
   T* dx_inner = nullptr;  // [T, B, H] dx of layer k > 0 = dy of layer k−1; null when L = 1
   T* dbias = nullptr;     // [4H] Σ over steps and batch of da (both bias gradients get it)
-  T* dweight_t = nullptr;    // [X_k + H, 4H] Σ over blocks of dW_ihᵀ (rows < X_k), dW_hhᵀ (rest)
+  T* dweight_t = nullptr;    // [X_k + H, 4H] Σ over blocks of dW_ihᵀ (rows < X_k), dW_hhᵀ (rest);
+                             // untransposed (Ops::weight_gradients_transposed false): [4H, X_k], [4H, H]
   T* dh_carry = nullptr;  // [B, H] with lengths: dJ/dh carried through padded steps
   T* dx_time_major = nullptr;  // [T, B, X] when batch_first: dx before it is transposed
   T* dy_reverse = nullptr;     // [T, B, H] when D = 2: the reverse unit's dy in its own time

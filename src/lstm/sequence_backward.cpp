@@ -2,9 +2,9 @@
 // recompute the segment's gates and cell states when they were not stored; then the segment's
 // steps in pieces that end at gradient-block boundaries (per step one fused step, the cell-state
 // recursion, and one GEMM for dh through W_hh), and as soon as a piece completes a gradient block
-// of S steps, dW_hhᵀ, dW_ihᵀ and dx as one GEMM each and the bias sums, while its da rows are
-// still in cache; at the unit's end the transposed sums are added to the gradients. No atomics:
-// deterministic.
+// of S steps, dW_hhᵀ, dW_ihᵀ (or dW_hh, dW_ih: Ops::weight_gradients_transposed) and dx as one GEMM
+// each and the bias sums, while its da rows are still in cache; at the unit's end the sums are
+// added to the gradients. No atomics: deterministic.
 
 #include "lstm/segment.hpp"
 
@@ -40,13 +40,21 @@ struct UnitBackward {
     const std::int64_t B = dims.batch, H = dims.hidden, G = 4 * H, X = input_size;
     const std::int64_t rows = (v - u) * B;
     const T* da = da_at(u);
-    // The weight gradients transposed: dW_hhᵀ[H, 4H] += h(u..v−1)[rows, H]ᵀ·da[rows, 4H] (and
-    // dW_ihᵀ with the input). The BLAS libraries run this shape faster than dW = daᵀ·h, whose
-    // transposed operand has the 4H-float rows (1.3-1.5x with oneDNN's sgemm at H = 256, 512).
-    ops.gemm(Trans::N, Trans::T, G, H, rows, T(1), da, G, saved.h + u * B * H, H, T(1),
-             work.dweight_t + X * G, G);
-    ops.gemm(Trans::N, Trans::T, G, X, rows, T(1), da, G, input + u * B * X, X, T(1),
-             work.dweight_t, G);
+    if (ops.weight_gradients_transposed()) {
+      // dW_hhᵀ[H, 4H] += h(u..v−1)[rows, H]ᵀ·da[rows, 4H] (and dW_ihᵀ with the input): oneDNN's
+      // sgemm on an Intel Xeon ran this shape 1.3-1.5x faster than dW = daᵀ·h (H = 256, 512).
+      ops.gemm(Trans::N, Trans::T, G, H, rows, T(1), da, G, saved.h + u * B * H, H, T(1),
+               work.dweight_t + X * G, G);
+      ops.gemm(Trans::N, Trans::T, G, X, rows, T(1), da, G, input + u * B * X, X, T(1),
+               work.dweight_t, G);
+    } else {
+      // dW_hh[4H, H] += da[rows, 4H]ᵀ·h(u..v−1)[rows, H] (and dW_ih): the faster form with the
+      // same library on an AMD EPYC (Zen 4). Summed in the workspace as [4H, X] over [4H, H].
+      ops.gemm(Trans::N, Trans::T, H, G, rows, T(1), saved.h + u * B * H, H, da, G, T(1),
+               work.dweight_t + X * G, H);
+      ops.gemm(Trans::N, Trans::T, X, G, rows, T(1), input + u * B * X, X, da, G, T(1),
+               work.dweight_t, X);
+    }
     // dx[rows, X] = da·W_ih (those rows of dy are consumed already: safe when dx aliases dy)
     if (dx) {
       ops.gemm(Trans::N, Trans::N, X, rows, G, T(1), w.weight_ih, X, da, G, T(0), dx + u * B * X,
@@ -114,9 +122,14 @@ struct UnitBackward {
     // db_ih and db_hh get the same Σ_t da(t): summed once, added to both.
     if (g.bias_ih) ops.axpy(G, T(1), work.dbias, g.bias_ih);
     if (g.bias_hh) ops.axpy(G, T(1), work.dbias, g.bias_hh);
+    const std::int64_t X = input_size;
+    if (!ops.weight_gradients_transposed()) {
+      ops.axpy(G * X, T(1), work.dweight_t, g.weight_ih);
+      ops.axpy(G * H, T(1), work.dweight_t + X * G, g.weight_hh);
+      return;
+    }
     // dW_ih += (dW_ihᵀ)ᵀ, dW_hh += (dW_hhᵀ)ᵀ, each transposed back through the da ring (every
     // block is flushed, so it is free): one transpose and one add each per call.
-    const std::int64_t X = input_size;
     ops.swap_axes(G, X, 1, work.dweight_t, work.da);
     ops.axpy(G * X, T(1), work.da, g.weight_ih);
     ops.swap_axes(G, H, 1, work.dweight_t + X * G, work.da);

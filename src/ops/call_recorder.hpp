@@ -11,10 +11,18 @@ namespace fuselstm::ops {
 template <typename T>
 class CallRecorder final : public Ops<T> {
 public:
-  explicit CallRecorder(const Device& device) : device_(device) {}
+  explicit CallRecorder(const Device& device)
+      : device_(device), weight_gradients_transposed_(true) {}
+  /// Records for `runner`, the ops that will replay the log: it answers what the orchestration
+  /// asks of the ops it runs on (the device, the weight-gradient form) so the recorded calls are
+  /// the ones the runner would have issued itself.
+  explicit CallRecorder(const Ops<T>& runner)
+      : device_(runner.device()),
+        weight_gradients_transposed_(runner.weight_gradients_transposed()) {}
 
   const CallLog<T>& log() const { return log_; }
   Device device() const override { return device_; }
+  bool weight_gradients_transposed() const override { return weight_gradients_transposed_; }
 
   void gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
             const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
@@ -139,6 +147,7 @@ public:
 
 private:
   Device device_;
+  bool weight_gradients_transposed_;
   CallLog<T> log_;
 };
 

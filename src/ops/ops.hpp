@@ -102,6 +102,11 @@ public:
                                   const kernels::ForwardRecurrenceArgs<T>& args) = 0;
   virtual void backward_recurrence(CellActivation cell,
                                    const kernels::BackwardRecurrenceArgs<T>& args) = 0;
+  /// How backward issues each gradient block's weight-gradient GEMMs: true, dW_hhᵀ += h·daᵀ
+  /// (m = 4H) into a workspace transposed back at a unit's end; false, dW_hh += daᵀ·h (m = H).
+  /// The same products, summed in each library's own order: a fixed choice per ops object
+  /// (and per process on the host), so equal calls still give equal bits.
+  virtual bool weight_gradients_transposed() const { return true; }
 };
 
 /// The training toolkit's fused operations: losses and optimizer updates.

@@ -78,7 +78,9 @@ std::string host_gemm_description() {
 #endif
   const std::string f32 = ops::onednn_sgemm_selected() ? ops::onednn_sgemm_description() : blas;
   const bool openmp = ops::WorkerPool::default_threads() == ops::PoolThreads::openmp;
-  return "float32: " + f32 + "; float64: " + blas + "; recurrent steps: " +
+  const bool transposed = ops::host_weight_gradients_transposed(ops::onednn_sgemm_selected());
+  return "float32: " + f32 + (transposed ? "" : ", weight gradients as dW += da^T.h") +
+         "; float64: " + blas + "; recurrent steps: " +
          (openmp ? "OpenMP's threads" : "own threads");
 }
 

@@ -86,6 +86,11 @@ public:
     gemm_loops(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 
+  bool weight_gradients_transposed() const override {
+    return host_weight_gradients_transposed(std::is_same_v<T, float> && use_blas_ &&
+                                            onednn_sgemm_selected());
+  }
+
   // float: the vector cell steps where the CPU has them (host_cell_simd.hpp); double: scalar.
   void forward_step(CellActivation cell, const kernels::ForwardStepArgs<T>& args) override {
     if constexpr (std::is_same_v<T, float>) {

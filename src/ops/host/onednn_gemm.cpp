@@ -19,6 +19,25 @@
 namespace fuselstm::ops {
 namespace {
 
+bool cpu_is_amd() {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_is("amd");
+#else
+  return false;
+#endif
+}
+
+// FUSELSTM_HOST_DW: 1 transposed, 0 direct, -1 unset (or anything else).
+int forced_weight_gradient_form() {
+  static const int forced = [] {
+    const char* env = std::getenv("FUSELSTM_HOST_DW");
+    const std::string asked = env ? env : "";
+    return asked == "transposed" ? 1 : asked == "direct" ? 0 : -1;
+  }();
+  return forced;
+}
+
 // oneDNN's sgemm (Debian's 2.6, OpenMP threading) divides a product among omp_get_max_threads()
 // threads and leaves the share of every thread its parallel region did not get unwritten: with
 // OMP_DYNAMIC=true or OMP_THREAD_LIMIT below the thread count (1 on the 2-core dev VM), float32
@@ -131,6 +150,13 @@ void onednn_sgemm(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n, 
   (void)b, (void)ldb, (void)beta, (void)c, (void)ldc;
   throw Error("fuselstm: internal error: oneDNN's sgemm called in a build without oneDNN");
 #endif
+}
+
+bool host_weight_gradients_transposed(bool float32_on_onednn) {
+  const int forced = forced_weight_gradient_form();
+  if (forced >= 0) return forced == 1;
+  static const bool amd = cpu_is_amd();
+  return !(float32_on_onednn && amd);
 }
 
 }  // namespace fuselstm::ops

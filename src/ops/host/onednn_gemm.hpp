@@ -21,6 +21,13 @@ bool onednn_sgemm_selected();
 /// use now (ONEDNN_MAX_CPU_ISA caps it); empty when not selected.
 const char* onednn_sgemm_description();
 
+/// Ops::weight_gradients_transposed on the host, decided once per process: FUSELSTM_HOST_DW =
+/// transposed | direct forces a form (any element type); otherwise direct (dW += daᵀ·h) for
+/// float32 on oneDNN's sgemm on an AMD CPU, where it ran training steps 3-10% faster (2-core
+/// Zen 4: bench/RESULTS.md), and transposed everywhere else (1.3-1.5x faster GEMMs on an Intel
+/// Xeon).
+bool host_weight_gradients_transposed(bool float32_on_onednn);
+
 /// C = alpha·op(A)·op(B) + beta·C in cuBLAS's column-major convention (ops.hpp's gemm).
 /// Throws fuselstm::Error when oneDNN refuses the call (or the build has no oneDNN).
 void onednn_sgemm(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
