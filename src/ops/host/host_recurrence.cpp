@@ -123,8 +123,6 @@ Part part_of(RecurrenceSplit split, int w, int team, std::int64_t blocks, std::i
   return {share_of(w, team, blocks), {0, batch}};
 }
 
-}  // namespace
-
 // FUSELSTM_HOST_SPLIT = units | rows forces a split; anything else: automatic. Read once.
 SplitPolicy default_split_policy() {
   static const SplitPolicy policy = [] {
@@ -137,6 +135,8 @@ SplitPolicy default_split_policy() {
   return policy;
 }
 
+}  // namespace
+
 template <typename T>
 HostRecurrence<T>::HostRecurrence(HostSimd simd, int threads, PoolThreads pool_threads)
     : simd_(simd), pool_(threads, pool_threads), split_policy_(default_split_policy()) {}
@@ -146,11 +146,11 @@ HostRecurrence<T>::HostRecurrence(HostSimd simd, int threads, PoolThreads pool_t
 constexpr std::int64_t kMinProductsPerWorker = 32768;
 
 // The row split's bounds (split_for): rows per worker at least (one 4-row tile of the panel
-// kernel; with 2-3 rows the unit split ran 1.4-1.7x faster), and all of W_hh read by every worker
-// each step within this many bytes, unless this many rows per worker share each load of it. On
-// a 2-core Zen 4 (1 MiB L2) the row split ran the recurrence 5-15% faster at H = 256 and 512
-// (W_hh 1 and 4 MiB, streamed from L3 at H = 512), B = 8-256; at H = 1024 (16 MiB) only with 32
-// rows per worker (bench/RESULTS.md).
+// kernel; with 2 rows each the unit split ran 1.5-1.7x faster, with 3 ~5%), and all of W_hh,
+// read by every worker each step, within this many bytes unless this many rows per worker share
+// each load of it. On a 2-core Zen 4 (1 MiB L2) the row split ran the recurrence 5-15% faster at
+// H = 256 and 512 (W_hh 1 and 4 MiB, streamed from L3 at H = 512), B = 8-256; at H = 1024
+// (16 MiB) only with 32 rows per worker (bench/RESULTS.md).
 constexpr std::int64_t kMinRowsPerWorker = 4;
 constexpr std::int64_t kRowSplitWeightBytes = 8 << 20;
 constexpr std::int64_t kRowSplitStreamingRows = 32;
@@ -197,7 +197,6 @@ void HostRecurrence<T>::forward(CellActivation cell, const kernels::ForwardRecur
   const std::int64_t per_worker = B * 4 * kLanes;  // four blocks' products for every row
   T* scratch = scratch_for(workers * per_worker);
   const Kernels<T> kern = kernels_for<T>(simd_);
-  const std::int64_t chunk = kPanelChunk;
   T* const packed = packed_.data();
   pool_.run(workers, [&](int w, int team, SpinBarrier& barrier) {
     const Share packs = share_of(w, team, nb);
@@ -229,11 +228,11 @@ void HostRecurrence<T>::forward(CellActivation cell, const kernels::ForwardRecur
         const std::int64_t lanes = std::min(kLanes, H - ub * kLanes);
         const PanelOut<T> to_out{out, 4 * kLanes, kLanes, false};
         const PanelOut<T> into_gates{gates + ub * kLanes, G, H, true};
-        for (std::int64_t k0 = 0; k0 < H; k0 += chunk) {
+        for (std::int64_t k0 = 0; k0 < H; k0 += kPanelChunk) {
           const T* panels[4];
           for (int q = 0; q < 4; ++q) panels[q] = packed + (ub * 4 * H + k0 * 4 + q) * kLanes;
-          const bool last = k0 + chunk >= H;
-          kern.four(panels, 4 * kLanes, std::min(chunk, H - k0), h_prev + k0, H, rows,
+          const bool last = k0 + kPanelChunk >= H;
+          kern.four(panels, 4 * kLanes, std::min(kPanelChunk, H - k0), h_prev + k0, H, rows,
                     k0 > 0 ? out : nullptr, last && lanes == kLanes ? into_gates : to_out);
         }
         if (lanes == kLanes) continue;
@@ -269,7 +268,6 @@ void HostRecurrence<T>::backward(CellActivation cell,
   const std::int64_t per_worker = B * 4 * kLanes;  // four blocks' products for every row
   T* scratch = scratch_for(workers * per_worker);
   const Kernels<T> kern = kernels_for<T>(simd_);
-  const std::int64_t chunk = kPanelChunk;
   T* const packed = packed_backward_.data();
   // The panels of the previous run are reused only when asked, for the same W_hh, H and layout.
   const bool packed_before = a.same_weights_as_before && backward_packed_from_ == a.weight_hh &&
@@ -316,11 +314,11 @@ void HostRecurrence<T>::backward(CellActivation cell,
         const bool whole = (kb + n) * kLanes <= H;
         const PanelOut<T> to_out{out, n * kLanes, kLanes, false};
         const PanelOut<T> into_dh{dh_rec + kb * kLanes, H, kLanes, false};
-        for (std::int64_t j0 = 0; j0 < G; j0 += chunk) {
+        for (std::int64_t j0 = 0; j0 < G; j0 += kPanelChunk) {
           const T* panels[4];
           for (int p = 0; p < n; ++p) panels[p] = packed + (kb * G + j0 * n + p) * kLanes;
-          const bool last = j0 + chunk >= G;
-          (n == 4 ? kern.four : kern.one)(panels, n * kLanes, std::min(chunk, G - j0),
+          const bool last = j0 + kPanelChunk >= G;
+          (n == 4 ? kern.four : kern.one)(panels, n * kLanes, std::min(kPanelChunk, G - j0),
                                           da + j0, G, rows, j0 > 0 ? out : nullptr,
                                           last && whole ? into_dh : to_out);
         }
