@@ -11,8 +11,8 @@
 #          at most QUICK_PERSISTENT_BUDGET_S, default 60 s); meant to fit 5 minutes, build
 #          included, on 16 cores (not yet timed on a GPU machine)
 #   full   build everything, every test, the same sanitizers and gpu-quick benches, then the gpu
-#          bench suite until the time budget (FULL_BUDGET_S, default: what is left of 560 s since
-#          the start); rows are written as measured; continue later with
+#          bench suite until the time budget (FULL_BUDGET_S, default: what is left of
+#          DEADLINE_S = 560 s since the start); rows are written as measured; continue later with
 #            bench/run_suite.sh gpu OUTDIR/bench-gpu --build BUILD_DIR --resume
 #   --archive FILE  also pack OUTDIR into FILE (one file: the device tool returns few files)
 #
@@ -23,7 +23,8 @@
 # FUSELSTM_CUDNN_ROOT=... overrides.
 # Environment: BUILD_DIR (default build-gpu), CUDA_ARCH (default native, falling back to 90),
 #   TESTS_FILTER, MEMCHECK_FILTER, RACECHECK_FILTER (gtest filters), FULL_BUDGET_S,
-#   QUICK_PERSISTENT_BUDGET_S.
+#   QUICK_PERSISTENT_BUDGET_S, DEADLINE_S, STEP_LIMIT_S (default 240: no step runs longer; a hung
+#   kernel or a slow sanitizer then FAILs its step instead of eating the lease).
 # Each step is PASS, FAIL or SKIPPED (with the reason); a sanitizer that is missing or cannot
 # start (no gtest output, or compute-sanitizer's own start-up error) is SKIPPED, never PASS and
 # never FAIL; one that started and then saw the tests crash or fail is FAIL. With a GPU visible
@@ -56,6 +57,8 @@ tests_filter=${TESTS_FILTER:-'*'}
 build_targets=()
 [[ $mode == quick ]] && build_targets=(--target fuselstm_tests fuselstm_bench)
 quick_persistent_budget=${QUICK_PERSISTENT_BUDGET_S:-60}
+deadline=${DEADLINE_S:-560}
+step_limit=${STEP_LIMIT_S:-240}
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 summary=$outdir/summary.txt
@@ -68,10 +71,18 @@ step() {
   shift
   t0=$(date +%s)
   echo "== $name: $*" | tee "$outdir/$name.log" >&2
-  "$@" >>"$outdir/$name.log" 2>&1
+  if declare -F "$1" >/dev/null; then  # a shell function (configure): timeout cannot run it
+    "$@" >>"$outdir/$name.log" 2>&1
+  else
+    timeout --kill-after=10 "$step_limit" "$@" >>"$outdir/$name.log" 2>&1
+  fi
   rc=$?
   status=PASS
-  [[ $rc -eq 0 ]] || { status="FAIL (exit $rc)"; failed=1; }
+  if [[ $rc -eq 124 || $rc -eq 137 ]]; then
+    status="FAIL (timed out after ${step_limit}s)"; failed=1
+  elif [[ $rc -ne 0 ]]; then
+    status="FAIL (exit $rc)"; failed=1
+  fi
   rows+=("$(printf '%-18s %-46s %6ss' "$name" "$status" "$(($(date +%s) - t0))")")
   echo "   $status; log: $outdir/$name.log" >&2
   return $rc
@@ -205,8 +216,8 @@ if step build cmake --build "$build" -j "$(nproc)" "${build_targets[@]}"; then
     if [[ -z $gpu_name ]]; then skip "$name" "no GPU visible (nvidia-smi)"; return; fi
     t0=$(date +%s)
     echo "== $name: $tool on --gtest_filter=$filter" | tee "$outdir/$name.log" >&2
-    "$sanitizer" --tool "$tool" --error-exitcode 99 "$build/tests/fuselstm_tests" \
-      --gtest_filter="$filter" >>"$outdir/$name.log" 2>&1
+    timeout --kill-after=10 "$step_limit" "$sanitizer" --tool "$tool" --error-exitcode 99 \
+      "$build/tests/fuselstm_tests" --gtest_filter="$filter" >>"$outdir/$name.log" 2>&1
     rc=$?
     local seconds=$(($(date +%s) - t0)) log=$outdir/$name.log
     # compute-sanitizer's own start-up failures (its lines start with "========= "): it never
@@ -215,7 +226,9 @@ if step build cmake --build "$build" -j "$(nproc)" "${build_targets[@]}"; then
     # "========= Error: No attachable process found", ...; not the errors it finds in the tests,
     # which read "========= Invalid ...", "========= Program hit ...", "========= ERROR SUMMARY").
     local startup='^========= (Error: |Internal Sanitizer Error)'
-    if ! grep -q '^\[==========\] Running' "$log"; then
+    if [[ $rc -eq 124 || $rc -eq 137 ]]; then
+      record "$name" "FAIL (timed out after ${step_limit}s)" "$seconds"
+    elif ! grep -q '^\[==========\] Running' "$log"; then
       record "$name" "SKIPPED: sanitizer could not start" "$seconds"  # see the log's tail
     elif grep -qE "$startup" "$log"; then
       record "$name" "SKIPPED: sanitizer could not instrument the tests" "$seconds"
@@ -247,9 +260,11 @@ if step build cmake --build "$build" -j "$(nproc)" "${build_targets[@]}"; then
     step bench-gpu-quick-graphs bench/run_suite.sh gpu-quick "$outdir/bench-quick-graphs" \
       --build "$build" --budget-s "$quick_persistent_budget" -- --algorithm graphs
     if [[ $mode == full ]]; then
-      budget=${FULL_BUDGET_S:-$((560 - ($(date +%s) - start_all)))}
+      budget=${FULL_BUDGET_S:-$((deadline - ($(date +%s) - start_all)))}
       if [[ $budget -gt 30 ]]; then
-        step bench-gpu bench/run_suite.sh gpu "$outdir/bench-gpu" --build "$build" --budget-s "$budget"
+        # run_suite starts no shape after the budget; the limit leaves the last one a minute.
+        step_limit=$((budget + 60)) step bench-gpu bench/run_suite.sh gpu "$outdir/bench-gpu" \
+          --build "$build" --budget-s "$budget"
         echo "   to continue: bench/run_suite.sh gpu $outdir/bench-gpu --build $build --resume" >&2
       else
         skip bench-gpu "no time left in this command (budget ${budget}s); run it with --resume"
