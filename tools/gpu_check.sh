@@ -226,6 +226,9 @@ if step build cmake --build "$build" -j "$(nproc)" "${build_targets[@]}"; then
     # "========= Error: No attachable process found", ...; not the errors it finds in the tests,
     # which read "========= Invalid ...", "========= Program hit ...", "========= ERROR SUMMARY").
     local startup='^========= (Error: |Internal Sanitizer Error)'
+    # The all-clear line: memcheck (and initcheck, synccheck) end with "ERROR SUMMARY: 0 errors",
+    # racecheck with "RACECHECK SUMMARY: 0 hazards displayed (0 errors, 0 warnings)".
+    local clean='^========= (ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards displayed \(0 errors, 0 warnings\))'
     if [[ $rc -eq 124 || $rc -eq 137 ]]; then
       record "$name" "FAIL (timed out after ${step_limit}s)" "$seconds"
     elif ! grep -q '^\[==========\] Running' "$log"; then
@@ -234,7 +237,7 @@ if step build cmake --build "$build" -j "$(nproc)" "${build_targets[@]}"; then
       record "$name" "SKIPPED: sanitizer could not instrument the tests" "$seconds"
     elif [[ -n $(cuda_skips "$log") ]]; then
       record "$name" "FAIL: CUDA tests skipped under the sanitizer" "$seconds"
-    elif [[ $rc -eq 0 ]] && grep -q 'ERROR SUMMARY: 0 errors' "$log" &&
+    elif [[ $rc -eq 0 ]] && grep -qE "$clean" "$log" &&
          grep -q '^\[==========\] .* ran\.' "$log" && grep -q '^\[  PASSED  \] [1-9]' "$log"; then
       record "$name" PASS "$seconds"
     else
