@@ -23,7 +23,8 @@
 # FUSELSTM_CUDNN_ROOT=... overrides.
 # Environment: BUILD_DIR (default build-gpu), CUDA_ARCH (default native, falling back to 90),
 #   TESTS_FILTER, MEMCHECK_FILTER, RACECHECK_FILTER (gtest filters), FULL_BUDGET_S,
-#   QUICK_PERSISTENT_BUDGET_S, DEADLINE_S, STEP_LIMIT_S (default 240: no step runs longer; a hung
+#   QUICK_PERSISTENT_BUDGET_S, QUICK_BENCHES=0 (skip the gpu-quick benches), DEADLINE_S,
+#   RESUME_FROM (a bench-gpu/fuselstm.jsonl of an earlier run: full mode continues after its rows), STEP_LIMIT_S (default 240: no step runs longer; a hung
 #   kernel or a slow sanitizer then FAILs its step instead of eating the lease).
 # Each step is PASS, FAIL or SKIPPED (with the reason); a sanitizer that is missing or cannot
 # start (no gtest output, or compute-sanitizer's own start-up error) is SKIPPED, never PASS and
@@ -248,11 +249,14 @@ if step build cmake --build "$build" -j "$(nproc)" "${build_targets[@]}"; then
   sanitize racecheck racecheck "$racecheck_filter"
 
   # --- the benchmark --------------------------------------------------------------------------
-  if [[ -z $gpu_name ]]; then
-    skip bench-gpu-quick "no GPU visible (nvidia-smi)"
-    skip bench-gpu-quick-persistent "no GPU visible (nvidia-smi)"
-    skip bench-gpu-quick-graphs "no GPU visible (nvidia-smi)"
-  else
+  if [[ -z $gpu_name || ${QUICK_BENCHES:-1} == 0 ]]; then
+    why="no GPU visible (nvidia-smi)"
+    [[ -n $gpu_name ]] && why="QUICK_BENCHES=0"
+    skip bench-gpu-quick "$why"
+    skip bench-gpu-quick-persistent "$why"
+    skip bench-gpu-quick-graphs "$why"
+  fi
+  if [[ -n $gpu_name && ${QUICK_BENCHES:-1} != 0 ]]; then
     step bench-gpu-quick bench/run_suite.sh gpu-quick "$outdir/bench-quick" --build "$build" \
       -- --algorithm standard
     # The persistent kernel (UNVERIFIED until this runs: the bench validates each shape in f64
@@ -262,16 +266,21 @@ if step build cmake --build "$build" -j "$(nproc)" "${build_targets[@]}"; then
     # CUDA graphs of the standard algorithm's time loops (UNVERIFIED until this runs).
     step bench-gpu-quick-graphs bench/run_suite.sh gpu-quick "$outdir/bench-quick-graphs" \
       --build "$build" --budget-s "$quick_persistent_budget" -- --algorithm graphs
-    if [[ $mode == full ]]; then
-      budget=${FULL_BUDGET_S:-$((deadline - ($(date +%s) - start_all)))}
-      if [[ $budget -gt 30 ]]; then
-        # run_suite starts no shape after the budget; the limit leaves the last one a minute.
-        step_limit=$((budget + 60)) step bench-gpu bench/run_suite.sh gpu "$outdir/bench-gpu" \
-          --build "$build" --budget-s "$budget"
-        echo "   to continue: bench/run_suite.sh gpu $outdir/bench-gpu --build $build --resume" >&2
-      else
-        skip bench-gpu "no time left in this command (budget ${budget}s); run it with --resume"
-      fi
+  fi
+  if [[ -n $gpu_name && $mode == full ]]; then
+    budget=${FULL_BUDGET_S:-$((deadline - ($(date +%s) - start_all)))}
+    resume=()
+    if [[ -n ${RESUME_FROM:-} ]]; then  # a previous lease's rows: continue the suite after them
+      mkdir -p "$outdir/bench-gpu" && cp "$RESUME_FROM" "$outdir/bench-gpu/fuselstm.jsonl"
+      resume=(--resume)
+    fi
+    if [[ $budget -gt 30 ]]; then
+      # run_suite starts no shape after the budget; the limit leaves the last one a minute.
+      step_limit=$((budget + 60)) step bench-gpu bench/run_suite.sh gpu "$outdir/bench-gpu" \
+        --build "$build" --budget-s "$budget" "${resume[@]}"
+      echo "   to continue: bench/run_suite.sh gpu $outdir/bench-gpu --build $build --resume" >&2
+    else
+      skip bench-gpu "no time left in this command (budget ${budget}s); run it with --resume"
     fi
   fi
 else
