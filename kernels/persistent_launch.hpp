@@ -1,7 +1,7 @@
 #pragma once
 // Launchers of the persistent recurrent kernels (kernels/persistent_kernels.cu; the algorithm,
 // partition and eligibility are in persistent_math.hpp). Stream first; all pointers are device
-// memory; the device is current. UNVERIFIED on a GPU: opt-in only.
+// memory; the device is current. Opt-in only (RecurrentAlgorithm::persistent).
 
 #include <cuda_runtime_api.h>
 

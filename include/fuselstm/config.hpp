@@ -54,9 +54,11 @@ enum class RecurrentAlgorithm {
   /// replays from its third step on (the arena hands back the same blocks). Same bits as
   /// standard. CUDA: CUDA graphs (cudaGraphExecUpdate for new arguments; a context borrowing the
   /// legacy default stream, which cannot be captured, runs the recorded calls directly).
-  /// UNVERIFIED on a GPU (no GPU has run it yet): opt-in only, `automatic` never picks it. Host:
-  /// its twin (the cached calls replayed through the same cache decisions), for checking only:
-  /// no faster than standard.
+  /// On an H200 (bench/RESULTS.md, session 9) a steady loop of one shape ran in 0.36-0.94x
+  /// standard's time (B = 1, H = 256: 10.2 vs 28.2 µs per step). Opt-in: `automatic` does not
+  /// pick it, since a loop whose shapes change (each new T is a new structure) pays a capture
+  /// per shape, which is not measured yet. Host: its twin (the cached calls replayed through the
+  /// same cache decisions), for checking only: no faster than standard.
   graphs,
   /// The whole time loop of a layer in one pass whose workers keep their slice of W_hh hot.
   /// Host: a team of threads (one per core, at most FUSELSTM_NUM_THREADS; OpenMP's, the threads
@@ -74,8 +76,9 @@ enum class RecurrentAlgorithm {
   /// exchanged through global memory with one grid-wide barrier per step; fp32 (FFMA) and fp64,
   /// deterministic. Eligible when B ≤ 64 and the slices fit the GPU's shared memory with every
   /// block resident (kernels/persistent_math.hpp); other shapes run the standard steps.
-  /// UNVERIFIED on a GPU (no GPU has run it yet; CI runs its per-block logic through a host
-  /// twin): opt-in only, `automatic` never picks it on CUDA.
+  /// Correct on an H200 (CI runs its per-block logic through a host twin) but, there, faster than
+  /// standard only at B = 1 (11.1 vs 28.2 µs per step at H = 256) and 2.6-7x slower at B = 16-64
+  /// (bench/RESULTS.md, session 9): opt-in only, `automatic` never picks it on CUDA.
   persistent,
 };
 const char* recurrent_algorithm_name(RecurrentAlgorithm algorithm);
@@ -134,8 +137,7 @@ struct RunOptions {
   /// How the recurrent steps run. automatic: on the host, persistent for float32 on a CPU with
   /// AVX2+FMA or AVX-512 (bench/RESULTS.md: 0.40-0.94x standard's time, except 2-13% slower at
   /// B = 1 and 256 when OpenBLAS runs AVX-512 kernels), else standard; on CUDA,
-  /// standard until a recorded GPU run shows another algorithm correct and faster (the CUDA
-  /// persistent kernel is unverified: ask for it explicitly).
+  /// standard (graphs and persistent are opt-in: see each).
   RecurrentAlgorithm algorithm = RecurrentAlgorithm::automatic;
 
   /// Throws ValueError naming the field when a value is out of range, DeviceError when the device

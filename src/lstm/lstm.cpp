@@ -219,8 +219,8 @@ SegmentWorkspace<T> segment_workspace(ModelImpl& m) {
 // with vector cell math (bench/RESULTS.md, "persistent host algorithm": 0.40-0.74x standard's time
 // on every measured shape with OpenBLAS's default kernels on the dev VM, 0.72-0.94x at B = 16..64
 // with its AVX-512 kernels, where B = 1 and B = 256 ran 2-13% slower: within this VM's noise of a
-// tie at B = 1, so not worth a shape rule yet); on CUDA never until a GPU run has verified the persistent
-// kernel (kernels/persistent_kernels.cu: written, checked in CI only through its host twin).
+// tie at B = 1, so not worth a shape rule yet); on CUDA never: on an H200 the persistent kernel
+// was correct but beat the standard steps only at B = 1, where graphs did as well (RESULTS.md).
 bool runs_persistent(const LstmConfig& config) {
   switch (config.algorithm) {
     case RecurrentAlgorithm::persistent: return true;

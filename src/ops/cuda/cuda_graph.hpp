@@ -3,8 +3,8 @@
 // CUDA ops while the context's stream is captured (cudaStreamCaptureModeThreadLocal: a call this
 // thread makes that a capture cannot hold fails instead of running), then instantiated, updated in
 // place with cudaGraphExecUpdate when only arguments change, and launched on the same stream.
-// UNVERIFIED on a GPU: written against the CUDA 13 runtime API, compiled in CI; its cache
-// decisions run in CI through the host twin (host_graph.hpp). Internal.
+// Verified on an H200 (bench/RESULTS.md, session 9: the CUDA tests and the bench's validation);
+// CI, which has no GPU, runs its cache decisions through the host twin (host_graph.hpp). Internal.
 
 #include <cuda_runtime_api.h>
 

@@ -145,7 +145,8 @@ public:
     FUSELSTM_CUDA_CHECK(kernels::launch_dropout(stream_, n, key, src, dst));
   }
   // The persistent kernel (kernels/persistent_math.hpp) when the plan is eligible, else the
-  // standard steps. UNVERIFIED on a GPU: runs only when RecurrentAlgorithm::persistent is asked.
+  // standard steps. Runs only when RecurrentAlgorithm::persistent is asked: correct on an H200 but
+  // faster than the standard steps only at B = 1 there (bench/RESULTS.md, session 9).
   void forward_recurrence(CellActivation cell,
                           const kernels::ForwardRecurrenceArgs<T>& args) override {
     const bool tanh_cell = cell == CellActivation::tanh;
@@ -235,7 +236,7 @@ private:
   cublasHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
   kernels::PersistentDevice persistent_device_;  // queried once: what eligibility needs
-  // RecurrentAlgorithm::graphs (UNVERIFIED on a GPU); after stream_, which its backend keeps.
+  // RecurrentAlgorithm::graphs; after stream_, which its backend keeps.
   CudaGraphBackend<T> graph_backend_{*this, stream_};
   GraphRunner<T> graphs_{graph_backend_};
 };
