@@ -15,10 +15,13 @@ constexpr std::int64_t kLanes = 16;  // hidden units per block = floats per pane
 
 std::int64_t blocks_of(std::int64_t hidden) { return (hidden + kLanes - 1) / kLanes; }
 
-// K per panel-product call: one chunk of the (up to four) panels a call streams stays in L1 while
-// every row passes over it. Splitting K does not change any element's sum. (64 instead of 128 on
-// a Zen 4 with 32 KiB of L1d: no difference beyond the noise.)
-constexpr std::int64_t kPanelChunk = 128;  // 4 panels × 128 × 16 floats
+// K per panel-product call: a chunk of four panels is at most 512 KiB (half of a Zen 4 core's L2),
+// so it stays in L2 while every row passes over it, and up to H = 512 (backward: K = 4H = 2048) a
+// block's products are one call with no partial sums stored and reloaded. Splitting K does not
+// change any element's sum. On a Zen 4 (bench/RESULTS.md, session 9) 128 rows (32 KiB, an L1d)
+// ran the recurrence 2-8% slower at H = 512 and 1024 and no faster anywhere.
+template <typename T>
+constexpr std::int64_t kPanelChunk = (std::int64_t{512} << 10) / (4 * kLanes * sizeof(T));
 
 // Generic panel products (double, or float without host_panel_products): host_panel_vector.inc's
 // order, one std::fma at a time.
@@ -228,11 +231,11 @@ void HostRecurrence<T>::forward(CellActivation cell, const kernels::ForwardRecur
         const std::int64_t lanes = std::min(kLanes, H - ub * kLanes);
         const PanelOut<T> to_out{out, 4 * kLanes, kLanes, false};
         const PanelOut<T> into_gates{gates + ub * kLanes, G, H, true};
-        for (std::int64_t k0 = 0; k0 < H; k0 += kPanelChunk) {
+        for (std::int64_t k0 = 0; k0 < H; k0 += kPanelChunk<T>) {
           const T* panels[4];
           for (int q = 0; q < 4; ++q) panels[q] = packed + (ub * 4 * H + k0 * 4 + q) * kLanes;
-          const bool last = k0 + kPanelChunk >= H;
-          kern.four(panels, 4 * kLanes, std::min(kPanelChunk, H - k0), h_prev + k0, H, rows,
+          const bool last = k0 + kPanelChunk<T> >= H;
+          kern.four(panels, 4 * kLanes, std::min(kPanelChunk<T>, H - k0), h_prev + k0, H, rows,
                     k0 > 0 ? out : nullptr, last && lanes == kLanes ? into_gates : to_out);
         }
         if (lanes == kLanes) continue;
@@ -314,11 +317,11 @@ void HostRecurrence<T>::backward(CellActivation cell,
         const bool whole = (kb + n) * kLanes <= H;
         const PanelOut<T> to_out{out, n * kLanes, kLanes, false};
         const PanelOut<T> into_dh{dh_rec + kb * kLanes, H, kLanes, false};
-        for (std::int64_t j0 = 0; j0 < G; j0 += kPanelChunk) {
+        for (std::int64_t j0 = 0; j0 < G; j0 += kPanelChunk<T>) {
           const T* panels[4];
           for (int p = 0; p < n; ++p) panels[p] = packed + (kb * G + j0 * n + p) * kLanes;
-          const bool last = j0 + kPanelChunk >= G;
-          (n == 4 ? kern.four : kern.one)(panels, n * kLanes, std::min(kPanelChunk, G - j0),
+          const bool last = j0 + kPanelChunk<T> >= G;
+          (n == 4 ? kern.four : kern.one)(panels, n * kLanes, std::min(kPanelChunk<T>, G - j0),
                                           da + j0, G, rows, j0 > 0 ? out : nullptr,
                                           last && whole ? into_dh : to_out);
         }
