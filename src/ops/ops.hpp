@@ -96,8 +96,8 @@ public:
   /// The persistent algorithm: a unit's recurrent steps [first, end) in one call
   /// (kernels/recurrence_math.hpp states what it computes). Host: the worker pool of
   /// host_recurrence.hpp. CUDA: one cooperative launch of the persistent kernel
-  /// (kernels/persistent_math.hpp; opt-in, see RecurrentAlgorithm) when its plan is eligible, else the
-  /// standard steps (recurrence_standard.hpp).
+  /// (kernels/persistent_math.hpp; opt-in, see RecurrentAlgorithm) when its plan is eligible,
+  /// else the standard steps (recurrence_standard.hpp).
   virtual void forward_recurrence(CellActivation cell,
                                   const kernels::ForwardRecurrenceArgs<T>& args) = 0;
   virtual void backward_recurrence(CellActivation cell,
