@@ -25,8 +25,9 @@
 #   TESTS_FILTER, MEMCHECK_FILTER, RACECHECK_FILTER (gtest filters; racecheck instruments cuBLAS's
 #   kernels slowly: GraphsCuda.* alone ran past 150 s on an H200), FULL_BUDGET_S,
 #   QUICK_PERSISTENT_BUDGET_S, QUICK_BENCHES=0 (skip the gpu-quick benches), DEADLINE_S,
-#   RESUME_FROM (a bench-gpu/fuselstm.jsonl of an earlier run: full mode continues after its rows), STEP_LIMIT_S (default 240: no step runs longer; a hung
-#   kernel or a slow sanitizer then FAILs its step instead of eating the lease).
+#   RESUME_FROM (a bench-gpu/fuselstm.jsonl of an earlier run: full mode continues after its
+#   rows), STEP_LIMIT_S (default 240: no step runs longer; a hung kernel or a slow sanitizer then
+#   FAILs its step instead of eating the lease).
 # Each step is PASS, FAIL or SKIPPED (with the reason); a sanitizer that is missing or cannot
 # start (no gtest output, or compute-sanitizer's own start-up error) is SKIPPED, never PASS and
 # never FAIL; one that started and then saw the tests crash or fail is FAIL. With a GPU visible
@@ -37,7 +38,7 @@
 # already on LD_LIBRARY_PATH. Exit status: 0 when no step failed.
 set -uo pipefail
 
-usage() { sed -n '2,34p' "$0" >&2; exit 64; }
+usage() { sed -n '2,38p' "$0" >&2; exit 64; }
 [[ $# -ge 2 ]] || usage
 mode=$1 outdir=$2
 shift 2
