@@ -2,7 +2,9 @@
 // for every transpose combination, through BLAS and through the loops; and the exact op sequence
 // the orchestration issues, with no allocation inside the time loop.
 
+#include <set>
 #include <string>
+#include <utility>
 
 #include "lstm/model_impl.hpp"
 #include "ops/call_log.hpp"
@@ -93,6 +95,9 @@ public:
     std::string op;
     std::int64_t allocations;
     std::int64_t n = 0;  // gemm: the column count (B for the per-step GEMMs)
+    const double* weights = nullptr;  // weight_gemm: A, its layout and the caller's promise
+    Trans weights_layout = Trans::N;
+    bool weights_unchanged = false;
   };
   std::vector<Call> calls;
   Device device() const override { return Device::cpu(); }
@@ -102,6 +107,15 @@ public:
     record("gemm");
     calls.back().n = n;
     inner_->gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+  void weight_gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k,
+                   const double* a, std::int64_t lda, const double* b, std::int64_t ldb,
+                   double beta, double* c, std::int64_t ldc, bool a_unchanged) override {
+    record("weight_gemm");
+    calls.back().weights = a;
+    calls.back().weights_layout = ta;
+    calls.back().weights_unchanged = a_unchanged;
+    inner_->weight_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, a_unchanged);
   }
   void forward_step(CellActivation cell, const kernels::ForwardStepArgs<double>& a) override {
     record("forward_step");
@@ -241,6 +255,24 @@ private:
   std::unique_ptr<ops::Ops<double>> inner_ = ops::make_host_ops<double>();
 };
 
+// Ops::weight_gemm's promise, over the calls of one public call (weights change only between
+// them): A is said unchanged exactly when an earlier call of this one read the same address with
+// the same layout, so each W_ih is packed once per layout and call, and never trusted across calls.
+// Returns how many calls were promised unchanged.
+int expect_weights_promised_unchanged_only_after_a_pack(const RecordingOps& rec) {
+  std::set<std::pair<const double*, Trans>> read;
+  int promised = 0;
+  for (std::size_t e = 0; e < rec.calls.size(); ++e) {
+    const RecordingOps::Call& c = rec.calls[e];
+    if (c.op != "weight_gemm") continue;
+    const bool seen = !read.insert({c.weights, c.weights_layout}).second;
+    EXPECT_EQ(c.weights_unchanged, seen) << "call " << e << ": W_ih at " << c.weights << ", layout "
+                                         << int(c.weights_layout);
+    promised += c.weights_unchanged;
+  }
+  return promised;
+}
+
 // Runs one forward and one backward through an Lstm whose ops record every call, and checks the
 // op counts the design promises and that no allocation happens between the first and last op.
 void check_op_sequence(MemoryMode mode, std::int64_t segment_steps) {
@@ -270,9 +302,11 @@ void check_op_sequence(MemoryMode mode, std::int64_t segment_steps) {
   const Tensor x = Tensor::from_vector({T, B, X}, random_values(T * B * X, rng), DType::f64);
   const Tensor dy = Tensor::from_vector({T, B, H}, random_values(T * B * H, rng), DType::f64);
   ForwardResult f = model.forward(x);
-  // Forward: per layer and projection block one input GEMM, per step one recurrent GEMM and
-  // fused step.
-  EXPECT_EQ(rec.count("gemm"), L * (projections + T));
+  // Forward: per layer and projection block one input GEMM (a weight_gemm: W_ih), per step one
+  // recurrent GEMM and fused step.
+  EXPECT_EQ(rec.count("weight_gemm"), L * projections);
+  EXPECT_EQ(rec.count("gemm"), L * T);
+  EXPECT_GT(expect_weights_promised_unchanged_only_after_a_pack(rec), 0);  // projections > 1
   EXPECT_EQ(rec.count("forward_step"), L * T);
   EXPECT_EQ(rec.count("synchronize"), 0);
   for (const auto& call : rec.calls) EXPECT_EQ(call.allocations, rec.calls[0].allocations);
@@ -281,10 +315,11 @@ void check_op_sequence(MemoryMode mode, std::int64_t segment_steps) {
   model.backward(f.context, dy);
   // Backward: per step a fused step and a dh GEMM; per gradient block dW_hh, dW_ih, dx GEMMs and
   // one bias sum; when recomputing, each segment's forward again.
-  const std::int64_t recomputed = plan.recompute ? L * (projections + T) : 0;
   EXPECT_EQ(rec.count("backward_step"), L * T);
   EXPECT_EQ(rec.count("forward_step"), plan.recompute ? L * T : 0);
-  EXPECT_EQ(rec.count("gemm"), L * (T + 3 * blocks) + recomputed);
+  EXPECT_EQ(rec.count("gemm"), L * (T + 2 * blocks) + (plan.recompute ? L * T : 0));
+  EXPECT_EQ(rec.count("weight_gemm"), L * blocks + (plan.recompute ? L * projections : 0));
+  EXPECT_GT(expect_weights_promised_unchanged_only_after_a_pack(rec), 0);  // blocks > 1
   EXPECT_EQ(rec.count("column_sums"), L * blocks);
   EXPECT_EQ(rec.count("synchronize"), 0);
   for (const auto& call : rec.calls) EXPECT_EQ(call.allocations, rec.calls[0].allocations);

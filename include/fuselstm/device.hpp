@@ -43,7 +43,9 @@ std::string device_name(const Device& device);
 /// What the CPU's matrix products and recurrent steps run on in this process, for logs and bug
 /// reports, e.g. "float32: oneDNN 2.6.3 (avx512_core); float64: OpenBLAS (Prescott kernels);
 /// recurrent steps: OpenMP's threads". Float32 uses oneDNN's sgemm when the build has it
-/// (FUSELSTM_HOST_SGEMM=blas: the BLAS), float64 the BLAS (OPENBLAS_CORETYPE chooses OpenBLAS's
+/// (FUSELSTM_HOST_SGEMM=blas: the BLAS), and for the products with W_ih (the input projection,
+/// dx) oneDNN's matmul primitive with W_ih packed once per call (FUSELSTM_HOST_WEIGHT_GEMM=sgemm:
+/// the sgemm), float64 the BLAS (OPENBLAS_CORETYPE chooses OpenBLAS's
 /// kernels), either plain loops in a build without them; the persistent recurrence runs on
 /// OpenMP's threads when the build has OpenMP (FUSELSTM_HOST_POOL=own: threads of its own).
 std::string host_gemm_description();

@@ -54,16 +54,18 @@ SegmentView<T> segment_view(const SequenceDims& dims, const SegmentPlan& plan,
 template <typename T>
 void forward_segment(ops::Ops<T>& ops, CellActivation cell, bool persistent,
                      const SequenceDims& dims, std::int64_t projection_steps, const T* input,
-                     std::int64_t input_size, const LayerWeights<T>& w, const SegmentView<T>& v,
-                     const T* h, T* h_out, std::int64_t h_out_stride, bool save_gates = true) {
+                     std::int64_t input_size, const LayerWeights<T>& w, bool w_ih_packed,
+                     const SegmentView<T>& v, const T* h, T* h_out, std::int64_t h_out_stride,
+                     bool save_gates = true) {
   using ops::Trans;
   const std::int64_t B = dims.batch, H = dims.hidden, G = 4 * H, X = input_size;
   // gates[rows, 4H] = input[a·B .. b·B, X]·W_ihᵀ (column-major: W_ih is X×4H, so op T), in the
   // plan's projection blocks of absolute time (a is a multiple of P): the same calls in every mode.
+  // W_ih is packed by the first block unless the caller packed it earlier in this call.
   for (std::int64_t block = v.first; block < v.end; block += projection_steps) {
     const std::int64_t rows = (std::min(v.end, block + projection_steps) - block) * B;
-    ops.gemm(Trans::T, Trans::N, G, rows, X, T(1), w.weight_ih, X, input + block * B * X, X, T(0),
-             v.gates + (block - v.first) * B * G, G);
+    ops.weight_gemm(Trans::T, Trans::N, G, rows, X, w.weight_ih, X, input + block * B * X, X,
+                    T(0), v.gates + (block - v.first) * B * G, G, w_ih_packed || block > v.first);
   }
   kernels::ForwardRecurrenceArgs<T> r;
   r.first = v.first;

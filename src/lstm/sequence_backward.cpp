@@ -55,10 +55,11 @@ struct UnitBackward {
       ops.gemm(Trans::N, Trans::T, X, G, rows, T(1), input + u * B * X, X, da, G, T(1),
                work.dweight_t, X);
     }
-    // dx[rows, X] = da·W_ih (those rows of dy are consumed already: safe when dx aliases dy)
+    // dx[rows, X] = da·W_ih (those rows of dy are consumed already: safe when dx aliases dy).
+    // Blocks are flushed last first: the unit's first (v = T) packs W_ih for the others.
     if (dx) {
-      ops.gemm(Trans::N, Trans::N, X, rows, G, T(1), w.weight_ih, X, da, G, T(0), dx + u * B * X,
-               X);
+      ops.weight_gemm(Trans::N, Trans::N, X, rows, G, w.weight_ih, X, da, G, T(0),
+                      dx + u * B * X, X, /*a_unchanged=*/v < dims.steps);
     }
     if (g.bias_ih || g.bias_hh) ops.add_column_sums(rows, G, da, work.dbias);
   }
@@ -79,8 +80,9 @@ struct UnitBackward {
     for (std::int64_t seg = plan.segments() - 1; seg >= 0; --seg) {
       const SegmentView<T> v = segment_view(dims, plan, saved, segment, seg);
       if (plan.recompute) {
-        forward_segment(ops, cell, persistent, dims, plan.projection_steps, input, input_size, w, v, saved.h,
-                        segment.h_spare, 0);
+        // Segments run last first: the first recomputed packs W_ih for the others.
+        forward_segment(ops, cell, persistent, dims, plan.projection_steps, input, input_size, w,
+                        /*w_ih_packed=*/seg < plan.segments() - 1, v, saved.h, segment.h_spare, 0);
       }
       kernels::BackwardRecurrenceArgs<T> r;
       r.first = v.first;

@@ -20,7 +20,8 @@ void forward_unit(ops::Ops<T>& ops, CellActivation cell, bool persistent, const 
   else ops.fill(s.checkpoints, state, T(0));
   for (std::int64_t seg = 0; seg < plan.segments(); ++seg) {
     forward_segment(ops, cell, persistent, dims, plan.projection_steps, input, input_size, w,
-                    segment_view(dims, plan, s, segment, seg), s.h, s.h, state);
+                    /*w_ih_packed=*/seg > 0, segment_view(dims, plan, s, segment, seg), s.h, s.h,
+                    state);
   }
   ops.copy(hT, s.h + dims.steps * state, state);
   ops.copy(cT, s.checkpoints + plan.segments() * s.checkpoint_stride * state, state);

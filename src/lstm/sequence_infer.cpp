@@ -32,7 +32,7 @@ void sequence_infer(ops::Ops<T>& ops, const SequenceCall<T>& call, const Inferen
     const LayerSaved<T> running{h, buf.c, 0, nullptr};
     for (std::int64_t seg = 0; seg < streamed.segments(); ++seg) {
       forward_segment(ops, cell, call.persistent, dims, plan.projection_steps, input, dims.layer_input(layer),
-                      weights[layer],
+                      weights[layer], /*w_ih_packed=*/seg > 0,
                       segment_view(dims, streamed, running, scratch, seg), h, h, state,
                       /*save_gates=*/false);
     }

@@ -29,6 +29,12 @@ public:
             std::int64_t ldc) override {
     log_.template add<&Ops<T>::gemm>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
+  void weight_gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
+                   std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc,
+                   bool a_unchanged) override {
+    log_.template add<&Ops<T>::weight_gemm>(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc,
+                                            a_unchanged);
+  }
   void add_column_sums(std::int64_t rows, std::int64_t cols, const T* src, T* dst) override {
     log_.template add<&Ops<T>::add_column_sums>(rows, cols, src, dst);
   }

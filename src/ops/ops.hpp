@@ -43,6 +43,18 @@ public:
   virtual void gemm(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
                     T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta,
                     T* c, std::int64_t ldc) = 0;
+  /// gemm with alpha = 1 whose A is a weight matrix the ops may keep packed in the layout their
+  /// kernels read. `a_unchanged` promises that A holds what it held at the last weight_gemm that
+  /// read this address with this trans_a, m, k and lda (within one orchestrated call: weights do
+  /// not change inside it), so a packed copy may be used; false makes it pack A again. The same
+  /// product as gemm, perhaps summed in another order; equal calls give equal bits. Host float32
+  /// on oneDNN: its matmul primitive (ops/host/onednn_matmul.hpp); elsewhere gemm.
+  virtual void weight_gemm(Trans trans_a, Trans trans_b, std::int64_t m, std::int64_t n,
+                           std::int64_t k, const T* a, std::int64_t lda, const T* b,
+                           std::int64_t ldb, T beta, T* c, std::int64_t ldc, bool a_unchanged) {
+    (void)a_unchanged;
+    gemm(trans_a, trans_b, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
+  }
   /// dst[j] += Σ_r src[r·cols + j] for a row-major [rows, cols] src; a fixed summation order.
   virtual void add_column_sums(std::int64_t rows, std::int64_t cols, const T* src, T* dst) = 0;
   /// y += alpha·x over n elements.

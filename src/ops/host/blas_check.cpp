@@ -3,6 +3,7 @@
 #include "ops/host/blas_check.hpp"
 
 #include "ops/host/onednn_gemm.hpp"
+#include "ops/host/onednn_matmul.hpp"
 #include "ops/host/worker_pool.hpp"
 
 #include <cstdio>
@@ -76,7 +77,8 @@ std::string host_gemm_description() {
   }
 #endif
 #endif
-  const std::string f32 = ops::onednn_sgemm_selected() ? ops::onednn_sgemm_description() : blas;
+  std::string f32 = ops::onednn_sgemm_selected() ? ops::onednn_sgemm_description() : blas;
+  if (ops::onednn_weight_matmul_selected()) f32 += ", W_ih products on its matmul (W_ih packed)";
   const bool openmp = ops::WorkerPool::default_threads() == ops::PoolThreads::openmp;
   const bool transposed = ops::host_weight_gradients_transposed(ops::onednn_sgemm_selected());
   return "float32: " + f32 + (transposed ? "" : ", weight gradients as dW += da^T.h") +

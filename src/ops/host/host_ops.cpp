@@ -11,6 +11,7 @@
 #include "ops/host/host_graph.hpp"
 #include "ops/host/host_recurrence.hpp"
 #include "ops/host/onednn_gemm.hpp"
+#include "ops/host/onednn_matmul.hpp"
 
 #if FUSELSTM_HAVE_CBLAS
 #include <cblas.h>
@@ -84,6 +85,19 @@ public:
     }
 #endif
     gemm_loops(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+
+  void weight_gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
+                   std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc,
+                   bool a_unchanged) override {
+    if (m == 0 || n == 0) return;
+    if constexpr (std::is_same_v<T, float>) {
+      if (use_blas_ && k > 0 && onednn_weight_matmul_selected() &&
+          weight_matmul_.run(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, a_unchanged)) {
+        return;
+      }
+    }
+    gemm(ta, tb, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
   }
 
   bool weight_gradients_transposed() const override {
@@ -256,6 +270,7 @@ private:
   bool use_blas_;
   HostSimd simd_ = host_simd_selected();  // read once per process
   HostRecurrence<T> recurrence_;          // the persistent algorithm (its threads start on first use)
+  OneDnnWeightMatmul weight_matmul_;      // float32's weight_gemm: W_ih packed once per call
   HostGraphBackend<T> graph_backend_{*this};  // RecurrentAlgorithm::graphs' host twin
   GraphRunner<T> graphs_{graph_backend_};
 };
