@@ -79,8 +79,9 @@ struct PackedWeights {
 
 struct OneDnnWeightMatmul::State {
   std::mutex mutex;
-  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
-  dnnl::stream stream{engine};
+  // Made by the first run (ops objects that never run one, double's, make none).
+  dnnl::engine engine;
+  dnnl::stream stream;
   // ta, tb, m, n, k, lda, ldb, ldc, beta's bits, OpenMP threads.
   std::map<std::array<std::int64_t, 10>, Primitive> primitives;
   std::array<PackedWeights, 2> packed;  // by trans_a
@@ -111,6 +112,10 @@ bool OneDnnWeightMatmul::run(Trans ta, Trans tb, std::int64_t m, std::int64_t n,
   auto found = s.primitives.find(key);
   if (found == s.primitives.end()) {
     try {
+      if (!s.engine) {
+        s.engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
+        s.stream = dnnl::stream(s.engine);
+      }
       const memory::desc src({n, k}, memory::data_type::f32,
                              tb == Trans::N ? dims{ldb, 1} : dims{1, ldb});
       const memory::desc weights({k, m}, memory::data_type::f32,
