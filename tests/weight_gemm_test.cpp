@@ -125,19 +125,27 @@ TEST(WeightGemm, PacksOncePerLayoutWhilePromisedUnchanged) {
     ASSERT_TRUE(matmul.run(Trans::N, Trans::N, X, rows, G, w.data(), X, da.data(), G, 0.0f,
                            dx.data(), X, unchanged));
   };
+  // Which layouts oneDNN packs depends on the kernels it picks (AVX-512's brgemm packs both; with
+  // ONEDNN_MAX_CPU_ISA=AVX2 it reads dx's W_ih as given): each first call packs 0 or 1 time.
   projection(false);
-  const std::int64_t first = matmul.packs();
-  if (first == 0) GTEST_SKIP() << "oneDNN's matmul reads W_ih as given on this CPU (nothing packed)";
-  EXPECT_EQ(first, 1);
-  projection(true);
-  EXPECT_EQ(matmul.packs(), 1) << "a W promised unchanged was packed again";
+  const std::int64_t projection_packs = matmul.packs();
   input_gradient(false);
-  EXPECT_EQ(matmul.packs(), 2);
+  const std::int64_t gradient_packs = matmul.packs() - projection_packs;
+  if (projection_packs + gradient_packs == 0) {
+    GTEST_SKIP() << "oneDNN's matmul reads W_ih as given on this CPU (nothing packed)";
+  }
+  EXPECT_LE(projection_packs, 1);
+  EXPECT_LE(gradient_packs, 1);
   projection(true);
   input_gradient(true);
-  EXPECT_EQ(matmul.packs(), 2) << "the two layouts must keep a packed copy each";
+  projection(true);
+  EXPECT_EQ(matmul.packs(), projection_packs + gradient_packs)
+      << "a W promised unchanged was packed again, or the two layouts did not keep a copy each";
   projection(false);
-  EXPECT_EQ(matmul.packs(), 3) << "a W not promised unchanged must be packed again";
+  EXPECT_EQ(matmul.packs(), 2 * projection_packs + gradient_packs)
+      << "a W not promised unchanged must be packed again";
+  input_gradient(false);
+  EXPECT_EQ(matmul.packs(), 2 * (projection_packs + gradient_packs));
 }
 
 }  // namespace
