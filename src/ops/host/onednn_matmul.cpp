@@ -65,6 +65,7 @@ struct Primitive {
   dnnl::matmul::primitive_desc pd;
   dnnl::matmul matmul;
   memory::desc weights_as_given;
+  memory::desc weights_layout;  // the layout its kernels read (pd.weights_desc())
 };
 
 // A packed copy of one weight matrix, and what it was packed from.
@@ -131,7 +132,8 @@ bool OneDnnWeightMatmul::run(Trans ta, Trans tb, std::int64_t m, std::int64_t n,
       }
       dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, any_layout, dst), attr, s.engine);
       if (s.primitives.size() >= 256) s.primitives.clear();  // shapes of calls long past
-      found = s.primitives.emplace(key, Primitive{pd, dnnl::matmul(pd), weights}).first;
+      found = s.primitives.emplace(key, Primitive{pd, dnnl::matmul(pd), weights, pd.weights_desc()})
+                  .first;
     } catch (const dnnl::error&) {
       return false;  // no matmul for this shape here: the caller runs the sgemm
     }
@@ -139,15 +141,15 @@ bool OneDnnWeightMatmul::run(Trans ta, Trans tb, std::int64_t m, std::int64_t n,
   const Primitive& p = found->second;
   try {
     memory weights(p.weights_as_given, s.engine, const_cast<float*>(a));
-    if (p.pd.weights_desc() != p.weights_as_given) {
+    if (p.weights_layout != p.weights_as_given) {
       PackedWeights& w = s.packed[ta == Trans::N ? 0 : 1];
       const bool reuse = a_unchanged && w.from == a && w.m == m && w.k == k && w.lda == lda &&
-                         w.layout == p.pd.weights_desc();
-      memory packed(p.pd.weights_desc(), s.engine, w.buffer.reserve(p.pd.weights_desc().get_size()));
+                         w.layout == p.weights_layout;
+      memory packed(p.weights_layout, s.engine, w.buffer.reserve(p.weights_layout.get_size()));
       if (!reuse) {
         w.from = nullptr;  // until the copy is complete
         dnnl::reorder(weights, packed).execute(s.stream, weights, packed);
-        w.from = a, w.m = m, w.k = k, w.lda = lda, w.layout = p.pd.weights_desc();
+        w.from = a, w.m = m, w.k = k, w.lda = lda, w.layout = p.weights_layout;
         ++s.packs;
       }
       weights = packed;
