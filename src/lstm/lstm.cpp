@@ -264,7 +264,7 @@ void run_forward(ModelImpl& m, ContextData& ctx, const Tensor& h0, const Tensor&
 }
 
 template <typename T>
-void run_backward(ModelImpl& m, const ContextData& ctx, const Tensor& dy, const Tensor& dhT,
+void run_backward(ModelImpl& m, ContextData& ctx, const Tensor& dy, const Tensor& dhT,
                   const Tensor& dcT, Tensor& dh_carry, Tensor& dx_time_major,
                   BackwardResult& out) {
   BackwardWorkspace<T> work;
@@ -285,7 +285,9 @@ void run_backward(ModelImpl& m, const ContextData& ctx, const Tensor& dy, const 
   io.dx = data_or_null<T>(out.dx);
   io.dh0 = out.dh0.data_as<T>();
   io.dc0 = out.dc0.data_as<T>();
-  const SequenceCall<T> call = call_of<T>(m, ctx);
+  SequenceCall<T> call = call_of<T>(m, ctx);
+  call.regenerate_gates = ctx.plan.da_in_gates && ctx.gates_spent;
+  ctx.gates_spent = ctx.plan.da_in_gates;
   const std::vector<LayerGradients<T>> grads = layer_gradients<T>(m);
   run_orchestration<T>(m.ops<T>(), m.config.algorithm, [&](ops::Ops<T>& o) {
     sequence_backward<T>(o, call, io, grads, work);
@@ -598,7 +600,7 @@ BackwardResult Lstm::backward(const ForwardContext& context, const Tensor& dy, c
   if (context.data_->model_id != m.id) {
     throw ValueError("fuselstm: backward: the context was made by another model's forward");
   }
-  const detail::ContextData& ctx = *context.data_;
+  detail::ContextData& ctx = *context.data_;  // backward may spend its gates (da_in_gates)
   const std::int64_t T = ctx.steps, B = ctx.batch, H = cfg.hidden_size, L = cfg.num_layers;
   const std::int64_t D = cfg.directions();
   const Shape state{L * D, B, H};

@@ -32,6 +32,7 @@ SegmentPlan make_plan(const LstmConfig& cfg, std::int64_t T, std::int64_t B, std
   p.segment_steps = recompute ? round_segment_steps(k, p.projection_steps, T) : T;
   p.gradient_steps = gradient_block_steps(T, B);
   p.recompute = recompute;
+  p.da_in_gates = !recompute && cfg.device.is_cpu();
   return p;
 }
 

@@ -30,6 +30,9 @@ struct ContextData {
   std::vector<Tensor> h;           // [T+1, B, H]
   std::vector<Tensor> checkpoints;  // stored [T+1, B, H]; recompute [segments+1, B, H]
   std::vector<Tensor> gates;       // per unit [T, B, 4H] when stored; empty when recomputing
+  // plan.da_in_gates: a backward has written da over `gates` (set before it starts, so a backward
+  // that failed half-way counts); the next backward recomputes them from the inputs first.
+  bool gates_spent = false;
   std::vector<Tensor> reversed_input;  // bidirectional: per layer [T, B, X_k]
   std::vector<Tensor> layer_output;    // bidirectional: per layer < L−1 [T, B, 2H]
   // Inter-layer dropout (training with config.dropout > 0), per layer k > 0 at index k (index 0

@@ -73,13 +73,21 @@ struct SegmentPlan {
   std::int64_t projection_steps = 0;  // P, 1..T: steps per input-projection GEMM block
   std::int64_t gradient_steps = 0;    // S, 1..T: steps per weight-gradient GEMM block
   bool recompute = false;
+  /// Stored, on the host: backward writes da(t) over the saved gates(t), which it has just read
+  /// and never reads again, instead of into a ring of its own. The cell step's stores then land
+  /// on lines it has just loaded (the ring's lines had to be fetched before each store): 1.6-5%
+  /// faster training steps at H = 256 on a Zen 4, 0.1-1.6% at H = 512 (bench/RESULTS.md, session
+  /// 11). The context's gates are then spent: a second backward through it recomputes them first
+  /// (ContextData::gates_spent). CUDA keeps the ring (not measured there). Either way the GEMMs see
+  /// the same values in the same blocks: the same bits.
+  bool da_in_gates = false;
   std::int64_t segments() const { return (steps + segment_steps - 1) / segment_steps; }
   /// Steps of the backward da ring: one gradient block. Backward runs the recurrence in pieces
   /// that end at block boundaries and flushes each block as soon as it is complete, so only one
   /// block's da is live, and block j sits at slices 0..S−1 (contiguous for its GEMMs). Holding a
   /// whole segment instead cost T·B·4H values in store_all (512 MiB at T = 1000, B = 64,
-  /// H = 512), and its GEMMs read da back from DRAM.
-  std::int64_t da_ring_steps() const { return gradient_steps; }
+  /// H = 512), and its GEMMs read da back from DRAM. 0 when da_in_gates: no ring.
+  std::int64_t da_ring_steps() const { return da_in_gates ? 0 : gradient_steps; }
 };
 
 /// Steps per input-projection block (P): at least `rows` GEMM rows (P·B) so the block stays
@@ -145,7 +153,8 @@ struct SegmentWorkspace {
 template <typename T>
 struct BackwardWorkspace {
   T* da = nullptr;  // [da_ring_steps, B, 4H] gate-gradients, step t at ring row t mod ring; at
-                    // least [4H, max(X_k, H)] (a unit's end transposes dweight_t back into it)
+                    // least [4H, max(X_k, H)] (a unit's end transposes dweight_t back into it).
+                    // With plan.da_in_gates, da(t) goes over the saved gates(t) instead.
   T* dh_rec = nullptr;    // [B, H] the gradient reaching h(t) through step t+1
   T* dc = nullptr;        // [B, H] the gradient reaching c(t) through step t+1
   T* dx_inner = nullptr;  // [T, B, H] dx of layer k > 0 = dy of layer k−1; null when L = 1
@@ -159,7 +168,8 @@ struct BackwardWorkspace {
 };
 
 /// What the forward and the backward of one call share, built in one place (lstm.cpp's
-/// call_of) from the model and its ForwardContext. Backward only reads through `saved` and `links`.
+/// call_of) from the model and its ForwardContext. Backward only reads through `saved` and
+/// `links`, except the saved gates when plan.da_in_gates (backward writes da over them).
 template <typename T>
 struct SequenceCall {
   CellActivation cell = CellActivation::tanh;
@@ -171,6 +181,8 @@ struct SequenceCall {
   std::vector<LayerSaved<T>> saved;      // per unit
   LayerLinks<T> links;
   SegmentWorkspace<T> segment;
+  bool regenerate_gates = false;  // backward: the saved gates were spent (da_in_gates) by an
+                                  // earlier backward; recompute them first
 };
 
 /// The states and outputs at the ends of a forward; h0, c0 may be null (zeros).

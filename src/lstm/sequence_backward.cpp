@@ -30,8 +30,12 @@ struct UnitBackward {
   std::int64_t dy_step, dy_batch;
   T* dx;  // [T, B, X_k] or null
 
+  bool regenerate_gates;  // plan.da_in_gates and an earlier backward spent the saved gates
+
   T* da_at(std::int64_t t) const {
-    return work.da + (t % plan.da_ring_steps()) * dims.batch * 4 * dims.hidden;
+    const std::int64_t slice = dims.batch * 4 * dims.hidden;
+    if (plan.da_in_gates) return saved.gates + t * slice;
+    return work.da + (t % plan.da_ring_steps()) * slice;
   }
 
   // The gradient block [u, v): all its da rows are computed and contiguous in the ring.
@@ -76,6 +80,13 @@ struct UnitBackward {
     ops.fill(work.dweight_t, (input_size + H) * G, T(0));
     if (dims.lengths) ops.fill(work.dh_carry, state, T(0));
 
+    if (regenerate_gates) {
+      // A backward through this context already wrote da over its gates: the forward's calls
+      // again, on the same inputs, give them back bit for bit (and rewrite h and c unchanged).
+      forward_segment(ops, cell, persistent, dims, plan.projection_steps, input, input_size, w,
+                      /*w_ih_packed=*/false, segment_view(dims, plan, saved, segment, 0), saved.h,
+                      saved.h, state);
+    }
     std::int64_t flushed_from = dims.steps;  // gradient blocks at and after this step are done
     for (std::int64_t seg = plan.segments() - 1; seg >= 0; --seg) {
       const SegmentView<T> v = segment_view(dims, plan, saved, segment, seg);
@@ -99,13 +110,13 @@ struct UnitBackward {
       r.dy_batch = dy_batch;
       r.dh_rec = work.dh_rec;
       r.dc = work.dc;
-      r.da = work.da;
-      r.da_ring_steps = plan.da_ring_steps();
+      r.da = plan.da_in_gates ? saved.gates : work.da;
+      r.da_ring_steps = plan.da_in_gates ? dims.steps : plan.da_ring_steps();
       r.lengths = dims.lengths;
       r.dh_carry = work.dh_carry;
       // Pieces ending at multiples of S, last first; a piece that reaches its block's first step
       // completes the block (a block that straddles segments is finished by the earlier one).
-      // The ring then holds one block: SegmentPlan::da_ring_steps.
+      // The ring then holds one block: SegmentPlan::da_ring_steps (or da_in_gates: none).
       for (std::int64_t end = v.end; end > v.first;) {
         const std::int64_t start = std::max(v.first, (end - 1) / S * S);
         // W_hh does not change within a unit's backward: pieces after its first reuse the panels.
@@ -192,7 +203,8 @@ void sequence_backward(ops::Ops<T>& ops, const SequenceCall<T>& call, const Back
                                reverse ? (d_out ? work.dy_reverse : nullptr) : d_out,
                                reverse ? state : out_step,
                                reverse ? H : out_batch,
-                               reverse ? (layer_dx ? work.dx_reverse : nullptr) : layer_dx};
+                               reverse ? (layer_dx ? work.dx_reverse : nullptr) : layer_dx,
+                               call.regenerate_gates};
       ub.run(dhT ? dhT + unit * state : nullptr, dcT ? dcT + unit * state : nullptr,
              dh0 + unit * state, dc0 + unit * state);
       if (reverse && layer_dx) {  // add the reverse unit's dx, back in natural time
