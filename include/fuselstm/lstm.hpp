@@ -157,7 +157,10 @@ public:
   /// y [T, B, D·H], hT and cT [L·D, B, H] are dy, dhT, dcT (undefined: zero). Adds dJ/dθ to every
   /// parameter's gradient and returns dx (not computed, left undefined, when compute_dx is false),
   /// dh0, dc0. The parameters must not have changed since that forward (the gradient would be of
-  /// a function that no longer exists).
+  /// a function that no longer exists). A context may be backpropagated again, with the same
+  /// results bit for bit; on the CPU with stored memory the first backward writes its gate
+  /// gradients over the context's saved gates, so a later one recomputes them first (about the
+  /// cost of the forward).
   BackwardResult backward(const ForwardContext& context, const Tensor& dy,
                           const Tensor& dhT = Tensor(), const Tensor& dcT = Tensor(),
                           bool compute_dx = true);
